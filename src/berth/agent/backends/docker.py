@@ -1,0 +1,245 @@
+"""ContainerBackend on the Docker Engine API (aiodocker). Never shells out to ``docker``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiodocker
+from aiodocker.containers import DockerContainer
+from aiodocker.exceptions import DockerError
+
+from berth.agent.backends.base import (
+    LABEL_AGENT,
+    LABEL_APPS,
+    LABEL_KERNEL,
+    LABEL_OWNER,
+    LABEL_SESSION,
+    LABEL_SESSION_NAME,
+    BackendError,
+    ContainerStatus,
+)
+from berth.rpc import AppPort, CreateKernel, ImageInfo
+
+KERNEL_UID = "1000:1000"
+#: What an interactive kernel runs when it has nothing else to do; docker-init reaps zombies.
+IDLE_COMMAND = ["sleep", "infinity"]
+
+
+def parse_apps(label: str) -> list[AppPort]:
+    """Parse ``name:protocol:port,...`` (the ``berth.apps`` image label)."""
+    apps = []
+    for item in filter(None, (p.strip() for p in label.split(","))):
+        name, protocol, port = item.split(":")
+        apps.append(AppPort(name=name, protocol=protocol, port=int(port)))
+    return apps
+
+
+def image_info(ref: str, labels: dict[str, str]) -> ImageInfo:
+    return ImageInfo(
+        ref=ref,
+        display_name=labels.get("berth.display-name", ref),
+        version=labels.get("berth.version", ref.rpartition(":")[2]),
+        apps=parse_apps(labels.get("berth.apps", "")),
+        min_cpu=float(labels.get("berth.min.cpu", "0") or 0),
+        min_mem=int(labels.get("berth.min.mem", "0") or 0),
+        labels={k: v for k, v in labels.items() if k.startswith("berth.")},
+    )
+
+
+def _published_ports(spec: CreateKernel, apps: list[AppPort]) -> list[AppPort]:
+    # Each published port costs the engine a proxy process (~50 ms to start and to stop), so
+    # batch sessions, which nobody opens apps in, publish only the ports the user asked for.
+    interactive = spec.session_type == "interactive"
+    ports = [a for a in apps if a.protocol in ("http", "tcp")] if interactive else []
+    ports += [AppPort(name=f"port-{p}", protocol="preopen", port=p) for p in spec.preopen_ports]
+    return ports
+
+
+def container_config(
+    spec: CreateKernel, agent_id: str, scratch_dir: str, apps: list[AppPort], pids_limit: int
+) -> dict[str, Any]:
+    """The engine's create request for a kernel: non-root, no new privileges, no capabilities,
+    a pids limit, the session's CPU/memory/shm limits and its scratch home."""
+    published = _published_ports(spec, apps)
+    return {
+        "Image": spec.image,
+        "Cmd": spec.command or IDLE_COMMAND,
+        "Env": [f"{k}={v}" for k, v in spec.environ.items()],
+        "User": KERNEL_UID,
+        "WorkingDir": "/home/work",
+        "Hostname": spec.hostname,
+        "Labels": {
+            LABEL_KERNEL: spec.kernel_id,
+            LABEL_SESSION: spec.session_id,
+            LABEL_SESSION_NAME: spec.session_name,
+            LABEL_OWNER: spec.owner_id,
+            LABEL_AGENT: agent_id,
+            LABEL_APPS: ",".join(f"{a.name}:{a.protocol}:{a.port}" for a in published),
+        },
+        "ExposedPorts": {f"{a.port}/tcp": {} for a in published},
+        "HostConfig": {
+            "NanoCpus": int(round(spec.cpu * 1e9)),
+            "Memory": spec.mem,
+            "MemorySwap": spec.mem,
+            "ShmSize": spec.shmem,
+            "PidsLimit": pids_limit,
+            "SecurityOpt": ["no-new-privileges"],
+            "CapDrop": ["ALL"],
+            "Privileged": False,
+            "Init": True,
+            "Binds": [f"{scratch_dir}:/home/work"],
+            "PortBindings": {
+                f"{a.port}/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}] for a in published
+            },
+            "RestartPolicy": {"Name": "no"},
+        },
+    }
+
+
+def _status(data: dict[str, Any]) -> ContainerStatus:
+    labels = data["Config"]["Labels"] or {}
+    state = data["State"]
+    bound = (data.get("NetworkSettings") or {}).get("Ports") or {}
+    apps = parse_apps(labels.get(LABEL_APPS, ""))
+    for app in apps:
+        hosts = bound.get(f"{app.port}/tcp") or []
+        ipv4 = [h for h in hosts if h.get("HostIp") == "127.0.0.1"] or hosts
+        app.host_port = int(ipv4[0]["HostPort"]) if ipv4 else None
+    running = bool(state.get("Running"))
+    if state.get("Status") == "created":
+        # Created but never started: not an exit (the agent may be about to start it).
+        return ContainerStatus(
+            kernel_id=labels[LABEL_KERNEL],
+            session_id=labels[LABEL_SESSION],
+            container_id=data["Id"],
+            running=False,
+            started=False,
+        )
+    return ContainerStatus(
+        kernel_id=labels[LABEL_KERNEL],
+        session_id=labels[LABEL_SESSION],
+        container_id=data["Id"],
+        running=running,
+        exit_code=None if running else state.get("ExitCode"),
+        oom_killed=bool(state.get("OOMKilled")),
+        app_ports=apps,
+    )
+
+
+class DockerBackend:
+    """Kernels as Docker containers named ``berth-<kernel id>``."""
+
+    def __init__(self, agent_id: str, pids_limit: int = 4096) -> None:
+        self.agent_id = agent_id
+        self.pids_limit = pids_limit
+        self.docker = aiodocker.Docker()
+
+    @staticmethod
+    def container_name(kernel_id: str) -> str:
+        return f"berth-{kernel_id}"
+
+    async def list_images(self) -> list[ImageInfo]:
+        found = await self.docker.images.list(filters={"label": ["berth.kind=environment"]})
+        infos = []
+        for image in found:
+            for ref in image.get("RepoTags") or []:
+                if ref != "<none>:<none>":
+                    infos.append(image_info(ref, image.get("Labels") or {}))
+        return sorted(infos, key=lambda i: i.ref)
+
+    async def _image_apps(self, ref: str) -> list[AppPort]:
+        try:
+            data = await self.docker.images.inspect(ref)
+        except DockerError as e:
+            raise BackendError(f"image {ref} is not on this agent: {e.message}") from e
+        return parse_apps((data.get("Config") or {}).get("Labels", {}).get("berth.apps", ""))
+
+    async def create_and_start(self, spec: CreateKernel, scratch_dir: str) -> ContainerStatus:
+        apps = await self._image_apps(spec.image)
+        config = container_config(spec, self.agent_id, scratch_dir, apps, self.pids_limit)
+        name = self.container_name(spec.kernel_id)
+        try:
+            container = await self.docker.containers.create(config, name=name)
+        except DockerError as e:
+            raise BackendError(f"the engine refused the container: {e.message}") from e
+        try:
+            await container.start()
+            return _status(await container.show())
+        except DockerError as e:
+            await self._remove(container)
+            raise BackendError(f"the container did not start: {e.message}") from e
+
+    async def _get(self, kernel_id: str) -> DockerContainer | None:
+        try:
+            container = await self.docker.containers.get(self.container_name(kernel_id))
+        except DockerError as e:
+            if e.status == 404:
+                return None
+            raise
+        return container
+
+    async def list_kernels(self) -> list[ContainerStatus]:
+        found = await self.docker.containers.list(
+            all=True, filters={"label": [f"{LABEL_AGENT}={self.agent_id}"]}
+        )
+        statuses = []
+        for container in found:
+            try:
+                statuses.append(_status(await container.show()))
+            except DockerError as e:
+                if e.status != 404:  # removed between list and show
+                    raise
+        return statuses
+
+    async def wait(self, kernel_id: str) -> ContainerStatus | None:
+        container = await self._get(kernel_id)
+        if container is None:
+            return None
+        try:
+            await container.wait(timeout=None)
+            return _status(await container.show())
+        except DockerError as e:
+            if e.status == 404:
+                return None
+            raise
+
+    async def stop(self, kernel_id: str, grace: float) -> ContainerStatus | None:
+        container = await self._get(kernel_id)
+        if container is None:
+            return None
+        try:
+            await container.stop(t=max(0, int(grace)))
+            return _status(await container.show())
+        except DockerError as e:
+            if e.status == 404:
+                return None
+            raise
+
+    async def remove(self, kernel_id: str) -> None:
+        container = await self._get(kernel_id)
+        if container is not None:
+            await self._remove(container)
+
+    async def _remove(self, container: DockerContainer) -> None:
+        try:
+            await container.delete(force=True, v=True)
+        except DockerError as e:
+            if e.status not in (404, 409):  # gone already, or removal in progress
+                raise
+
+    async def logs(self, kernel_id: str, follow: bool, tail: int | None) -> AsyncIterator[bytes]:
+        container = await self._get(kernel_id)
+        if container is None:
+            raise KeyError(kernel_id)
+        params: dict[str, Any] = {"tail": str(tail) if tail else "all"}
+        if follow:
+            async for chunk in container.log(stdout=True, stderr=True, follow=True, **params):
+                yield chunk.encode() if isinstance(chunk, str) else chunk
+        else:
+            lines = await container.log(stdout=True, stderr=True, **params)
+            yield "".join(lines).encode()
+
+    async def close(self) -> None:
+        await asyncio.shield(self.docker.close())

@@ -1,0 +1,231 @@
+"""The agent's own logic: kernels on this node, their scratch homes, logs and reports.
+
+Thin over a :class:`ContainerBackend`; all decisions about sessions are the manager's. After a
+restart :meth:`Node.start` re-adopts the containers it finds by their labels, so a running
+kernel keeps running and an exited one is reported with its exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Protocol
+
+from berth.agent.backends.base import BackendError, ContainerBackend, ContainerStatus, LogSource
+from berth.rpc import (
+    CreateKernel,
+    DestroyResult,
+    EventKind,
+    Heartbeat,
+    KernelEvent,
+    KernelReport,
+    KernelState,
+)
+
+log = logging.getLogger(__name__)
+KERNEL_UID = 1000
+
+
+class Reporter(Protocol):
+    async def event(self, event: KernelEvent) -> None:
+        """Deliver an event to the manager; failures are logged, not raised."""
+        ...
+
+
+def report_of(status: ContainerStatus) -> KernelReport:
+    return KernelReport(
+        kernel_id=status.kernel_id,
+        session_id=status.session_id,
+        state=KernelState.RUNNING if status.running else KernelState.EXITED,
+        container_id=status.container_id,
+        exit_code=status.exit_code,
+        oom_killed=status.oom_killed,
+        app_ports=status.app_ports,
+    )
+
+
+class Node:
+    def __init__(
+        self,
+        agent_id: str,
+        backend: ContainerBackend,
+        reporter: Reporter,
+        data_dir: Path,
+    ) -> None:
+        self.agent_id = agent_id
+        self.backend = backend
+        self.reporter = reporter
+        self.scratch_root = data_dir / "scratch"
+        self.logs_root = data_dir / "kernel-logs"
+        self.creating: dict[str, CreateKernel] = {}
+        self.destroying: set[str] = set()
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.locks: dict[str, asyncio.Lock] = {}
+
+    async def start(self) -> None:
+        """Re-adopt this agent's containers: watch the running ones for their exit."""
+        self.scratch_root.mkdir(parents=True, exist_ok=True)
+        self.logs_root.mkdir(parents=True, exist_ok=True)
+        for status in await self.backend.list_kernels():
+            if status.running:
+                self._spawn(status.kernel_id, self._watch(status.kernel_id))
+
+    async def close(self) -> None:
+        """Stop watching; containers keep running (an agent restart must not kill them)."""
+        for task in list(self.tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+
+    def _spawn(self, key: str, coro: object) -> None:
+        task = asyncio.ensure_future(coro)  # type: ignore[call-overload]
+        self.tasks[key] = task
+        task.add_done_callback(
+            lambda t: self.tasks.pop(key, None) if self.tasks.get(key) is t else None
+        )
+
+    def scratch_dir(self, kernel_id: str) -> Path:
+        return self.scratch_root / kernel_id
+
+    def log_file(self, kernel_id: str) -> Path:
+        return self.logs_root / f"{kernel_id}.log"
+
+    def _make_scratch(self, kernel_id: str) -> Path:
+        path = self.scratch_dir(kernel_id)
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            os.chown(path, KERNEL_UID, KERNEL_UID)
+        except PermissionError:  # an agent not run as root: let uid 1000 write anyway
+            path.chmod(0o777)
+        return path
+
+    def accept(self, spec: CreateKernel) -> None:
+        """Start creating a kernel in the background; reports started / create-failed.
+        Idempotent: a kernel already being created or existing is not created twice."""
+        if spec.kernel_id in self.creating or spec.kernel_id in self.tasks:
+            return
+        self.creating[spec.kernel_id] = spec
+        self._spawn(spec.kernel_id, self._create(spec))
+
+    async def _create(self, spec: CreateKernel) -> None:
+        try:
+            scratch = self._make_scratch(spec.kernel_id)
+            status = await self.backend.create_and_start(spec, str(scratch))
+        except (BackendError, OSError) as e:
+            shutil.rmtree(self.scratch_dir(spec.kernel_id), ignore_errors=True)
+            report = KernelReport(
+                kernel_id=spec.kernel_id, session_id=spec.session_id, state=KernelState.EXITED
+            )
+            self.creating.pop(spec.kernel_id, None)
+            await self._report(EventKind.CREATE_FAILED, report, str(e))
+            return
+        finally:  # also when a destroy cancels the creation: never report it as creating
+            self.creating.pop(spec.kernel_id, None)
+        await self._report(EventKind.STARTED, report_of(status))
+        await self._watch(spec.kernel_id)
+
+    async def _watch(self, kernel_id: str) -> None:
+        status = await self.backend.wait(kernel_id)
+        if status is not None and kernel_id not in self.destroying:
+            await self._report(EventKind.EXITED, report_of(status))
+
+    async def _report(
+        self, kind: EventKind, report: KernelReport, error: str | None = None
+    ) -> None:
+        await self.reporter.event(
+            KernelEvent(agent_id=self.agent_id, kind=kind, kernel=report, error=error)
+        )
+
+    async def destroy(self, kernel_id: str, grace: float = 10.0) -> DestroyResult:
+        """Stop the kernel, keep its logs, remove the container and the scratch home.
+        Idempotent; safe after a restart and for kernels that never existed."""
+        lock = self.locks.setdefault(kernel_id, asyncio.Lock())
+        async with lock:
+            try:
+                return await self._destroy(kernel_id, grace)
+            finally:
+                self.locks.pop(kernel_id, None)
+
+    async def _destroy(self, kernel_id: str, grace: float) -> DestroyResult:
+        self.destroying.add(kernel_id)
+        try:
+            status = await self.backend.stop(kernel_id, grace)
+            if status is not None:
+                await self._save_logs(kernel_id)
+                await self.backend.remove(kernel_id)
+            task = self.tasks.get(kernel_id)
+            if task is not None:
+                task.cancel()
+            shutil.rmtree(self.scratch_dir(kernel_id), ignore_errors=True)
+        finally:
+            self.destroying.discard(kernel_id)
+        return DestroyResult(
+            kernel_id=kernel_id,
+            existed=status is not None,
+            exit_code=status.exit_code if status else None,
+        )
+
+    async def _save_logs(self, kernel_id: str) -> None:
+        if not isinstance(self.backend, LogSource):
+            return
+        path = self.log_file(kernel_id)
+        partial = path.with_suffix(".partial")
+        try:
+            with partial.open("wb") as f:
+                async for chunk in self.backend.logs(kernel_id, follow=False, tail=None):
+                    f.write(chunk)
+            partial.replace(path)  # readers never see a half-written file
+        except KeyError:
+            partial.unlink(missing_ok=True)
+
+    async def logs(self, kernel_id: str, follow: bool, tail: int | None) -> AsyncIterator[bytes]:
+        """Live logs while the container exists, the saved file after. KeyError if neither."""
+        if isinstance(self.backend, LogSource):
+            try:
+                async for chunk in self.backend.logs(kernel_id, follow, tail):
+                    yield chunk
+                return
+            except KeyError:
+                pass
+        path = self.log_file(kernel_id)
+        if not path.exists():
+            raise KeyError(kernel_id)
+        data = path.read_bytes()
+        if tail:
+            data = b"\n".join(data.split(b"\n")[-tail - 1 :])
+        yield data
+
+    async def kernel_reports(self) -> list[KernelReport]:
+        """Every kernel on this node. The in-progress set is read before the engine's list,
+        so a kernel whose creation finishes in between is in one of the two."""
+        creating = dict(self.creating)
+        reports = {}
+        for status in await self.backend.list_kernels():
+            in_progress = status.kernel_id in creating or status.kernel_id in self.creating
+            if not status.started and in_progress:
+                continue  # being started right now: reported as CREATING below
+            # A container never started and not in progress failed half-way (an agent crash
+            # between create and start): reported as exited without a code, so it is cleaned.
+            reports[status.kernel_id] = report_of(status)
+        for spec in creating.values():
+            if spec.kernel_id not in reports:
+                reports[spec.kernel_id] = KernelReport(
+                    kernel_id=spec.kernel_id, session_id=spec.session_id, state=KernelState.CREATING
+                )
+        return list(reports.values())
+
+    async def heartbeat(
+        self, address: str, resource_group: str, capacity: dict[str, str], version: str
+    ) -> Heartbeat:
+        return Heartbeat(
+            agent_id=self.agent_id,
+            address=address,
+            resource_group=resource_group,
+            capacity=capacity,
+            images=await self.backend.list_images(),
+            kernels=await self.kernel_reports(),
+            version=version,
+        )

@@ -1,0 +1,144 @@
+"""The agent process: an RPC server for the manager plus a heartbeat loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+import httpx
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, status
+from fastapi.responses import StreamingResponse
+
+from berth import __version__
+from berth.agent.backends.base import ContainerBackend
+from berth.agent.backends.docker import DockerBackend
+from berth.agent.node import Node
+from berth.rpc import CreateKernel, DestroyResult, KernelEvent
+from berth.settings import AgentSettings
+
+log = logging.getLogger(__name__)
+
+
+def host_capacity(settings: AgentSettings) -> dict[str, str]:
+    cpu = settings.cpu if settings.cpu is not None else float(os.cpu_count() or 1)
+    mem = settings.mem
+    if mem is None:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {"cpu": str(cpu), "mem": str(mem)}
+
+
+class HttpReporter:
+    """Sends events to the manager; a failed send is repaired by the next heartbeat."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def event(self, event: KernelEvent) -> None:
+        try:
+            r = await self.client.post("/api/agent/v1/events", content=event.model_dump_json())
+            r.raise_for_status()
+        except httpx.HTTPError as e:
+            log.warning("could not report %s of %s: %s", event.kind, event.kernel.kernel_id, e)
+
+
+async def heartbeat_loop(node: Node, client: httpx.AsyncClient, settings: AgentSettings) -> None:
+    address = f"http://{settings.host}:{settings.port}"
+    capacity = host_capacity(settings)
+    while True:
+        try:
+            beat = await node.heartbeat(address, settings.resource_group, capacity, __version__)
+            r = await client.post("/api/agent/v1/heartbeat", content=beat.model_dump_json())
+            r.raise_for_status()
+        except Exception as e:  # the loop must survive a manager that is down or restarting
+            log.warning("heartbeat failed: %s", e)
+        await asyncio.sleep(settings.heartbeat_interval)
+
+
+def make_backend(settings: AgentSettings) -> ContainerBackend:
+    if settings.backend == "docker":
+        return DockerBackend(settings.id, settings.pids_limit)
+    if settings.backend == "fake":
+        from berth.agent.backends.fake import FakeBackend
+
+        return FakeBackend(settings.id, mode=settings.fake_mode)
+    raise ValueError(f"agent backend must be 'docker' or 'fake', not {settings.backend!r}")
+
+
+def get_node(request: Request) -> Node:
+    node: Node = request.app.state.node
+    return node
+
+
+NodeDep = Annotated[Node, Depends(get_node)]
+
+
+def create_agent_app(settings: AgentSettings, backend: ContainerBackend | None = None) -> FastAPI:
+    token = settings.resolved_token()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = httpx.AsyncClient(
+            base_url=settings.manager_url,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            timeout=10,
+        )
+        engine = backend or make_backend(settings)
+        node = Node(settings.id, engine, HttpReporter(client), settings.data_dir)
+        await node.start()
+        app.state.node = node
+        beat = asyncio.create_task(heartbeat_loop(node, client, settings))
+        try:
+            yield
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+            await node.close()
+            await engine.close()
+            await client.aclose()
+
+    def authorized(authorization: Annotated[str, Header()] = "") -> None:
+        if not secrets.compare_digest(authorization, f"Bearer {token}"):
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "agent token required")
+
+    app = FastAPI(title="Berth agent", lifespan=lifespan, dependencies=[Depends(authorized)])
+
+    @app.get("/v1/health")
+    async def health(node: NodeDep) -> dict[str, str]:
+        return {"agent_id": node.agent_id, "version": __version__}
+
+    @app.post("/v1/kernels", status_code=202)
+    async def create_kernel(spec: CreateKernel, node: NodeDep) -> dict[str, str]:
+        node.accept(spec)
+        return {"kernel_id": spec.kernel_id}
+
+    @app.delete("/v1/kernels/{kernel_id}")
+    async def destroy_kernel(kernel_id: str, node: NodeDep, grace: float = 10.0) -> DestroyResult:
+        return await node.destroy(kernel_id, grace)
+
+    @app.get("/v1/kernels/{kernel_id}/logs")
+    async def kernel_logs(
+        kernel_id: str, node: NodeDep, follow: bool = False, tail: int | None = None
+    ) -> StreamingResponse:
+        stream = node.logs(kernel_id, follow, tail)
+        try:
+            first = await anext(stream)
+        except KeyError as e:
+            raise HTTPException(404, "no logs for this kernel") from e
+        except StopAsyncIteration:
+            first = b""
+
+        async def body() -> AsyncIterator[bytes]:
+            yield first
+            async for chunk in stream:
+                yield chunk
+
+        return StreamingResponse(body(), media_type="text/plain; charset=utf-8")
+
+    return app

@@ -1,0 +1,359 @@
+"""``berth session ...`` and ``berth run``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from berth.cli.common import (
+    client,
+    console,
+    elapsed,
+    err,
+    handle_errors,
+    print_json,
+    size,
+    styled_status,
+)
+from berth.client import ENDED, Client
+
+app = typer.Typer(help="Launch, inspect and end compute sessions.", no_args_is_help=True)
+
+ImageOpt = Annotated[
+    str,
+    typer.Option(
+        "--image", "-i", help="Environment image, e.g. berth/python:3.11 (see 'berth image list')."
+    ),
+]
+NameOpt = Annotated[
+    str | None,
+    typer.Option("--name", "-n", help="4-64 chars: letters, digits, _ - . (default: generated)."),
+]
+CpuOpt = Annotated[float | None, typer.Option(help="CPU cores (default 1).")]
+MemOpt = Annotated[str | None, typer.Option(help="Memory, e.g. 2g or 512m (default 1g).")]
+ShmemOpt = Annotated[str | None, typer.Option(help="Shared memory /dev/shm (default 64m).")]
+EnvOpt = Annotated[list[str] | None, typer.Option("--env", "-e", help="NAME=VALUE; repeat.")]
+ThreadsOpt = Annotated[
+    int | None, typer.Option(help="OMP_NUM_THREADS/OPENBLAS_NUM_THREADS (default: the CPU cores).")
+]
+OwnerOpt = Annotated[str | None, typer.Option("--owner", help="Admins: owner's email.")]
+GroupOpt = Annotated[str, typer.Option(help="Resource group.")]
+AgentOpt = Annotated[str | None, typer.Option(help="Run on this agent only.")]
+StartOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--start-at", help="Batch: not before this ISO time, e.g. 2030-01-01T09:00:00+00:00."
+    ),
+]
+TimeoutOpt = Annotated[
+    str | None, typer.Option(help="Batch: end after this long: number + s/m/h/d/w, e.g. 30m.")
+]
+PortsOpt = Annotated[
+    str | None, typer.Option("--preopen-ports", help="Ports to open, e.g. '8000,9000:9002'.")
+]
+
+
+def _environ(pairs: list[str] | None) -> dict[str, str]:
+    environ: dict[str, str] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"'{pair}' is not NAME=VALUE", param_hint="--env")
+        if name in environ:
+            raise typer.BadParameter(f"{name} is given twice", param_hint="--env")
+        environ[name] = value
+    return environ
+
+
+def _resources(cpu: float | None, mem: str | None, shmem: str | None) -> dict[str, Any]:
+    given = {"cpu": cpu, "mem": mem, "shmem": shmem}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _ports(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    from berth.domain.rules import RuleError, parse_ports
+
+    try:
+        return parse_ports(text)
+    except RuleError as e:
+        raise typer.BadParameter(e.message, param_hint="--preopen-ports") from None
+
+
+def wait_with_progress(
+    berth: Client, session_id: str, until: set[str], timeout: float = 3600
+) -> dict[str, Any]:
+    """Show a live status line until the session reaches ``until`` or ends."""
+    deadline = time.monotonic() + timeout
+    with console.status("waiting...") as status:
+        while True:
+            s = berth.get_session(session_id)
+            extra = s["status_data"].get("scheduler", {}).get("message", "")
+            status.update(
+                f"{s['name']}: {s['status']} ({s['status_info']})"
+                + (f" - {extra}" if extra and s["status"] == "PENDING" else "")
+            )
+            if s["status"] in until or s["status"] in ENDED:
+                return s
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"still {s['status']} after {timeout:.0f}s")
+            time.sleep(0.3)
+
+
+@app.command("create")
+@handle_errors
+def create(
+    image: ImageOpt,
+    type: Annotated[str, typer.Option("--type", "-t", help="interactive or batch.")] = (
+        "interactive"
+    ),
+    name: NameOpt = None,
+    cpu: CpuOpt = None,
+    mem: MemOpt = None,
+    shmem: ShmemOpt = None,
+    env: EnvOpt = None,
+    threads: ThreadsOpt = None,
+    count: Annotated[int, typer.Option(help="Create this many sessions.")] = 1,
+    startup_command: Annotated[
+        str | None, typer.Option("--startup-command", "-c", help="Batch: the command to run.")
+    ] = None,
+    start_at: StartOpt = None,
+    timeout: TimeoutOpt = None,
+    owner: OwnerOpt = None,
+    resource_group: GroupOpt = "default",
+    agent: AgentOpt = None,
+    preopen_ports: PortsOpt = None,
+    wait: Annotated[bool, typer.Option(help="Wait until RUNNING (or ended).")] = True,
+    json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create a session (interactive by default) and wait until it runs."""
+    with client() as berth:
+        created = berth.create_session(
+            type=type,
+            name=name,
+            image=image,
+            resources=_resources(cpu, mem, shmem),
+            environ=_environ(env),
+            threads=threads,
+            count=count,
+            startup_command=startup_command,
+            starts_at=start_at,
+            timeout=timeout,
+            owner_email=owner,
+            resource_group=resource_group,
+            agent=agent,
+            preopen_ports=_ports(preopen_ports),
+        )
+        results = []
+        for s in created:
+            if wait and not json:
+                s = wait_with_progress(berth, s["id"], {"RUNNING"})
+            results.append(s)
+            if not json:
+                console.print(
+                    f"{s['name']} ({s['id']}): {styled_status(s['status'])} {s['status_info']}"
+                )
+        if json:
+            print_json(results)
+        if any(s["status"] == "ERROR" for s in results):
+            raise typer.Exit(1)
+
+
+@app.command("list")
+@handle_errors
+def list_(
+    state: Annotated[str, typer.Option(help="running, finished or all.")] = "running",
+    type: Annotated[str | None, typer.Option("--type", "-t", help="interactive/batch")] = None,
+    name: Annotated[str | None, typer.Option(help="Names containing this.")] = None,
+    offset: int = 0,
+    limit: int = 50,
+    json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List your sessions, newest first (running ones by default)."""
+    with client() as berth:
+        page = berth.list_sessions(state=state, type=type, name=name, offset=offset, limit=limit)
+    if json:
+        print_json(page)
+        return
+    if not page["items"]:
+        console.print(
+            f"No {'' if state == 'all' else state + ' '}sessions. "
+            "Start one with 'berth session create -i IMAGE'."
+        )
+        return
+    table = Table(title=f"{page['total']} session(s)")
+    for col in ("name", "status", "type", "image", "cpu", "mem", "elapsed", "agent", "id"):
+        table.add_column(col)
+    for s in page["items"]:
+        table.add_row(
+            s["name"],
+            styled_status(s["status"]),
+            s["type"],
+            s["image"],
+            s["requested"].get("cpu", "-"),
+            size(s["requested"].get("mem", 0)),
+            elapsed(s),
+            s["agent_id"] or "-",
+            s["id"][:8],
+        )
+    console.print(table)
+
+
+@app.command("info")
+@handle_errors
+def info(
+    ref: Annotated[str, typer.Argument(help="Session name or id.")],
+    json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show a session: status and why, resources, kernels and its status history."""
+    with client() as berth:
+        s = berth.get_session(ref)
+    if json:
+        print_json(s)
+        return
+    rows = [
+        ("id", s["id"]),
+        ("name", s["name"]),
+        ("owner", s["owner_email"]),
+        ("status", f"{styled_status(s['status'])} ({s['status_info']})"),
+        ("result", s["result"]),
+        ("exit code", str(s["exit_code"])),
+        ("type", s["type"]),
+        ("image", s["image"]),
+        (
+            "resources",
+            f"cpu {s['requested']['cpu']}, mem {size(s['requested']['mem'])}, "
+            f"shmem {size(s['requested']['shmem'])}",
+        ),
+        ("agent", s["agent_id"] or "-"),
+        ("created", s["created_at"]),
+        ("elapsed", elapsed(s)),
+    ]
+    if s["startup_command"]:
+        rows.append(("startup command", s["startup_command"]))
+    if s["status_data"]:
+        rows.append(("status data", str(s["status_data"])))
+    for key, value in rows:
+        console.print(f"[bold]{key:>16}[/bold]  {value}")
+    console.print("[bold]         history[/bold]")
+    for h in s["history"]:
+        console.print(f"                  {h['at']}  {h['status']:<11} {h['status_info']}")
+
+
+@app.command("logs")
+@handle_errors
+def logs(
+    ref: Annotated[str, typer.Argument(help="Session name or id.")],
+    kernel: Annotated[str | None, typer.Option(help="Kernel id (default: main).")] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep streaming.")] = False,
+    tail: Annotated[int | None, typer.Option(help="Only the last N lines.")] = None,
+) -> None:
+    """Print a kernel's container logs."""
+    with client() as berth:
+        for chunk in berth.logs(ref, kernel=kernel, follow=follow, tail=tail):
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+
+
+@app.command("rename")
+@handle_errors
+def rename(
+    ref: Annotated[str, typer.Argument(help="Session name or id.")],
+    new_name: Annotated[str, typer.Argument(help="The new name.")],
+) -> None:
+    """Rename a RUNNING session."""
+    with client() as berth:
+        s = berth.rename_session(ref, new_name)
+    console.print(f"renamed to {s['name']}")
+
+
+@app.command("terminate")
+@handle_errors
+def terminate(
+    refs: Annotated[list[str], typer.Argument(help="Session names or ids.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Kill at once, whatever the status.")
+    ] = False,
+    wait: Annotated[bool, typer.Option(help="Wait until ended.")] = True,
+) -> None:
+    """Terminate sessions. Data in /home/work is lost; folders survive."""
+    with client() as berth:
+        for ref in refs:
+            s = berth.terminate_session(ref, force=force)
+            if wait:
+                s = wait_with_progress(berth, s["id"], ENDED)
+            console.print(f"{s['name']}: {styled_status(s['status'])} ({s['status_info']})")
+
+
+@app.command("events")
+@handle_errors
+def events(
+    session: Annotated[str | None, typer.Option(help="Only this session id.")] = None,
+) -> None:
+    """Print status changes as they happen (Ctrl-C to stop)."""
+
+    def ready() -> None:
+        err.print("Listening for status changes (Ctrl-C to stop)...")
+
+    with client() as berth:
+        for e in berth.events(session, on_ready=ready):
+            console.print(
+                f"{e['at']}  {e['name']:<24} {styled_status(e['status'])} {e['status_info']}"
+            )
+
+
+def run(
+    command: Annotated[list[str], typer.Argument(help="The command (after --).")],
+    image: ImageOpt,
+    name: NameOpt = None,
+    cpu: CpuOpt = None,
+    mem: MemOpt = None,
+    shmem: ShmemOpt = None,
+    env: EnvOpt = None,
+    threads: ThreadsOpt = None,
+    timeout: TimeoutOpt = None,
+    start_at: StartOpt = None,
+    resource_group: GroupOpt = "default",
+    agent: AgentOpt = None,
+) -> None:
+    """Run a command in a new batch session, stream its output and exit with its exit code.
+
+    Example: berth run -i berth/python:3.11 -- python -c 'print(6*7)'
+    """
+    import shlex
+
+    @handle_errors
+    def go() -> int:
+        with client() as berth:
+            [s] = berth.create_session(
+                type="batch",
+                name=name,
+                image=image,
+                startup_command=shlex.join(command),
+                resources=_resources(cpu, mem, shmem),
+                environ=_environ(env),
+                threads=threads,
+                timeout=timeout,
+                starts_at=start_at,
+                resource_group=resource_group,
+                agent=agent,
+            )
+            with_status = wait_with_progress(berth, s["id"], {"RUNNING"} | ENDED)
+            if with_status["status"] == "RUNNING" or with_status.get("started_at"):
+                for chunk in berth.logs(s["id"], follow=True):
+                    sys.stdout.buffer.write(chunk)
+                    sys.stdout.flush()
+            final = berth.wait(s["id"])
+            if final["exit_code"] is None or final["status"] != "TERMINATED":
+                err.print(
+                    f"session {final['name']} ended: {final['status']} "
+                    f"({final['status_info']}) {final['status_data'].get('error', '')}"
+                )
+            return int(final["exit_code"]) if final["exit_code"] is not None else 1
+
+    raise typer.Exit(go())

@@ -1,0 +1,42 @@
+"""The event stream (server-sent events) of session status changes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter
+from sse_starlette.sse import EventSourceResponse
+
+from berth.manager.api.deps import ActorDep, ManagerDep
+
+router = APIRouter(prefix="/api", tags=["events"])
+
+
+@router.get(
+    "/events",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def events(
+    actor: ActorDep, m: ManagerDep, session_id: str | None = None
+) -> EventSourceResponse:
+    """Server-sent events ``session.status`` for the sessions you may see, as they happen.
+    Each event's data is JSON with the session id, name, status, status_info, result and
+    exit_code. Optionally only one session's events."""
+
+    async def stream() -> AsyncIterator[dict[str, str]]:
+        events = await m.bus.subscribe()
+        yield {"event": "ready", "data": "{}"}  # from here on, nothing is missed
+        async for event in events:
+            if session_id and event.get("session_id") != session_id:
+                continue
+            visible = (
+                actor.is_superadmin
+                or actor.id == event.get("owner_id")
+                or (actor.is_admin and actor.id == event.get("creator_id"))
+            )
+            if visible:
+                yield {"event": str(event["type"]), "data": json.dumps(event)}
+
+    return EventSourceResponse(stream(), ping=15)

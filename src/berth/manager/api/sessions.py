@@ -1,0 +1,207 @@
+"""Sessions: create, list, info, rename, terminate, logs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+
+from berth.domain.status import SessionStatus, SessionType, StatusInfo
+from berth.manager.agent_client import AgentUnreachable
+from berth.manager.api.deps import ActorDep, ManagerDep, sessions_out
+from berth.manager.db.tables import AgentRow, SessionHistoryRow
+from berth.manager.schemas import (
+    BulkTerminateIn,
+    HistoryOut,
+    SessionCreate,
+    SessionDetailOut,
+    SessionOut,
+    SessionPage,
+    SessionUpdate,
+    TerminateIn,
+)
+from berth.manager.services import sessions as svc
+from berth.manager.services.termination import terminate
+
+router = APIRouter(prefix="/api/sessions", tags=["sessions"])
+Responses = dict[int | str, dict[str, Any]]
+SortKey = Literal[
+    "name",
+    "-name",
+    "status",
+    "-status",
+    "type",
+    "-type",
+    "image",
+    "-image",
+    "created_at",
+    "-created_at",
+    "started_at",
+    "-started_at",
+    "agent_id",
+    "-agent_id",
+    "cpu",
+    "-cpu",
+    "mem",
+    "-mem",
+    "owner",
+    "-owner",
+]
+NOT_FOUND: Responses = {404: {"description": "No such session visible to you"}}
+ENDED_CONFLICT: Responses = {409: {"description": "Not possible in the session's status"}}
+
+
+@router.post("", status_code=201, responses={403: {"description": "Not allowed"}, **ENDED_CONFLICT})
+async def create_sessions(
+    body: SessionCreate,
+    actor: ActorDep,
+    m: ManagerDep,
+    response: Response,
+    dry_run: Annotated[
+        bool, Query(description="Only validate: answer 200 with the sessions that would be made.")
+    ] = False,
+) -> list[SessionOut]:
+    """Create ``count`` sessions (PENDING). Follow them with the event stream or by polling.
+    The launch is remembered in your recent history (``/api/launches``)."""
+    rows = await svc.create_sessions(m, actor, body, dry_run=dry_run)
+    if dry_run:
+        response.status_code = 200
+    return await sessions_out(m, rows)
+
+
+@router.get("")
+async def list_sessions(
+    actor: ActorDep,
+    m: ManagerDep,
+    state: Literal["running", "finished", "all"] = "all",
+    type: SessionType | None = None,  # noqa: A002 - the API's field name
+    name: Annotated[str | None, Query(max_length=64)] = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    sort: Annotated[SortKey, Query(description="Field to sort by; '-' for descending.")] = (
+        "-created_at"
+    ),
+) -> SessionPage:
+    """Newest first by default. ``running`` means not yet ended (including PENDING)."""
+    async with m.db() as db:
+        rows, total, counts = await svc.list_sessions(
+            db, actor, state, type, name, offset, limit, sort
+        )
+    return SessionPage(
+        items=await sessions_out(m, rows), total=total, offset=offset, limit=limit, counts=counts
+    )
+
+
+@router.get("/{ref}", responses=NOT_FOUND)
+async def get_session(ref: str, actor: ActorDep, m: ManagerDep) -> SessionDetailOut:
+    """A session by id or name, with its full status history."""
+    async with m.db() as db:
+        row = await svc.find_session(db, actor, ref)
+        history = (
+            await db.scalars(
+                select(SessionHistoryRow)
+                .where(SessionHistoryRow.session_id == row.id)
+                .order_by(SessionHistoryRow.id)
+            )
+        ).all()
+    [out] = await sessions_out(m, [row])
+    return SessionDetailOut(
+        **out.model_dump(), history=[HistoryOut.model_validate(h) for h in history]
+    )
+
+
+@router.patch("/{ref}", responses={**NOT_FOUND, **ENDED_CONFLICT})
+async def update_session(
+    ref: str, body: SessionUpdate, actor: ActorDep, m: ManagerDep
+) -> SessionOut:
+    """Rename a RUNNING session (owner only)."""
+    row = await svc.rename(m, actor, ref, body.name)
+    async with m.db() as db:
+        row = await svc.find_session(db, actor, row.id)
+    [out] = await sessions_out(m, [row])
+    return out
+
+
+async def _terminate(m: ManagerDep, actor: ActorDep, ref: str, force: bool) -> SessionOut:
+    async with m.db() as db:
+        row = await svc.find_session(db, actor, ref)
+    if row.owner_id != actor.id and not actor.is_admin:
+        raise HTTPException(403, "only the owner or an admin may terminate this session")
+    info = StatusInfo.FORCE_TERMINATED if force else StatusInfo.USER_REQUESTED
+    try:
+        fresh = await terminate(m, row.id, force, info)
+    except ValueError as e:
+        raise HTTPException(409, str(e)) from e
+    [out] = await sessions_out(m, [fresh])
+    return out
+
+
+@router.post("/{ref}/terminate", status_code=202, responses={**NOT_FOUND, **ENDED_CONFLICT})
+async def terminate_session(
+    ref: str, actor: ActorDep, m: ManagerDep, body: TerminateIn | None = None
+) -> SessionOut:
+    """End a session: PENDING ones are cancelled, others stopped (SIGTERM, then SIGKILL after
+    10 s). ``force`` kills at once in any status, even when the agent is unreachable. Data in
+    the scratch home /home/work is lost."""
+    return await _terminate(m, actor, ref, bool(body and body.force))
+
+
+@router.post("/terminate", status_code=202)
+async def terminate_many(body: BulkTerminateIn, actor: ActorDep, m: ManagerDep) -> dict[str, str]:
+    """Terminate several sessions; returns each id with "ok" or the reason it was refused."""
+    results = {}
+    for ref in body.ids:
+        try:
+            await _terminate(m, actor, ref, body.force)
+            results[ref] = "ok"
+        except (HTTPException, svc.NotFound) as e:
+            results[ref] = getattr(e, "detail", None) or str(e)
+    return results
+
+
+@router.get(
+    "/{ref}/logs",
+    response_class=StreamingResponse,
+    responses={**NOT_FOUND, 200: {"content": {"text/plain": {}}}},
+)
+async def session_logs(
+    ref: str,
+    actor: ActorDep,
+    m: ManagerDep,
+    kernel: str | None = None,
+    follow: bool = False,
+    tail: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+) -> StreamingResponse:
+    """Container logs (stdout and stderr) of one kernel (default: the main one). Available
+    after the session ended too. ``follow`` streams new lines until the kernel stops."""
+    async with m.db() as db:
+        row = await svc.find_session(db, actor, ref)
+        kernels = {k.id: k for k in row.kernels}
+        target = kernels.get(kernel) if kernel else (row.kernels[0] if row.kernels else None)
+        if target is None:
+            raise HTTPException(404, f"no kernel {kernel} in this session")
+        agent = await db.get(AgentRow, target.agent_id or "")
+    if agent is None or row.status is SessionStatus.PENDING:
+        raise HTTPException(404, "this kernel has not started, so it has no logs yet")
+    stream = m.agents.logs(agent.address, target.id, follow, tail)
+    try:
+        first = await anext(stream)
+    except StopAsyncIteration:
+        first = b""
+    except KeyError as e:
+        raise HTTPException(404, "the agent has no logs for this kernel") from e
+    except AgentUnreachable as e:
+        raise HTTPException(502, str(e)) from e
+
+    async def body() -> AsyncIterator[bytes]:
+        yield first
+        try:
+            async for chunk in stream:
+                yield chunk
+        except AgentUnreachable:
+            return
+
+    return StreamingResponse(body(), media_type="text/plain; charset=utf-8")

@@ -1,0 +1,112 @@
+"""The manager's FastAPI application. ``create_app(settings)`` does no work until started."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse
+
+from berth import __version__
+from berth.domain.rules import RuleError
+from berth.domain.status import InvalidTransition
+from berth.manager.agent_client import AgentClient
+from berth.manager.api import auth, catalog, events, internal, launches, sessions
+from berth.manager.context import Manager
+from berth.manager.db.engine import make_engine, make_sessionmaker
+from berth.manager.events import make_event_bus
+from berth.manager.services.sessions import Conflict, Forbidden, NotFound
+from berth.manager.services.users import ensure_defaults
+from berth.manager.services.watchdog import run_loops
+from berth.settings import ManagerSettings
+
+
+def _rule_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RuleError)
+    loc = ["body", *exc.field.split(".")]
+    return JSONResponse(
+        status_code=422,
+        content={"detail": [{"loc": loc, "msg": exc.message, "type": "value_error"}]},
+    )
+
+
+def _status(code: int):  # type: ignore[no-untyped-def]
+    def handler(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(status_code=code, content={"detail": str(exc)})
+
+    return handler
+
+
+def create_app(settings: ManagerSettings) -> FastAPI:
+    """The manager app. Migrations must have run (``berth manager`` does that first)."""
+    settings = settings.model_copy(update={"agent_token": settings.resolved_agent_token()})
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.resolved_database_url())
+        maker = make_sessionmaker(engine)
+        await ensure_defaults(maker)
+        manager = Manager(
+            settings=settings,
+            db=maker,
+            bus=make_event_bus(settings.event_bus, settings.redis_url),
+            agents=AgentClient(settings.agent_token),
+        )
+        app.state.manager = manager
+        loops = asyncio.create_task(run_loops(manager))
+        try:
+            yield
+        finally:
+            loops.cancel()
+            for task in list(manager.tasks):
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(loops, *manager.tasks, return_exceptions=True)
+            await manager.agents.close()
+            await manager.bus.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Berth",
+        version=__version__,
+        description="Compute sessions in containers on your own servers.",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.add_exception_handler(RuleError, _rule_error)
+    app.add_exception_handler(NotFound, _status(404))
+    app.add_exception_handler(Forbidden, _status(403))
+    app.add_exception_handler(Conflict, _status(409))
+    app.add_exception_handler(InvalidTransition, _status(409))
+    for module in (auth, sessions, launches, catalog, events, internal):
+        app.include_router(module.router)
+
+    @app.get("/api/health", tags=["meta"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    mount_webui(app, settings.resolved_webui_dir())
+    return app
+
+
+def mount_webui(app: FastAPI, bundle: Path | None) -> None:
+    """Serve the built web UI at ``/``: files as they are, index.html for client routes."""
+    if bundle is None or not (bundle / "index.html").is_file():
+        return
+    index = bundle / "index.html"
+    root = bundle.resolve()
+
+    @app.get("/{path:path}", include_in_schema=False)
+    async def webui(path: str) -> FileResponse:
+        if path.startswith("api/") or path == "api":
+            raise HTTPException(404, "no such API endpoint")
+        target = (bundle / path).resolve()
+        if path and target.is_relative_to(root) and target.is_file():
+            return FileResponse(target)
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})

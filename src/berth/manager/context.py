@@ -1,0 +1,104 @@
+"""What the manager's services share: settings, database, event bus, agent client, and the
+status-change primitive every service uses."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from berth.domain.status import SessionStatus, StatusInfo, check_transition
+from berth.manager.agent_client import AgentClient
+from berth.manager.db.tables import SessionHistoryRow, SessionRow, utcnow
+from berth.manager.events import Event, EventBus
+from berth.settings import ManagerSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Manager:
+    settings: ManagerSettings
+    db: async_sessionmaker[AsyncSession]
+    bus: EventBus
+    agents: AgentClient
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    #: Keys of work in progress in this process ("dispatch:<id>", "destroy:<id>"), so the
+    #: watchdog does not start the same work twice; empty after a restart, which resumes it.
+    inflight: set[str] = field(default_factory=set)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run work in the background; errors are logged (the watchdog repairs what's left)."""
+        task = asyncio.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+    async def publish(self, events: list[Event]) -> None:
+        for event in events:
+            await self.bus.publish(event)
+
+
+def status_event(row: SessionRow) -> Event:
+    return {
+        "type": "session.status",
+        "session_id": row.id,
+        "name": row.name,
+        "owner_id": row.owner_id,
+        "creator_id": row.creator_id,
+        "status": str(row.status),
+        "status_info": row.status_info,
+        "result": str(row.result),
+        "exit_code": row.exit_code,
+        "at": row.status_changed_at.isoformat(),
+    }
+
+
+def change_status(
+    db: AsyncSession,
+    row: SessionRow,
+    new: SessionStatus,
+    info: StatusInfo | str,
+    data: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Event:
+    """Move a session (and its kernels) to ``new`` as the transition table allows, storing
+    the reason and a history entry. Raises InvalidTransition. Returns the event to publish
+    after the transaction commits."""
+    check_transition(row.status, new)
+    now = now or utcnow()
+    row.status = new
+    row.status_info = str(info)
+    row.status_data = data or {}
+    row.status_changed_at = now
+    if new is SessionStatus.RUNNING and row.started_at is None:
+        row.started_at = now
+    if new in (SessionStatus.TERMINATED, SessionStatus.CANCELLED, SessionStatus.ERROR):
+        row.terminated_at = now
+    for kernel in row.kernels:
+        kernel.status = new
+        kernel.status_info = str(info)
+        if new is SessionStatus.RUNNING and kernel.started_at is None:
+            kernel.started_at = now
+        if row.terminated_at is not None:
+            kernel.terminated_at = now
+    db.add(
+        SessionHistoryRow(
+            session_id=row.id,
+            status=str(new),
+            status_info=str(info),
+            status_data=row.status_data,
+            at=now,
+        )
+    )
+    return status_event(row)

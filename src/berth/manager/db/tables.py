@@ -1,0 +1,245 @@
+"""Database tables (SQLAlchemy 2.0, typed). Row classes end in ``Row``; API schemas never do.
+
+The model covers the whole product: users, projects, API keys, resource groups, agents,
+images, sessions with their kernels and status history. Later features (folders, apps,
+idle checks, commits) add tables next to these through Alembic migrations.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from berth.domain.status import SessionResult, SessionStatus, SessionType
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class StrEnumType(TypeDecorator[Any]):
+    """A StrEnum stored as its string value; rows always give back the enum member."""
+
+    impl = String(16)
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum]) -> None:
+        super().__init__()
+        self.enum = enum
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else str(self.enum(value))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else self.enum(value)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    full_name: Mapped[str] = mapped_column(String(128), default="")
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default="user")
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProjectRow(Base):
+    __tablename__ = "projects"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProjectMemberRow(Base):
+    __tablename__ = "project_members"
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+
+
+class ApiKeyRow(Base):
+    """An API key. The secret is shown once; only its SHA-256 is stored."""
+
+    __tablename__ = "api_keys"
+    access_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    label: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ResourceGroupRow(Base):
+    __tablename__ = "resource_groups"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    description: Mapped[str] = mapped_column(String(256), default="")
+
+
+class AgentRow(Base):
+    __tablename__ = "agents"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(256))
+    resource_group: Mapped[str] = mapped_column(ForeignKey("resource_groups.name"))
+    status: Mapped[str] = mapped_column(String(16), default="ALIVE")
+    capacity: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    version: Mapped[str] = mapped_column(String(32), default="")
+    first_contact: Mapped[datetime] = mapped_column(default=utcnow)
+    last_heartbeat: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ImageRow(Base):
+    """An environment image known to at least one agent."""
+
+    __tablename__ = "images"
+    ref: Mapped[str] = mapped_column(String(256), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    version: Mapped[str] = mapped_column(String(64))
+    apps: Mapped[list[Any]] = mapped_column(default=list)
+    min_slots: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    agents: Mapped[list[Any]] = mapped_column(default=list)
+    owner_id: Mapped[str | None] = mapped_column(default=None)  # customized images
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+ENDED_SQL = "status NOT IN ('TERMINATED', 'CANCELLED', 'ERROR')"
+
+
+class SessionRow(Base):
+    __tablename__ = "sessions"
+    __table_args__ = (
+        # Names are unique per owner among sessions not yet ended, enforced by the database.
+        Index(
+            "uq_sessions_owner_active_name",
+            "owner_id",
+            "name",
+            unique=True,
+            sqlite_where=text(ENDED_SQL),
+            postgresql_where=text(ENDED_SQL),
+        ),
+        Index("ix_sessions_status", "status"),
+        Index("ix_sessions_owner_created", "owner_id", "created_at"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(64))
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    creator_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    type: Mapped[SessionType] = mapped_column(StrEnumType(SessionType))
+    status: Mapped[SessionStatus] = mapped_column(
+        StrEnumType(SessionStatus), default=SessionStatus.PENDING
+    )
+    status_info: Mapped[str] = mapped_column(String(64), default="created")
+    status_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    result: Mapped[SessionResult] = mapped_column(
+        StrEnumType(SessionResult), default=SessionResult.UNDEFINED
+    )
+    image: Mapped[str] = mapped_column(String(256))
+    resource_group: Mapped[str] = mapped_column(String(64), default="default")
+    agent_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    designated_agent: Mapped[str | None] = mapped_column(String(64), default=None)
+    requested_slots: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    environ: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    startup_command: Mapped[str | None] = mapped_column(Text, default=None)
+    starts_at: Mapped[datetime | None] = mapped_column(default=None)
+    timeout_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    cluster_mode: Mapped[str] = mapped_column(String(16), default="single-node")
+    cluster_size: Mapped[int] = mapped_column(default=1)
+    preopen_ports: Mapped[list[Any]] = mapped_column(default=list)
+    exit_code: Mapped[int | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    terminated_at: Mapped[datetime | None] = mapped_column(default=None)
+    kernels: Mapped[list[KernelRow]] = relationship(
+        back_populates="session", order_by="KernelRow.cluster_idx", lazy="selectin"
+    )
+
+
+class SessionHistoryRow(Base):
+    """One status change of a session: the story of why it is where it is."""
+
+    __tablename__ = "session_history"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    status_info: Mapped[str] = mapped_column(String(64))
+    status_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KernelRow(Base):
+    __tablename__ = "kernels"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), index=True)
+    role: Mapped[str] = mapped_column(String(8), default="main")
+    cluster_idx: Mapped[int] = mapped_column(default=1)
+    cluster_hostname: Mapped[str] = mapped_column(String(64), default="main1")
+    agent_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    container_id: Mapped[str | None] = mapped_column(String(80), default=None)
+    status: Mapped[SessionStatus] = mapped_column(
+        StrEnumType(SessionStatus), default=SessionStatus.PENDING
+    )
+    status_info: Mapped[str] = mapped_column(String(64), default="created")
+    exit_code: Mapped[int | None] = mapped_column(default=None)
+    service_ports: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    terminated_at: Mapped[datetime | None] = mapped_column(default=None)
+    session: Mapped[SessionRow] = relationship(back_populates="kernels")
+
+
+class LaunchRow(Base):
+    """A launch remembered for the launcher's recent history (per user, on the server)."""
+
+    __tablename__ = "launches"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    label: Mapped[str] = mapped_column(String(64), default="")
+    pinned: Mapped[bool] = mapped_column(default=False)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,98 @@
+"""The EventBus: one interface, an in-process implementation (embedded mode) and a Redis
+Streams implementation (several managers).
+
+Events are small JSON dicts with a ``type`` (e.g. ``session.status``). ``publish`` never
+blocks on slow subscribers: a subscriber that falls behind loses the oldest events, and the
+clients re-read the session to catch up (the event stream is a hint, the API is the truth).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+Event = dict[str, Any]
+
+
+class EventBus(Protocol):
+    async def publish(self, event: Event) -> None: ...
+
+    async def subscribe(self) -> AsyncIterator[Event]:
+        """Register now and return the events published from now on (closing the iterator
+        unregisters). Awaiting it first lets a caller say "ready" without missing events."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryEventBus:
+    def __init__(self, queue_size: int = 1000) -> None:
+        self.queue_size = queue_size
+        self.queues: set[asyncio.Queue[Event]] = set()
+
+    async def publish(self, event: Event) -> None:
+        for queue in list(self.queues):
+            if queue.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+            queue.put_nowait(event)
+
+    async def subscribe(self) -> AsyncIterator[Event]:
+        queue: asyncio.Queue[Event] = asyncio.Queue(self.queue_size)
+        self.queues.add(queue)
+        return self._drain(queue)
+
+    async def _drain(self, queue: asyncio.Queue[Event]) -> AsyncIterator[Event]:
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self.queues.discard(queue)
+
+    async def close(self) -> None:
+        self.queues.clear()
+
+
+class RedisEventBus:
+    """Events in one Redis stream, trimmed to about ``maxlen`` entries."""
+
+    def __init__(self, url: str, stream: str = "berth:events", maxlen: int = 10000) -> None:
+        from redis.asyncio import Redis
+
+        self.redis = Redis.from_url(url)
+        self.stream = stream
+        self.maxlen = maxlen
+
+    async def publish(self, event: Event) -> None:
+        await self.redis.xadd(
+            self.stream,
+            {"e": json.dumps(event, default=str)},
+            maxlen=self.maxlen,
+            approximate=True,
+        )
+
+    async def subscribe(self) -> AsyncIterator[Event]:
+        newest = await self.redis.xrevrange(self.stream, count=1)
+        return self._read(newest[0][0] if newest else "0-0")
+
+    async def _read(self, last: Any) -> AsyncIterator[Event]:
+        while True:
+            batches: Any = await self.redis.xread({self.stream: last}, block=5000, count=100)
+            for _stream, entries in batches or []:
+                for entry_id, fields in entries:
+                    last = entry_id
+                    yield json.loads(fields[b"e"])
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+def make_event_bus(kind: str, redis_url: str) -> EventBus:
+    if kind == "redis":
+        return RedisEventBus(redis_url)
+    if kind == "memory":
+        return MemoryEventBus()
+    raise ValueError(f"event_bus must be 'memory' or 'redis', not {kind!r}")

@@ -1,0 +1,224 @@
+"""API schemas (pydantic). Families: ``XCreate`` (input), ``XUpdate``, ``XOut`` (output)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from berth.domain.status import SessionResult, SessionStatus, SessionType
+from berth.rpc import AppPort
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+# ---- accounts ----------------------------------------------------------------------------
+class LoginIn(BaseModel):
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=1024)
+
+
+class UserCreate(BaseModel):
+    email: str = Field(
+        max_length=254, pattern=r"^[^@\s]+@[^@\s]+$", description="Login name; unique."
+    )
+    password: str = Field(min_length=8, max_length=1024)
+    full_name: str = Field("", max_length=128)
+    role: Literal["superadmin", "admin", "user"] = "user"
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    email: str
+    full_name: str
+    role: str
+    is_active: bool
+    created_at: datetime
+
+
+class TokenOut(BaseModel):
+    token: str = Field(description="Shown once: '<access key>.<secret>'.")
+    access_key: str
+    user: UserOut
+
+
+class KeyCreate(BaseModel):
+    label: str = Field("", max_length=64)
+
+
+class KeyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    access_key: str
+    label: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class KeyCreatedOut(KeyOut):
+    token: str = Field(description="Shown once: '<access key>.<secret>'.")
+
+
+# ---- images and agents -------------------------------------------------------------------
+class ImageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    ref: str
+    display_name: str
+    version: str
+    apps: list[AppPort]
+    min_slots: dict[str, str]
+    labels: dict[str, str]
+    agents: list[str]
+
+
+class AgentOut(BaseModel):
+    id: str
+    status: str
+    resource_group: str
+    capacity: dict[str, str]
+    occupied: dict[str, str]
+    free: dict[str, str]
+    last_heartbeat: datetime
+    version: str
+
+
+# ---- sessions ----------------------------------------------------------------------------
+class ResourcesIn(BaseModel):
+    cpu: float | None = Field(None, gt=0, le=1024, description="CPU cores (0.01 steps).")
+    mem: str | int | None = Field(None, description="Memory: bytes or e.g. '2g', '512m'.")
+    shmem: str | int | None = Field(
+        None, description="Shared memory (/dev/shm), part of mem. Default 64m."
+    )
+
+
+class SessionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: SessionType = SessionType.INTERACTIVE
+    name: str | None = Field(
+        None, description="4-64 chars, ASCII letters, digits, _ - .; empty: generated."
+    )
+    image: str = Field(min_length=1, max_length=256, description="Environment image reference.")
+    resources: ResourcesIn = ResourcesIn()
+    environ: dict[str, str] = Field(default_factory=dict, description="Environment variables.")
+    threads: int | None = Field(
+        None,
+        description="OMP_NUM_THREADS/OPENBLAS_NUM_THREADS; default: the session's CPU cores.",
+    )
+    count: int = Field(1, ge=1, le=20, description="Create this many identical sessions.")
+    startup_command: str | None = Field(
+        None, max_length=65536, description="Batch: the command to run (required for batch)."
+    )
+    starts_at: datetime | None = Field(
+        None, description="Batch: do not start before this time (ISO 8601 with timezone)."
+    )
+    timeout: str | None = Field(
+        None, max_length=32, description="Batch: terminate after this long, e.g. '30m', '2h'."
+    )
+    owner_email: str | None = Field(
+        None, max_length=254, description="Admins: create the session for this user."
+    )
+    resource_group: str = Field("default", max_length=64)
+    agent: str | None = Field(None, max_length=64, description="Run on this agent only.")
+    preopen_ports: list[int] = Field(default_factory=list, max_length=64)
+    cluster_mode: Literal["single-node", "multi-node"] = "single-node"
+    cluster_size: int = Field(1, ge=1, le=64)
+
+
+class SessionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=256, description="New name (RUNNING sessions only).")
+
+
+class TerminateIn(BaseModel):
+    force: bool = Field(False, description="Kill at once, in any status, even if unreachable.")
+
+
+class BulkTerminateIn(TerminateIn):
+    ids: list[str] = Field(min_length=1, max_length=500)
+
+
+class KernelOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    role: str
+    cluster_hostname: str
+    agent_id: str | None
+    container_id: str | None
+    status: SessionStatus
+    status_info: str
+    exit_code: int | None
+    service_ports: list[AppPort]
+    started_at: datetime | None
+    terminated_at: datetime | None
+
+
+class HistoryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    status: str
+    status_info: str
+    status_data: dict[str, Any]
+    at: datetime
+
+
+class SessionOut(BaseModel):
+    id: str
+    name: str
+    type: SessionType
+    status: SessionStatus
+    status_info: str
+    status_data: dict[str, Any]
+    status_changed_at: datetime
+    result: SessionResult
+    exit_code: int | None
+    image: str
+    owner_id: str
+    owner_email: str
+    creator_id: str
+    project: str
+    resource_group: str
+    agent_id: str | None
+    requested: dict[str, str]
+    environ: dict[str, str]
+    startup_command: str | None
+    starts_at: datetime | None
+    timeout_seconds: int | None
+    preopen_ports: list[int]
+    cluster_mode: str
+    cluster_size: int
+    created_at: datetime
+    started_at: datetime | None
+    terminated_at: datetime | None
+    kernels: list[KernelOut]
+
+
+class SessionDetailOut(SessionOut):
+    history: list[HistoryOut]
+
+
+class SessionPage(BaseModel):
+    items: list[SessionOut]
+    total: int
+    offset: int
+    limit: int
+    counts: dict[str, int] = Field(
+        description="Sessions per type ('all', 'interactive', 'batch') with the same filters "
+        "except type: for the page's tabs."
+    )
+
+
+class LaunchOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    label: str = Field(description="A name the user gave this launch (default: session name).")
+    pinned: bool = Field(description="Pinned launches are kept beyond the 5 most recent.")
+    params: dict[str, Any] = Field(description="The SessionCreate body of the launch.")
+    created_at: datetime
+
+
+class LaunchUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label: str | None = Field(None, max_length=64)
+    pinned: bool | None = None

@@ -1,0 +1,104 @@
+"""The manager <-> agent protocol, version 1. Both sides import only these models.
+
+Manager -> agent (agent's HTTP server, ``/v1``, bearer = shared agent token):
+  ``POST /v1/kernels`` (:class:`CreateKernel`) -> 202; the agent creates the container in the
+  background and reports a :class:`KernelEvent` (``started`` or ``create-failed``).
+  ``DELETE /v1/kernels/{id}`` -> :class:`DestroyResult`; idempotent, also for unknown kernels.
+  ``GET /v1/kernels/{id}/logs?follow=&tail=`` -> text stream (kept after the kernel ends).
+Agent -> manager (``/api/agent/v1``, same bearer):
+  ``POST /heartbeat`` (:class:`Heartbeat`): the agent's full state every few seconds and at
+  start; the manager reconciles sessions against it, so a lost event is repaired by the next
+  heartbeat. ``POST /events`` (:class:`KernelEvent`): a change as soon as it happens.
+Every message is idempotent: the receiver may get it twice or after a restart.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+RPC_VERSION = 1
+
+
+class AppPort(BaseModel):
+    """A service inside the kernel: ``name`` over ``protocol`` on container ``port``."""
+
+    name: str
+    protocol: str
+    port: int
+    host_port: int | None = None  # published on 127.0.0.1 once the container runs
+
+
+class ImageInfo(BaseModel):
+    ref: str
+    display_name: str
+    version: str
+    apps: list[AppPort] = []
+    min_cpu: float = 0
+    min_mem: int = 0
+    labels: dict[str, str] = {}
+
+
+class CreateKernel(BaseModel):
+    rpc_version: int = RPC_VERSION
+    kernel_id: str
+    session_id: str
+    session_name: str
+    owner_id: str
+    session_type: str
+    image: str
+    cpu: float
+    mem: int
+    shmem: int
+    environ: dict[str, str] = {}
+    command: list[str] | None = None  # None: keep the container alive for interactive use
+    preopen_ports: list[int] = []
+    hostname: str = "main1"
+
+
+class KernelState(StrEnum):
+    CREATING = "creating"
+    RUNNING = "running"
+    EXITED = "exited"
+
+
+class KernelReport(BaseModel):
+    kernel_id: str
+    session_id: str
+    state: KernelState
+    container_id: str | None = None
+    exit_code: int | None = None
+    oom_killed: bool = False
+    app_ports: list[AppPort] = []
+
+
+class Heartbeat(BaseModel):
+    rpc_version: int = RPC_VERSION
+    agent_id: str
+    address: str
+    resource_group: str
+    capacity: dict[str, str]  # slot name -> decimal string
+    images: list[ImageInfo] = []
+    kernels: list[KernelReport] = []
+    version: str = ""
+
+
+class EventKind(StrEnum):
+    STARTED = "started"
+    CREATE_FAILED = "create-failed"
+    EXITED = "exited"
+
+
+class KernelEvent(BaseModel):
+    rpc_version: int = RPC_VERSION
+    agent_id: str
+    kind: EventKind
+    kernel: KernelReport
+    error: str | None = Field(None, description="For create-failed: what went wrong.")
+
+
+class DestroyResult(BaseModel):
+    kernel_id: str
+    existed: bool
+    exit_code: int | None = None

@@ -1,0 +1,129 @@
+"""Configuration: a TOML file (``BERTH_CONFIG``, default ``<data dir>/berth.toml``) and
+``BERTH_*`` environment variables, the latter winning. Nothing is read at import time."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("BERTH_DATA_DIR", Path.home() / ".local/share/berth"))
+
+
+def _toml_section(section: str) -> dict[str, Any]:
+    path = Path(os.environ.get("BERTH_CONFIG", default_data_dir() / "berth.toml"))
+    if not path.is_file():
+        return {}
+    data = tomllib.loads(path.read_text())
+    value = data.get(section, {})
+    return value if isinstance(value, dict) else {}
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], section: str) -> None:
+        super().__init__(settings_cls)
+        self.section = section
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return _toml_section(self.section)
+
+
+class _SectionSettings(BaseSettings):
+    _section = ""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        section = cls.model_config.get("title") or ""
+        return (init_settings, env_settings, _TomlSource(settings_cls, section))
+
+
+def read_or_create_secret(path: Path) -> str:
+    """Return the secret stored at ``path``, creating it (mode 0600) on first use."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value)
+    return value
+
+
+class ManagerSettings(_SectionSettings):
+    model_config = SettingsConfigDict(env_prefix="BERTH_", title="manager", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir, description="State directory.")
+    host: str = Field("127.0.0.1", description="Address the manager API listens on.")
+    port: int = Field(8090, description="Port of the manager API (and, later, the web UI).")
+    database_url: str = Field(
+        "", description="SQLAlchemy async URL; empty means SQLite in the data directory."
+    )
+    agent_token: str = Field(
+        "", description="Shared secret between manager and agents; empty: read from data dir."
+    )
+    event_bus: str = Field("memory", description="'memory' (embedded) or 'redis' (scale-out).")
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis for the event bus.")
+    schedule_interval: float = Field(2.0, description="Seconds between scheduler passes.")
+    heartbeat_timeout: float = Field(30.0, description="Agent silence before it is LOST.")
+    transition_timeout: float = Field(
+        600.0, description="Seconds a session may stay in a transitional status."
+    )
+
+    webui_dir: Path | None = Field(
+        None, description="Built web UI to serve at /; default: webui/dist of this checkout."
+    )
+
+    def resolved_webui_dir(self) -> Path | None:
+        if self.webui_dir is not None:
+            return self.webui_dir
+        checkout = Path(__file__).resolve().parents[2] / "webui" / "dist"
+        return checkout if checkout.is_dir() else None
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'berth.db'}"
+
+    def resolved_agent_token(self) -> str:
+        return self.agent_token or read_or_create_secret(self.data_dir / "agent-token")
+
+
+class AgentSettings(_SectionSettings):
+    model_config = SettingsConfigDict(env_prefix="BERTH_AGENT_", title="agent", extra="ignore")
+
+    id: str = Field(default_factory=lambda: f"agent-{socket.gethostname()}")
+    data_dir: Path = Field(default_factory=default_data_dir, description="State directory.")
+    host: str = Field("127.0.0.1", description="Address the agent RPC listens on.")
+    port: int = Field(6011, description="Port of the agent RPC (manager -> agent).")
+    manager_url: str = Field("http://127.0.0.1:8090", description="Where the manager is.")
+    resource_group: str = Field("default", description="Resource group this agent joins.")
+    token: str = Field("", description="Shared secret with the manager; empty: data dir file.")
+    cpu: float | None = Field(None, description="CPU cores offered; default: all host cores.")
+    mem: int | None = Field(None, description="Memory bytes offered; default: host memory.")
+    heartbeat_interval: float = Field(5.0, description="Seconds between heartbeats.")
+    pids_limit: int = Field(4096, description="Process limit of every container.")
+    backend: str = Field(
+        "docker", description="'docker', or 'fake' (FakeBackend: lifecycle tests only)."
+    )
+    fake_mode: str = Field(
+        "normal", description="FakeBackend behaviour: normal, slow, never-start or fail."
+    )
+
+    def resolved_token(self) -> str:
+        return self.token or read_or_create_secret(self.data_dir / "agent-token")

@@ -1,0 +1,237 @@
+"""An in-machine Berth cluster for tests: a real manager and a real agent, each its own
+process (so they can be killed and restarted), on SQLite or PostgreSQL, with a unique agent
+id so that clusters sharing the Docker engine never touch each other's containers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from berth.client import ENDED, Client
+
+T = TypeVar("T")
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` in a thread of its own, so it also works where an event loop is already
+    running in this thread (Playwright's sync API keeps one)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.2,
+             what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+async def _pg(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+class Cluster:
+    def __init__(self, db: str = "sqlite", agent_env: dict[str, str] | None = None,
+                 manager_env: dict[str, str] | None = None) -> None:
+        self.db = db
+        self.root = Path(tempfile.mkdtemp(prefix="berth-test-"))
+        self.agent_id = f"test-{secrets.token_hex(4)}"
+        self.port = free_port()
+        self.agent_port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.pg_name = f"berth_{self.agent_id.replace('-', '_')}"
+        if db == "postgres":
+            database_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{self.pg_name}"
+        else:
+            database_url = f"sqlite+aiosqlite:///{self.root / 'berth.db'}"
+        base = {k: v for k, v in os.environ.items() if not k.startswith("BERTH_")}
+        self.manager_env = {
+            **base, "BERTH_DATA_DIR": str(self.root), "BERTH_PORT": str(self.port),
+            "BERTH_DATABASE_URL": database_url, "BERTH_SCHEDULE_INTERVAL": "0.5",
+            "BERTH_HEARTBEAT_TIMEOUT": "10", "BERTH_CONFIG": str(self.root / "none.toml"),
+            **(manager_env or {}),
+        }
+        self.agent_env = {
+            **base, "BERTH_AGENT_DATA_DIR": str(self.root), "BERTH_AGENT_ID": self.agent_id,
+            "BERTH_AGENT_PORT": str(self.agent_port), "BERTH_AGENT_MANAGER_URL": self.url,
+            "BERTH_AGENT_CPU": "4", "BERTH_AGENT_MEM": str(4 * 2**30),
+            "BERTH_AGENT_HEARTBEAT_INTERVAL": "1", "BERTH_CONFIG": str(self.root / "none.toml"),
+            **(agent_env or {}),
+        }
+        self.manager: subprocess.Popen[bytes] | None = None
+        self.agent: subprocess.Popen[bytes] | None = None
+        self.admin_password = ""
+        self.clients: list[Client] = []
+
+    # ---- processes ----
+    def _spawn(self, what: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = (self.root / f"{what}.log").open("ab")
+        return subprocess.Popen([sys.executable, "-m", "berth.cli.main", what,
+                                 "--log-level", "info"], env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+    def start(self) -> Cluster:
+        if self.db == "postgres":
+            run_async(_pg(f'CREATE DATABASE "{self.pg_name}"'))
+        self.admin_password = self._bootstrap()
+        self.start_manager()
+        self.start_agent()
+        admin = self.client()
+        admin.login("admin@berth.local", self.admin_password)
+        self.admin = admin
+        wait_for(lambda: self._agent_alive(admin), 60, what="the agent to register")
+        return self
+
+    def _bootstrap(self) -> str:
+        code = ("import asyncio,sys; from pathlib import Path;"
+                "from berth.cli.main import _first_admin; _first_admin()")
+        subprocess.run([sys.executable, "-c", code], env=self.manager_env, check=True,
+                       capture_output=True)
+        text = (self.root / "initial-credentials").read_text()
+        return text.split("password = ")[1].strip()
+
+    def _agent_alive(self, c: Client) -> bool:
+        agents = c.request("GET", "/api/agents")
+        return any(a["id"] == self.agent_id and a["status"] == "ALIVE" for a in agents) and \
+            bool(c.images())
+
+    def _wait_http(self, url: str) -> None:
+        def up() -> bool:
+            try:
+                return httpx.get(url, timeout=1).status_code < 500
+            except httpx.HTTPError:
+                return False
+        wait_for(up, 60, what=url)
+
+    def start_manager(self) -> None:
+        self.manager = self._spawn("manager", self.manager_env)
+        self._wait_http(f"{self.url}/api/health")
+
+    def start_agent(self) -> None:
+        self.agent = self._spawn("agent", self.agent_env)
+        self._wait_http(f"http://127.0.0.1:{self.agent_port}/v1/health")
+
+    @staticmethod
+    def _stop(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> None:
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(sig)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+    def stop_manager(self, sig: int = signal.SIGTERM) -> None:
+        self._stop(self.manager, sig)
+
+    def stop_agent(self, sig: int = signal.SIGTERM) -> None:
+        self._stop(self.agent, sig)
+
+    # ---- clients ----
+    def client(self, api_key: str = "") -> Client:
+        c = Client(endpoint=self.url, api_key=api_key)
+        self.clients.append(c)
+        return c
+
+    def user(self, email: str | None = None, role: str = "user") -> Client:
+        email = email or f"u-{secrets.token_hex(4)}@example.com"
+        password = secrets.token_urlsafe(12)
+        self.admin.request("POST", "/api/users",
+                           json={"email": email, "password": password, "role": role})
+        c = self.client()
+        c.login(email, password)
+        c.email = email  # type: ignore[attr-defined]
+        return c
+
+    # ---- teardown ----
+    def end_all_sessions(self) -> None:
+        """Force-terminate every session of this cluster and wait until all have ended."""
+        for s in self.admin.list_sessions(state="running", limit=200)["items"]:
+            with contextlib.suppress(Exception):  # it may have ended meanwhile
+                self.admin.terminate_session(s["id"], force=True)
+
+        def none_left() -> bool:
+            return self.admin.list_sessions(state="running", limit=1)["total"] == 0
+        wait_for(none_left, 60, what="all sessions to end")
+
+    def close(self) -> None:
+        try:
+            manager_up = self.manager is not None and self.manager.poll() is None
+            if manager_up and self.agent is not None and self.agent.poll() is None:
+                self.end_all_sessions()
+        finally:
+            self.stop_agent()
+            self.stop_manager()
+            for c in self.clients:
+                c.close()
+            run_async(_remove_containers(self.agent_id))
+            if self.db == "postgres":
+                run_async(_pg(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)'))
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def log(self, what: str) -> str:
+        return (self.root / f"{what}.log").read_text(errors="replace")
+
+
+async def _remove_containers(agent_id: str) -> None:
+    import aiodocker
+
+    docker = aiodocker.Docker()
+    try:
+        for c in await docker.containers.list(
+                all=True, filters={"label": [f"berth.agent-id={agent_id}"]}):
+            await c.delete(force=True)
+    finally:
+        await docker.close()
+
+
+def wait_status(c: Client, ref: str, statuses: set[str] | str, timeout: float = 60
+                ) -> dict[str, Any]:
+    """Wait until the session has one of ``statuses``; fail early if it ends otherwise."""
+    want = {statuses} if isinstance(statuses, str) else statuses
+
+    def check() -> dict[str, Any] | None:
+        s = c.get_session(ref)
+        if s["status"] in want:
+            return s
+        if s["status"] in ENDED:
+            raise AssertionError(f"session ended as {s['status']} ({s['status_info']}, "
+                                 f"{s['status_data']}) instead of {want}")
+        return None
+    result: dict[str, Any] = wait_for(check, timeout, what=f"status {want}")
+    return result

@@ -1,0 +1,56 @@
+"""Notifications after a launch: a bottom-right notice with the live status and Logs /
+Terminate buttons that closes a few seconds after the session ends, and the header's
+Notifications list that keeps it."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from cluster import Cluster, wait_for
+
+from .ui import Account, login_as, modal, shot
+
+
+def test_launch_notification_live_status_logs_terminate(page: Page, berth: Cluster,
+                                                        me: Account) -> None:
+    login_as(page, me, "/launch")
+    page.get_by_label("Session name").fill("notified-one")
+    page.get_by_role("button", name="Skip to review").click()
+    page.get_by_test_id("launch-button").click()
+    modal(page, "No storage folder is mounted").get_by_role("button", name="Start").click()
+    expect(page).to_have_url(re.compile("/sessions"))
+
+    notice = page.locator(".ant-notification-notice").filter(has_text="Session notified-one")
+    expect(notice).to_be_visible()
+    expect(notice.get_by_test_id("notice-notified-one")).to_contain_text("RUNNING",
+                                                                        timeout=60_000)
+    shot(page, "notification")
+
+    notice.get_by_role("button", name="Logs").click()
+    logs = modal(page, "Logs of notified-one")
+    expect(logs.get_by_test_id("log-text")).to_be_visible()
+    logs.get_by_role("button", name="Close").click()
+
+    # The bell keeps the notification.
+    bell = page.get_by_role("button", name="Notifications")
+    bell.click()
+    listing = page.get_by_test_id("notification-list")
+    expect(listing).to_contain_text("notified-one")
+    expect(listing).to_contain_text("RUNNING")
+    shot(page, "notification-list")
+    page.keyboard.press("Escape")
+    bell.click()  # the popover closes by a second click too
+    expect(listing).to_be_hidden()
+
+    notice.get_by_role("button", name="Terminate").click()
+    modal(page, "Terminate session").get_by_role("button", name="Terminate").click()
+    expect(notice).to_contain_text(re.compile("TERMINAT"))
+    # It closes by itself a few seconds after the session ended.
+    expect(notice).to_be_hidden(timeout=40_000)
+    [s] = me.client.list_sessions(state="all")["items"]
+    wait_for(lambda: me.client.get_session(s["id"])["status"] == "TERMINATED", 30,
+             what="the session to end")
+    bell.click()
+    expect(listing).to_contain_text("TERMINATED")

@@ -1,0 +1,70 @@
+import { App as AntApp, ConfigProvider, Result, Button, Spin } from "antd";
+import type { ReactNode } from "react";
+import { Navigate, Route, Routes, useLocation, useNavigate } from "react-router-dom";
+import { AuthProvider, useAuth } from "./auth";
+import AppLayout from "./layout/AppLayout";
+import Launcher from "./launcher/Launcher";
+import LoginPage from "./login/LoginPage";
+import { NotificationsProvider } from "./notifications/NotificationsProvider";
+import SessionsPage from "./sessions/SessionsPage";
+
+function RequireAuth({ children }: { children: ReactNode }) {
+  const { user } = useAuth();
+  const location = useLocation();
+  if (user === undefined) {
+    return (
+      <div style={{ display: "grid", placeItems: "center", height: "100vh" }}>
+        <Spin size="large" tip="Loading" fullscreen />
+      </div>
+    );
+  }
+  if (user === null) {
+    const next = location.pathname + location.search;
+    return <Navigate to={`/login?next=${encodeURIComponent(next)}`} replace />;
+  }
+  return <>{children}</>;
+}
+
+function NotFound() {
+  const navigate = useNavigate();
+  return (
+    <Result
+      status="404"
+      title="Page not found"
+      subTitle="There is nothing at this address."
+      extra={
+        <Button type="primary" onClick={() => navigate("/sessions")}>
+          Go to sessions
+        </Button>
+      }
+    />
+  );
+}
+
+export default function App() {
+  return (
+    <ConfigProvider theme={{ token: { colorPrimary: "#1677ff" } }}>
+      <AntApp notification={{ placement: "bottomRight" }}>
+        <AuthProvider>
+          <Routes>
+            <Route path="/login" element={<LoginPage />} />
+            <Route
+              element={
+                <RequireAuth>
+                  <NotificationsProvider>
+                    <AppLayout />
+                  </NotificationsProvider>
+                </RequireAuth>
+              }
+            >
+              <Route index element={<Navigate to="/sessions" replace />} />
+              <Route path="/sessions" element={<SessionsPage />} />
+              <Route path="/launch/*" element={<Launcher />} />
+              <Route path="*" element={<NotFound />} />
+            </Route>
+          </Routes>
+        </AuthProvider>
+      </AntApp>
+    </ConfigProvider>
+  );
+}

@@ -1,0 +1,321 @@
+// Step 2: environment (image + version, or a manual image name), environment variables and
+// resources, with the image's minimum and each agent's free capacity.
+import { DeleteOutlined, PlusOutlined } from "@ant-design/icons";
+import {
+  Button,
+  Col,
+  Divider,
+  Form,
+  Input,
+  InputNumber,
+  Row,
+  Select,
+  Space,
+  Switch,
+  Table,
+  Typography,
+} from "antd";
+import { formatBytes, formatCpu } from "../format";
+import { findImage, imageRef, type AgentInfo, type ImageInfo, type SizeUnit } from "./form";
+import { fieldStatus, type StepProps } from "./fields";
+
+interface Props extends StepProps {
+  images: ImageInfo[];
+  agents: AgentInfo[];
+}
+
+const SIZE_UNITS: { value: SizeUnit; label: string }[] = [
+  { value: "m", label: "MiB" },
+  { value: "g", label: "GiB" },
+];
+
+export default function StepEnvironment({ form, setForm, errors, warnings, images, agents }: Props) {
+  const f = (key: string, hint?: React.ReactNode) => fieldStatus(key, errors, warnings, hint);
+  const current = findImage(images, form.image);
+  const names = [...new Set(images.map((i) => i.display_name))].sort();
+  const versions = images.filter((i) => i.display_name === current?.display_name);
+  const shown = findImage(images, imageRef(form));
+  const alive = agents.filter((a) => a.status === "ALIVE");
+
+  const setEnv = (i: number, patch: Partial<{ name: string; value: string }>) =>
+    setForm({ env: form.env.map((row, j) => (j === i ? { ...row, ...patch } : row)) });
+
+  return (
+    <Form layout="vertical" onSubmitCapture={(e) => e.preventDefault()}>
+      <Typography.Title level={5} style={{ marginTop: 0 }}>
+        Environment
+      </Typography.Title>
+      <Row gutter={16}>
+        <Col span={14}>
+          <Form.Item label="Environment" htmlFor="launch-environment" {...f("image")}>
+            <Select
+              id="launch-environment"
+              showSearch
+              value={current?.display_name}
+              placeholder="Search environments"
+              disabled={!!form.manualImage.trim()}
+              onChange={(name: string) => {
+                const pick = images.filter((i) => i.display_name === name);
+                const newest = pick[pick.length - 1];
+                if (newest) setForm({ image: newest.ref });
+              }}
+              options={[
+                {
+                  label: "Environments",
+                  options: names.map((n) => ({ value: n, label: n })),
+                },
+              ]}
+              notFoundContent="No environment matches"
+            />
+          </Form.Item>
+        </Col>
+        <Col span={10}>
+          <Form.Item label="Version" htmlFor="launch-version">
+            <Select
+              id="launch-version"
+              value={current?.ref}
+              disabled={!current || !!form.manualImage.trim()}
+              onChange={(ref: string) => setForm({ image: ref })}
+              options={versions.map((i) => ({ value: i.ref, label: `${i.version} (${i.ref})` }))}
+            />
+          </Form.Item>
+        </Col>
+      </Row>
+      <Form.Item
+        label="Image name"
+        htmlFor="launch-manual-image"
+        help="Optional: type an image reference to use instead of the selection above."
+      >
+        <Input
+          id="launch-manual-image"
+          value={form.manualImage}
+          placeholder={current?.ref ?? "e.g. berth/python:3.11"}
+          onChange={(e) => setForm({ manualImage: e.target.value })}
+          allowClear
+        />
+      </Form.Item>
+      <Form.Item label="Environment variables" style={{ marginBottom: 8 }}>
+        {form.env.length > 0 && (
+          <Table
+            size="small"
+            pagination={false}
+            rowKey={(_, i) => String(i)}
+            dataSource={form.env.map((row, i) => ({ ...row, i }))}
+            columns={[
+              {
+                title: "Name",
+                key: "name",
+                render: (_, row) => (
+                  <Form.Item style={{ marginBottom: 0 }} {...f(`environ.${row.i}.name`)}>
+                    <Input
+                      aria-label={`Variable name ${row.i + 1}`}
+                      value={row.name}
+                      placeholder="NAME"
+                      onChange={(e) => setEnv(row.i, { name: e.target.value })}
+                    />
+                  </Form.Item>
+                ),
+              },
+              {
+                title: "Value",
+                key: "value",
+                render: (_, row) => (
+                  <Form.Item style={{ marginBottom: 0 }} {...f(`environ.${row.i}.value`)}>
+                    <Input
+                      aria-label={`Variable value ${row.i + 1}`}
+                      value={row.value}
+                      placeholder="value"
+                      onChange={(e) => setEnv(row.i, { value: e.target.value })}
+                    />
+                  </Form.Item>
+                ),
+              },
+              {
+                title: "",
+                key: "remove",
+                width: 48,
+                render: (_, row) => (
+                  <Button
+                    type="text"
+                    danger
+                    icon={<DeleteOutlined />}
+                    aria-label={`Remove variable ${row.i + 1}`}
+                    onClick={() => setForm({ env: form.env.filter((_, j) => j !== row.i) })}
+                  />
+                ),
+              },
+            ]}
+          />
+        )}
+        <Button
+          icon={<PlusOutlined />}
+          style={{ marginTop: 8 }}
+          onClick={() => setForm({ env: [...form.env, { name: "", value: "" }] })}
+        >
+          Add variable
+        </Button>
+      </Form.Item>
+
+      <Divider style={{ margin: "12px 0" }} />
+      <Typography.Title level={5} style={{ marginTop: 0 }}>
+        Resources
+      </Typography.Title>
+      <Typography.Paragraph type="secondary" style={{ marginBottom: 8 }} data-testid="launch-limits">
+        {shown
+          ? `Image minimum: ${formatCpu(shown.min_slots.cpu ?? "0")}, ${formatBytes(shown.min_slots.mem ?? "0")}. `
+          : ""}
+        {alive.length === 0
+          ? "No agent is alive: the session will wait until one is."
+          : alive
+              .map(
+                (a) =>
+                  `${a.id}: ${formatCpu(a.free.cpu)} of ${formatCpu(a.capacity.cpu)}, ` +
+                  `${formatBytes(a.free.mem)} of ${formatBytes(a.capacity.mem)} free`,
+              )
+              .join("; ")}
+      </Typography.Paragraph>
+      <Row gutter={16}>
+        <Col span={12}>
+          <Form.Item label="CPU (cores)" htmlFor="launch-cpu" {...f("resources.cpu")}>
+            <InputNumber
+              id="launch-cpu"
+              value={form.cpu}
+              min={0.01}
+              step={0.5}
+              onChange={(v) => setForm({ cpu: v === null ? null : Number(v) })}
+              style={{ width: "100%" }}
+            />
+          </Form.Item>
+        </Col>
+        <Col span={12}>
+          <Form.Item label="Memory" htmlFor="launch-mem" {...f("resources.mem")}>
+            <Space.Compact style={{ width: "100%" }}>
+              <InputNumber
+                id="launch-mem"
+                value={form.memValue}
+                min={0}
+                onChange={(v) => setForm({ memValue: v === null ? null : Number(v) })}
+                style={{ width: "100%" }}
+              />
+              <Select
+                aria-label="Memory unit"
+                value={form.memUnit}
+                options={SIZE_UNITS}
+                onChange={(v) => setForm({ memUnit: v })}
+                style={{ width: 90 }}
+              />
+            </Space.Compact>
+          </Form.Item>
+        </Col>
+        <Col span={12}>
+          <Form.Item
+            label="Shared memory"
+            htmlFor="launch-shmem"
+            {...f("resources.shmem", "Part of the memory (/dev/shm); auto: 64 MiB.")}
+          >
+            <Space.Compact style={{ width: "100%" }}>
+              <Select
+                aria-label="Shared memory mode"
+                value={form.shmemAuto ? "auto" : "custom"}
+                onChange={(v) => setForm({ shmemAuto: v === "auto" })}
+                options={[
+                  { value: "auto", label: "auto" },
+                  { value: "custom", label: "set" },
+                ]}
+                style={{ width: 90 }}
+              />
+              <InputNumber
+                id="launch-shmem"
+                value={form.shmemAuto ? 64 : form.shmemValue}
+                disabled={form.shmemAuto}
+                min={0}
+                onChange={(v) => setForm({ shmemValue: v === null ? null : Number(v) })}
+                style={{ width: "100%" }}
+              />
+              <Select
+                aria-label="Shared memory unit"
+                value={form.shmemAuto ? "m" : form.shmemUnit}
+                disabled={form.shmemAuto}
+                options={SIZE_UNITS}
+                onChange={(v) => setForm({ shmemUnit: v })}
+                style={{ width: 90 }}
+              />
+            </Space.Compact>
+          </Form.Item>
+        </Col>
+        <Col span={12}>
+          <Form.Item
+            label="Sessions"
+            htmlFor="launch-count"
+            {...f("count", "More than 1 creates identical sessions; those that cannot start yet wait.")}
+          >
+            <InputNumber
+              id="launch-count"
+              value={form.count}
+              min={1}
+              max={20}
+              precision={0}
+              onChange={(v) => setForm({ count: v === null ? null : Number(v) })}
+              style={{ width: "100%" }}
+            />
+          </Form.Item>
+        </Col>
+      </Row>
+      <Form.Item
+        label="HPC: automatic thread count"
+        htmlFor="launch-threads-auto"
+        help={
+          form.threadsAuto
+            ? "OMP_NUM_THREADS and OPENBLAS_NUM_THREADS follow the CPU cores. Switch off to set them (e.g. 1 or 2)."
+            : undefined
+        }
+      >
+        <Switch
+          id="launch-threads-auto"
+          checked={form.threadsAuto}
+          onChange={(v) =>
+            setForm(
+              v
+                ? { threadsAuto: true }
+                : {
+                    threadsAuto: false,
+                    omp: Math.max(1, Math.floor(form.cpu ?? 1)),
+                    openblas: Math.max(1, Math.floor(form.cpu ?? 1)),
+                  },
+            )
+          }
+        />
+      </Form.Item>
+      {!form.threadsAuto && (
+        <Row gutter={16}>
+          <Col span={12}>
+            <Form.Item label="OMP_NUM_THREADS" htmlFor="launch-omp" {...f("threads.omp", "1 to 1000")}>
+              <InputNumber
+                id="launch-omp"
+                value={form.omp}
+                precision={0}
+                onChange={(v) => setForm({ omp: v === null ? null : Number(v) })}
+                style={{ width: "100%" }}
+              />
+            </Form.Item>
+          </Col>
+          <Col span={12}>
+            <Form.Item
+              label="OPENBLAS_NUM_THREADS"
+              htmlFor="launch-openblas"
+              {...f("threads.openblas", "1 to 1000")}
+            >
+              <InputNumber
+                id="launch-openblas"
+                value={form.openblas}
+                precision={0}
+                onChange={(v) => setForm({ openblas: v === null ? null : Number(v) })}
+                style={{ width: "100%" }}
+              />
+            </Form.Item>
+          </Col>
+        </Row>
+      )}
+    </Form>
+  );
+}

@@ -1,0 +1,89 @@
+import { DesktopOutlined, LogoutOutlined, UserOutlined } from "@ant-design/icons";
+import { Button, Dropdown, Layout, Menu, Space, Tag, Typography } from "antd";
+import { Outlet, useLocation, useNavigate } from "react-router-dom";
+import { useAuth, useUser } from "../auth";
+import NotificationBell from "../notifications/NotificationBell";
+import Logo from "./Logo";
+
+const { Header, Content } = Layout;
+
+export default function AppLayout() {
+  const user = useUser();
+  const { logout } = useAuth();
+  const navigate = useNavigate();
+  const location = useLocation();
+  const selected = location.pathname.startsWith("/launch") ? "/launch" : "/sessions";
+
+  return (
+    <Layout style={{ minHeight: "100vh" }}>
+      <Header
+        style={{
+          display: "flex",
+          alignItems: "center",
+          gap: 24,
+          background: "#fff",
+          borderBottom: "1px solid #f0f0f0",
+          padding: "0 24px",
+          position: "sticky",
+          top: 0,
+          zIndex: 10,
+        }}
+      >
+        <Space
+          style={{ cursor: "pointer" }}
+          onClick={() => navigate("/sessions")}
+          aria-label="Berth home"
+        >
+          <Logo />
+          <Typography.Text strong style={{ fontSize: 18 }}>
+            Berth
+          </Typography.Text>
+        </Space>
+        <Menu
+          mode="horizontal"
+          selectedKeys={[selected]}
+          style={{ flex: 1, borderBottom: "none", minWidth: 0 }}
+          onClick={(e) => navigate(e.key)}
+          items={[{ key: "/sessions", icon: <DesktopOutlined />, label: "Sessions" }]}
+        />
+        <Space size="middle">
+          <NotificationBell />
+          <Dropdown
+            trigger={["click"]}
+            menu={{
+              items: [
+                {
+                  key: "who",
+                  disabled: true,
+                  label: (
+                    <Space direction="vertical" size={0}>
+                      <Typography.Text>{user.full_name || user.email}</Typography.Text>
+                      <Typography.Text type="secondary">{user.email}</Typography.Text>
+                    </Space>
+                  ),
+                },
+                { type: "divider" },
+                { key: "logout", icon: <LogoutOutlined />, label: "Log out", danger: true },
+              ],
+              onClick: (e) => {
+                if (e.key === "logout") void logout().then(() => navigate("/login"));
+              },
+            }}
+          >
+            <Button icon={<UserOutlined />} data-testid="user-menu">
+              {user.email}
+              {user.role !== "user" && (
+                <Tag color="purple" style={{ marginInlineStart: 8, marginInlineEnd: 0 }}>
+                  {user.role}
+                </Tag>
+              )}
+            </Button>
+          </Dropdown>
+        </Space>
+      </Header>
+      <Content style={{ padding: 24 }}>
+        <Outlet />
+      </Content>
+    </Layout>
+  );
+}

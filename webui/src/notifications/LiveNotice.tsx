@@ -1,0 +1,87 @@
+import { FileTextOutlined, PoweroffOutlined } from "@ant-design/icons";
+import { Button, Space, Typography } from "antd";
+import { useEffect, useRef, useState } from "react";
+import { api } from "../api";
+import { useSessionEvents } from "../events";
+import type { LogsTarget } from "../logs/LogsModal";
+import StatusTag from "../sessions/StatusTag";
+import { describeReason } from "../sessions/reasons";
+import { ENDED, type SessionStatus } from "../types";
+import type { NotifySession } from "./notify";
+
+/** Seconds a notification stays after its session ended. */
+export const CLOSE_AFTER_END_S = 5;
+
+interface Props {
+  session: NotifySession;
+  onLogs: (target: LogsTarget) => void;
+  onTerminate: () => void;
+  onEnded: () => void;
+}
+
+/** The body of a session notification: live status and the Logs / Terminate buttons. */
+export default function LiveNotice({ session, onLogs, onTerminate, onEnded }: Props) {
+  const [status, setStatus] = useState<SessionStatus>(session.status);
+  const [info, setInfo] = useState("");
+  const [kernel, setKernel] = useState<{ id: string; host: string } | null>(null);
+  const ended = ENDED.has(status);
+  const endedRef = useRef(onEnded);
+  endedRef.current = onEnded;
+
+  const refresh = () =>
+    api.getSession(session.id).then((s) => {
+      setStatus(s.status);
+      setInfo(s.status_info);
+      const main = s.kernels.find((k) => k.role === "main") ?? s.kernels[0];
+      if (main) setKernel({ id: main.id, host: main.cluster_hostname });
+    }, () => undefined);
+
+  useEffect(() => {
+    void refresh();
+  }, [session.id]);
+
+  useSessionEvents(
+    (e) => {
+      if (e.session_id !== session.id) return;
+      setStatus(e.status);
+      setInfo(e.status_info);
+    },
+    () => void refresh(),
+  );
+
+  useEffect(() => {
+    if (!ended) return;
+    const timer = window.setTimeout(() => endedRef.current(), CLOSE_AFTER_END_S * 1000);
+    return () => window.clearTimeout(timer);
+  }, [ended]);
+
+  return (
+    <Space direction="vertical" style={{ width: "100%" }} data-testid={`notice-${session.name}`}>
+      <Space wrap>
+        <StatusTag status={status} />
+        {info && <Typography.Text type="secondary">{describeReason(info)}</Typography.Text>}
+      </Space>
+      <Space style={{ justifyContent: "flex-end", width: "100%" }}>
+        <Button
+          size="small"
+          icon={<FileTextOutlined />}
+          disabled={!kernel || status === "PENDING"}
+          onClick={() =>
+            kernel &&
+            onLogs({
+              sessionId: session.id,
+              sessionName: session.name,
+              kernelId: kernel.id,
+              kernelName: kernel.host,
+            })
+          }
+        >
+          Logs
+        </Button>
+        <Button size="small" danger icon={<PoweroffOutlined />} disabled={ended} onClick={onTerminate}>
+          Terminate
+        </Button>
+      </Space>
+    </Space>
+  );
+}

@@ -1,0 +1,114 @@
+import { InfoCircleOutlined } from "@ant-design/icons";
+import { Button, Descriptions, Space, Tag, Typography } from "antd";
+import { formatBytes, formatCpu, formatSeconds, formatTime, timezoneName } from "../format";
+import type { SessionDetail } from "../types";
+import Elapsed from "./Elapsed";
+import StatusTag from "./StatusTag";
+
+interface Props {
+  session: SessionDetail;
+  onInfo: () => void;
+}
+
+/** The fields of the detail panel (everything but the name, kernels and history). */
+export default function SessionDetails({ session: s, onInfo }: Props) {
+  const env = Object.entries(s.environ);
+  return (
+    <Descriptions
+      bordered
+      size="small"
+      column={1}
+      styles={{ label: { width: 170 } }}
+      data-testid="session-details"
+    >
+      <Descriptions.Item label="Session ID">
+        <Typography.Text code copyable>
+          {s.id}
+        </Typography.Text>
+      </Descriptions.Item>
+      <Descriptions.Item label="Owner">
+        {s.owner_email}
+        {s.project && <Typography.Text type="secondary"> · project {s.project}</Typography.Text>}
+      </Descriptions.Item>
+      <Descriptions.Item label="Status">
+        <Space>
+          <StatusTag status={s.status} />
+          <Typography.Text type="secondary">{s.status_info}</Typography.Text>
+          <Button size="small" icon={<InfoCircleOutlined />} onClick={onInfo}>
+            Info
+          </Button>
+        </Space>
+      </Descriptions.Item>
+      <Descriptions.Item label="Type">
+        <Space direction="vertical" size={4} style={{ width: "100%" }}>
+          <span>
+            {s.type === "batch" ? "Batch" : "Interactive"}
+            {s.type === "batch" && s.result !== "UNDEFINED" && (
+              <Tag color={s.result === "SUCCESS" ? "success" : "error"} style={{ marginLeft: 8 }}>
+                {s.result}
+                {s.exit_code !== null ? ` (exit ${s.exit_code})` : ""}
+              </Tag>
+            )}
+          </span>
+          {s.startup_command && (
+            <pre className="command" data-testid="startup-command">
+              {s.startup_command}
+            </pre>
+          )}
+        </Space>
+      </Descriptions.Item>
+      <Descriptions.Item label="Environment">
+        <Typography.Text code>{s.image}</Typography.Text>
+      </Descriptions.Item>
+      <Descriptions.Item label="Requested resources">
+        <Space wrap>
+          <Tag>CPU {formatCpu(s.requested.cpu)}</Tag>
+          <Tag>Memory {formatBytes(s.requested.mem)}</Tag>
+          <Tag>Shared memory {formatBytes(s.requested.shmem)}</Tag>
+          {Object.entries(s.requested)
+            .filter(([k]) => !["cpu", "mem", "shmem"].includes(k))
+            .map(([k, v]) => (
+              <Tag key={k}>
+                {k} {v}
+              </Tag>
+            ))}
+        </Space>
+      </Descriptions.Item>
+      <Descriptions.Item label="Resource group">{s.resource_group}</Descriptions.Item>
+      <Descriptions.Item label="Agent">{s.agent_id ?? "-"}</Descriptions.Item>
+      <Descriptions.Item label="Cluster">
+        {s.cluster_mode}, {s.cluster_size} kernel{s.cluster_size === 1 ? "" : "s"}
+      </Descriptions.Item>
+      <Descriptions.Item label={`Created (${timezoneName()})`}>{formatTime(s.created_at)}</Descriptions.Item>
+      <Descriptions.Item label="Started">{formatTime(s.started_at)}</Descriptions.Item>
+      {s.terminated_at && (
+        <Descriptions.Item label="Ended">{formatTime(s.terminated_at)}</Descriptions.Item>
+      )}
+      <Descriptions.Item label="Elapsed">
+        <Elapsed session={s} />
+      </Descriptions.Item>
+      {s.starts_at && (
+        <Descriptions.Item label="Not before">{formatTime(s.starts_at)}</Descriptions.Item>
+      )}
+      {s.timeout_seconds !== null && (
+        <Descriptions.Item label="Timeout">{formatSeconds(s.timeout_seconds)}</Descriptions.Item>
+      )}
+      <Descriptions.Item label="Environment variables">
+        {env.length === 0 ? (
+          <Typography.Text type="secondary">none</Typography.Text>
+        ) : (
+          <Space wrap>
+            {env.map(([k, v]) => (
+              <Typography.Text code key={k}>
+                {k}={v}
+              </Typography.Text>
+            ))}
+          </Space>
+        )}
+      </Descriptions.Item>
+      <Descriptions.Item label="Preopen ports">
+        {s.preopen_ports.length ? s.preopen_ports.join(", ") : <Typography.Text type="secondary">none</Typography.Text>}
+      </Descriptions.Item>
+    </Descriptions>
+  );
+}

@@ -1,0 +1,187 @@
+import { Button, Empty, Table, Tooltip, Typography } from "antd";
+import type { ColumnsType, TablePaginationConfig } from "antd/es/table";
+import type { SorterResult } from "antd/es/table/interface";
+import type { ReactNode } from "react";
+import { formatBytes, formatCpu, formatTime, timezoneName } from "../format";
+import { ENDED, type Session } from "../types";
+import Elapsed from "./Elapsed";
+import { PAGE_SIZES, sortPage, type ListView, type SortOrder } from "./query";
+import StatusTag from "./StatusTag";
+
+interface Props {
+  items: Session[];
+  total: number;
+  loading: boolean;
+  view: ListView;
+  showOwner: boolean;
+  selected: string[];
+  empty: ReactNode;
+  onSelect: (ids: string[]) => void;
+  onView: (patch: Partial<ListView>) => void;
+  onOpen: (id: string) => void;
+}
+
+const ORDER: Record<SortOrder, "ascend" | "descend"> = { asc: "ascend", desc: "descend" };
+
+export default function SessionTable(props: Props) {
+  const { view } = props;
+  const sortable = (key: string) => ({
+    key,
+    sorter: true,
+    sortOrder: view.sort === key ? ORDER[view.order] : null,
+    sortDirections: ["ascend", "descend", "ascend"] as ("ascend" | "descend")[],
+  });
+
+  const columns: ColumnsType<Session> = [
+    {
+      title: "Name",
+      dataIndex: "name",
+      ...sortable("name"),
+      width: 190,
+      ellipsis: true,
+      render: (name: string, s) => (
+        <Button
+          type="link"
+          style={{ padding: 0, height: "auto" }}
+          onClick={() => props.onOpen(s.id)}
+          data-testid="session-name"
+        >
+          {name}
+        </Button>
+      ),
+    },
+    {
+      title: "Status",
+      dataIndex: "status",
+      ...sortable("status"),
+      width: 130,
+      render: (_: string, s) => <StatusTag status={s.status} info={s.status_info} />,
+    },
+    {
+      title: "Type",
+      dataIndex: "type",
+      ...sortable("type"),
+      width: 95,
+      render: (t: string) => t.charAt(0).toUpperCase() + t.slice(1),
+    },
+    {
+      title: "Environment",
+      dataIndex: "image",
+      ...sortable("image"),
+      ellipsis: { showTitle: true },
+    },
+    {
+      title: "CPU",
+      ...sortable("cpu"),
+      width: 90,
+      render: (_: unknown, s) => formatCpu(s.requested.cpu),
+    },
+    {
+      title: "Memory",
+      ...sortable("mem"),
+      width: 100,
+      render: (_: unknown, s) => formatBytes(s.requested.mem),
+    },
+    {
+      title: <Tooltip title={`Times in your timezone (${timezoneName()})`}>Elapsed</Tooltip>,
+      ...sortable("elapsed"),
+      width: 100,
+      render: (_: unknown, s) => (
+        <Tooltip
+          title={
+            <>
+              Created {formatTime(s.created_at)}
+              <br />
+              Started {formatTime(s.started_at)}
+              {s.terminated_at && (
+                <>
+                  <br />
+                  Ended {formatTime(s.terminated_at)}
+                </>
+              )}
+            </>
+          }
+        >
+          <span>
+            <Elapsed session={s} />
+          </span>
+        </Tooltip>
+      ),
+    },
+    {
+      title: "Agent",
+      dataIndex: "agent_id",
+      ...sortable("agent"),
+      width: 120,
+      ellipsis: true,
+      render: (agent: string | null) => agent ?? <Typography.Text type="secondary">-</Typography.Text>,
+    },
+    ...(props.showOwner
+      ? [
+          {
+            title: "Owner",
+            dataIndex: "owner_email",
+            ...sortable("owner"),
+            width: 160,
+            ellipsis: true,
+          },
+        ]
+      : []),
+  ];
+
+  const onChange = (
+    pagination: TablePaginationConfig,
+    _filters: unknown,
+    sorter: SorterResult<Session> | SorterResult<Session>[],
+  ) => {
+    const one = Array.isArray(sorter) ? sorter[0] : sorter;
+    const patch: Partial<ListView> = {
+      page: pagination.current ?? 1,
+      size: pagination.pageSize ?? view.size,
+    };
+    if (one && one.columnKey) {
+      const order = one.order === "ascend" ? "asc" : one.order === "descend" ? "desc" : null;
+      patch.sort = order ? String(one.columnKey) : "created";
+      patch.order = order ?? "desc";
+      if (patch.sort !== view.sort || patch.order !== view.order) patch.page = 1;
+    }
+    props.onView(patch);
+  };
+
+  return (
+    <Table<Session>
+      rowKey="id"
+      size="middle"
+      columns={columns}
+      dataSource={sortPage(props.items, view)}
+      loading={props.loading}
+      onChange={onChange}
+      scroll={{ x: 1000 }}
+      locale={{ emptyText: props.loading ? <div style={{ height: 120 }} /> : props.empty }}
+      rowSelection={{
+        selectedRowKeys: props.selected,
+        onChange: (keys) => props.onSelect(keys.map(String)),
+        getCheckboxProps: (s) => ({
+          disabled: ENDED.has(s.status),
+          "aria-label": `select ${s.name}`,
+        }),
+      }}
+      pagination={{
+        current: view.page,
+        pageSize: view.size,
+        total: props.total,
+        showSizeChanger: true,
+        pageSizeOptions: PAGE_SIZES,
+        showTotal: (total, [from, to]) => `${from}-${to} of ${total}`,
+      }}
+    />
+  );
+}
+
+export function EmptySessions({ text, action }: { text: string; action?: ReactNode }) {
+  return (
+    <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={text}>
+      {action}
+    </Empty>
+  );
+}
