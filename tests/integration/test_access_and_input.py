@@ -148,6 +148,31 @@ def test_unknown_session_and_raw_bad_requests(berth: Cluster) -> None:
     assert r.status_code == 401
 
 
+def test_text_a_database_cannot_store_is_refused_by_field(berth: Cluster) -> None:
+    """NUL characters (PostgreSQL refuses them) and unpaired surrogates (valid JSON, not UTF-8)
+    get a 422 naming where they were, in a body, a path or a query, never a 500."""
+    token = {"Authorization": berth.admin.http.headers["Authorization"],
+             "Content-Type": "application/json"}
+    for raw, field in ((b'{"email": "a\\u0000@b", "password": "x"}', "email"),
+                       (b'{"email": "a\\ud800@b", "password": "x"}', "email")):
+        r = httpx.post(f"{berth.url}/api/auth/login", content=raw, headers=token)
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"][-1] == field
+    r = httpx.post(f"{berth.url}/api/sessions", headers=token,
+                   content=b'{"image": "x", "environ": {"\\udc00": "v"}}')
+    assert r.status_code == 422 and "environ" in r.text
+    body = {"image": PYTHON_IMAGE, "environ": {"A": "x\x00y"}}
+    r = httpx.post(f"{berth.url}/api/sessions", json=body, headers=token)
+    assert r.status_code == 422 and "environ" in r.text and "NUL" in r.text
+    r = httpx.get(f"{berth.url}/api/sessions/ab%00cd", headers=token)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["path"]
+    r = httpx.get(f"{berth.url}/api/sessions?name=a%00b", headers=token)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query"]
+    r = httpx.get(f"{berth.url}/api/sessions?name=a%ffb", headers=token)
+    assert r.status_code == 422
+    assert httpx.get(f"{berth.url}/api/sessions?name=caf%C3%A9", headers=token).status_code == 200
+
+
 def test_client_reports_connection_problems() -> None:
     c = Client(endpoint="http://127.0.0.1:9", api_key="x")
     with pytest.raises(httpx.ConnectError):

@@ -7,9 +7,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import unquote
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from berth import __version__
 from berth.domain.rules import RuleError
@@ -19,6 +22,7 @@ from berth.manager.api import auth, catalog, events, internal, launches, session
 from berth.manager.context import Manager
 from berth.manager.db.engine import make_engine, make_sessionmaker
 from berth.manager.events import make_event_bus
+from berth.manager.schemas import text_problem
 from berth.manager.services.sessions import Conflict, Forbidden, NotFound
 from berth.manager.services.users import ensure_defaults
 from berth.manager.services.watchdog import run_loops
@@ -32,6 +36,36 @@ def _rule_error(_: Request, exc: Exception) -> JSONResponse:
         status_code=422,
         content={"detail": [{"loc": loc, "msg": exc.message, "type": "value_error"}]},
     )
+
+
+class _RejectUnstorableText:
+    """ASGI middleware: a path or query with NUL or broken text gets a 422, not a 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw = scope.get("query_string", b"").decode("latin-1")
+            query = unquote(raw, errors="surrogateescape")
+            for where, text in (("path", scope["path"]), ("query", query)):
+                if problem := text_problem(text):
+                    body = {"detail": [{"loc": [where], "msg": problem, "type": "value_error"}]}
+                    await JSONResponse(body, status_code=422)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 without the offending input: it may be a password, or text that cannot
+    even be encoded (an unpaired surrogate), and the client sent it anyway."""
+    assert isinstance(exc, RequestValidationError)
+    def safe(part: object) -> object:  # a dict key in a location may be broken text too
+        return part.encode("utf-8", "backslashreplace").decode() if isinstance(part, str) else part
+
+    errors = [{"loc": [safe(p) for p in e["loc"]], "msg": safe(e["msg"]), "type": e["type"]}
+              for e in exc.errors()]
+    return JSONResponse(status_code=422, content={"detail": errors})
 
 
 def _status(code: int):  # type: ignore[no-untyped-def]
@@ -79,6 +113,8 @@ def create_app(settings: ManagerSettings) -> FastAPI:
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
+    app.add_middleware(_RejectUnstorableText)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RuleError, _rule_error)
     app.add_exception_handler(NotFound, _status(404))
     app.add_exception_handler(Forbidden, _status(403))

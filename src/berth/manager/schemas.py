@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from berth.domain.status import SessionResult, SessionStatus, SessionType
 from berth.rpc import AppPort
@@ -15,13 +15,45 @@ class ErrorOut(BaseModel):
     detail: str
 
 
+def text_problem(value: object) -> str | None:
+    """Why ``value`` (a string, or lists/dicts of them) cannot be stored as text, or None.
+
+    Databases refuse NUL characters (PostgreSQL) and unpaired surrogates (any UTF-8 store);
+    JSON can carry both, so every input is checked before it reaches the database.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "must not contain NUL characters"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "must be valid Unicode text (no unpaired surrogates)"
+        return None
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, list | tuple):
+        return next((p for p in map(text_problem, value) if p), None)
+    return None
+
+
+class In(BaseModel):
+    """Base of every request body: no field may hold text a database would refuse."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: object) -> object:
+        if problem := text_problem(value):
+            raise ValueError(problem)
+        return value
+
+
 # ---- accounts ----------------------------------------------------------------------------
-class LoginIn(BaseModel):
+class LoginIn(In):
     email: str = Field(max_length=254)
     password: str = Field(max_length=1024)
 
 
-class UserCreate(BaseModel):
+class UserCreate(In):
     email: str = Field(
         max_length=254, pattern=r"^[^@\s]+@[^@\s]+$", description="Login name; unique."
     )
@@ -46,7 +78,7 @@ class TokenOut(BaseModel):
     user: UserOut
 
 
-class KeyCreate(BaseModel):
+class KeyCreate(In):
     label: str = Field("", max_length=64)
 
 
@@ -86,7 +118,7 @@ class AgentOut(BaseModel):
 
 
 # ---- sessions ----------------------------------------------------------------------------
-class ResourcesIn(BaseModel):
+class ResourcesIn(In):
     cpu: float | None = Field(None, gt=0, le=1024, description="CPU cores (0.01 steps).")
     mem: str | int | None = Field(None, description="Memory: bytes or e.g. '2g', '512m'.")
     shmem: str | int | None = Field(
@@ -94,7 +126,7 @@ class ResourcesIn(BaseModel):
     )
 
 
-class SessionCreate(BaseModel):
+class SessionCreate(In):
     model_config = ConfigDict(extra="forbid")
     type: SessionType = SessionType.INTERACTIVE
     name: str | None = Field(
@@ -127,12 +159,12 @@ class SessionCreate(BaseModel):
     cluster_size: int = Field(1, ge=1, le=64)
 
 
-class SessionUpdate(BaseModel):
+class SessionUpdate(In):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(max_length=256, description="New name (RUNNING sessions only).")
 
 
-class TerminateIn(BaseModel):
+class TerminateIn(In):
     force: bool = Field(False, description="Kill at once, in any status, even if unreachable.")
 
 
@@ -218,7 +250,7 @@ class LaunchOut(BaseModel):
     created_at: datetime
 
 
-class LaunchUpdate(BaseModel):
+class LaunchUpdate(In):
     model_config = ConfigDict(extra="forbid")
     label: str | None = Field(None, max_length=64)
     pinned: bool | None = None
