@@ -79,7 +79,11 @@ class Cluster:
         else:
             database_url = f"sqlite+aiosqlite:///{self.root / 'berth.db'}"
         base = {k: v for k, v in os.environ.items() if not k.startswith("BERTH_")}
+        # Its own slice of the app proxy's pool, below the kernel's ephemeral port range.
+        first = 20000 + secrets.randbelow(400) * 30
+        self.proxy_pool = range(first, first + 30)
         self.manager_env = {
+            "BERTH_PROXY_PORTS": f"{first}-{first + 29}",
             **base, "BERTH_DATA_DIR": str(self.root), "BERTH_PORT": str(self.port),
             "BERTH_DATABASE_URL": database_url, "BERTH_SCHEDULE_INTERVAL": "0.5",
             "BERTH_HEARTBEAT_TIMEOUT": "10", "BERTH_CONFIG": str(self.root / "none.toml"),

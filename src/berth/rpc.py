@@ -5,6 +5,12 @@ Manager -> agent (agent's HTTP server, ``/v1``, bearer = shared agent token):
   background and reports a :class:`KernelEvent` (``started`` or ``create-failed``).
   ``DELETE /v1/kernels/{id}`` -> :class:`DestroyResult`; idempotent, also for unknown kernels.
   ``GET /v1/kernels/{id}/logs?follow=&tail=`` -> text stream (kept after the kernel ends).
+  ``POST /v1/kernels/{id}/apps`` (:class:`StartApp`) -> :class:`AppStarted` once the app
+  answers on its published port (idempotent: a running app is left alone).
+  ``GET /v1/kernels/{id}/ssh-key`` -> the session's private SSH key (text).
+  ``WS /v1/kernels/{id}/terminal?cols=&rows=``: a shell (tmux when the image has it);
+  text frames in: JSON ``{"type": "input", "data": str}`` / ``{"type": "resize", "cols",
+  "rows"}``; binary frames out: terminal output; a text frame ``{"type": "error"}`` on failure.
 Agent -> manager (``/api/agent/v1``, same bearer):
   ``POST /heartbeat`` (:class:`Heartbeat`): the agent's full state every few seconds and at
   start; the manager reconciles sessions against it, so a lost event is repaired by the next
@@ -96,6 +102,21 @@ class KernelEvent(BaseModel):
     kind: EventKind
     kernel: KernelReport
     error: str | None = Field(None, description="For create-failed: what went wrong.")
+
+
+class StartApp(BaseModel):
+    rpc_version: int = RPC_VERSION
+    app: str
+    protocol: str
+    port: int  # inside the container
+    host_port: int  # published on the agent's loopback
+    args: dict[str, str] = {}  # jupyter: token; tensorboard: logdir
+
+
+class AppStarted(BaseModel):
+    app: str
+    ready: bool
+    detail: str = ""
 
 
 class DestroyResult(BaseModel):

@@ -90,6 +90,22 @@ class ManagerSettings(_SectionSettings):
     webui_dir: Path | None = Field(
         None, description="Built web UI to serve at /; default: webui/dist of this checkout."
     )
+    proxy_host: str = Field("127.0.0.1", description="Address the app proxy's ports listen on.")
+    proxy_public_host: str = Field(
+        "", description="Host name in app URLs (what browsers reach); empty: proxy_host."
+    )
+    proxy_ports: str = Field(
+        "10100-10299", description="The app proxy's port pool: 'first-last' (inclusive)."
+    )
+
+    def proxy_port_pool(self) -> range:
+        first, _, last = self.proxy_ports.partition("-")
+        return range(int(first), int(last or first) + 1)
+
+    def proxy_secret(self) -> bytes:
+        """Signs the app proxy's permit cookies; kept in the data dir so permits survive a
+        restart."""
+        return read_or_create_secret(self.data_dir / "proxy-secret").encode()
 
     def resolved_webui_dir(self) -> Path | None:
         if self.webui_dir is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import secrets
@@ -12,14 +13,16 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 import httpx
-from fastapi import Depends, FastAPI, Header, HTTPException, Request, status
-from fastapi.responses import StreamingResponse
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, WebSocket, status
+from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from berth import __version__
-from berth.agent.backends.base import ContainerBackend
+from berth.agent.app_runner import start_app
+from berth.agent.apps import SSH_KEY_PATH, terminal_command
+from berth.agent.backends.base import BackendError, ContainerBackend, Exec, Terminal
 from berth.agent.backends.docker import DockerBackend
 from berth.agent.node import Node
-from berth.rpc import CreateKernel, DestroyResult, KernelEvent
+from berth.rpc import AppStarted, CreateKernel, DestroyResult, KernelEvent, StartApp
 from berth.settings import AgentSettings
 
 log = logging.getLogger(__name__)
@@ -141,4 +144,79 @@ def create_agent_app(settings: AgentSettings, backend: ContainerBackend | None =
 
         return StreamingResponse(body(), media_type="text/plain; charset=utf-8")
 
+    def exec_backend(node: Node) -> Exec:
+        if not isinstance(node.backend, Exec):
+            raise HTTPException(501, "this agent's backend cannot run commands in kernels")
+        return node.backend
+
+    @app.post("/v1/kernels/{kernel_id}/apps")
+    async def kernel_start_app(kernel_id: str, req: StartApp, node: NodeDep) -> AppStarted:
+        try:
+            return await start_app(exec_backend(node), kernel_id, req)
+        except KeyError as e:
+            raise HTTPException(404, "no such kernel on this agent") from e
+        except BackendError as e:
+            raise HTTPException(409, str(e)) from e
+
+    @app.get("/v1/kernels/{kernel_id}/ssh-key", response_class=PlainTextResponse)
+    async def kernel_ssh_key(kernel_id: str, node: NodeDep) -> str:
+        try:
+            code, key = await exec_backend(node).exec_script(
+                kernel_id, f"cat {SSH_KEY_PATH}", 10)
+        except KeyError as e:
+            raise HTTPException(404, "no such kernel on this agent") from e
+        except BackendError as e:
+            raise HTTPException(409, str(e)) from e
+        if code != 0 or "PRIVATE KEY" not in key:
+            raise HTTPException(404, "no SSH key yet: open the SSH/SFTP app first")
+        return key
+
+    @app.websocket("/v1/kernels/{kernel_id}/terminal")
+    async def kernel_terminal(ws: WebSocket, kernel_id: str, cols: int = 80,
+                              rows: int = 24) -> None:
+        await ws.accept()
+        node: Node = ws.app.state.node
+        try:
+            if not isinstance(node.backend, Exec):
+                raise BackendError("this agent's backend cannot open terminals")
+            term = await node.backend.open_terminal(kernel_id, terminal_command(), cols, rows)
+        except (KeyError, BackendError) as e:
+            message = "no such kernel" if isinstance(e, KeyError) else str(e)
+            await ws.send_text(json.dumps({"type": "error", "message": message}))
+            await ws.close(1011)
+            return
+        await relay_terminal(ws, term)
+
     return app
+
+
+async def relay_terminal(ws: WebSocket, term: Terminal) -> None:
+    """Copy terminal output to ``ws`` and ``ws``'s input/resize messages to the terminal
+    until either side ends."""
+
+    async def output() -> None:
+        while data := await term.read():
+            await ws.send_bytes(data)
+
+    async def incoming() -> None:
+        while True:
+            try:
+                message = json.loads(await ws.receive_text())
+            except ValueError:
+                continue
+            if message.get("type") == "input" and isinstance(message.get("data"), str):
+                await term.write(message["data"].encode())
+            elif message.get("type") == "resize":
+                with contextlib.suppress(Exception):
+                    await term.resize(int(message.get("cols", 80)), int(message.get("rows", 24)))
+
+    tasks = [asyncio.create_task(output()), asyncio.create_task(incoming())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await term.close()
+        with contextlib.suppress(Exception):
+            await ws.close()

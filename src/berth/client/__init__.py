@@ -185,6 +185,29 @@ class Client:
         result: list[dict[str, Any]] = self.request("GET", "/api/images")
         return result
 
+    def apps(self, ref: str) -> list[dict[str, Any]]:
+        """The session's apps and which are open (``route``)."""
+        result: list[dict[str, Any]] = self.request("GET", f"/api/sessions/{ref}/apps")
+        return result
+
+    def open_app(self, ref: str, name: str, public: bool = False,
+                 allowed_ips: list[str] | None = None, preferred_port: int | None = None,
+                 logdir: str | None = None) -> dict[str, Any]:
+        """Start an app and route it through the proxy; ``url`` is a one-time link."""
+        body = _session_body({"public": public, "allowed_ips": allowed_ips,
+                              "preferred_port": preferred_port, "logdir": logdir})
+        result: dict[str, Any] = self.request(
+            "POST", f"/api/sessions/{ref}/apps/{name}/open", json=body, timeout=200)
+        return result
+
+    def close_app(self, ref: str, name: str) -> None:
+        self.request("DELETE", f"/api/sessions/{ref}/apps/{name}")
+
+    def ssh_key(self, ref: str) -> str:
+        r = self.http.get(f"/api/sessions/{ref}/ssh-key")
+        _raise_for(r)
+        return r.text
+
 
 class AsyncClient:
     """The same API for asyncio code."""

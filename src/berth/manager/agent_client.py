@@ -6,11 +6,15 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from berth.rpc import CreateKernel, DestroyResult
+from berth.rpc import AppStarted, CreateKernel, DestroyResult, StartApp
 
 
 class AgentUnreachable(RuntimeError):
     """The agent did not answer or refused; the message says why."""
+
+
+class AppFailed(RuntimeError):
+    """The agent could not start an app (or find what was asked); the message says why."""
 
 
 class AgentClient:
@@ -63,6 +67,33 @@ class AgentClient:
                     yield chunk
         except httpx.HTTPError as e:
             raise AgentUnreachable(f"agent at {address} did not send logs: {e}") from e
+
+    async def start_app(self, address: str, kernel_id: str, req: StartApp) -> AppStarted:
+        """Start an app in a kernel and wait until it answers. Raises AppFailed with the
+        agent's reason, AgentUnreachable when it cannot be asked."""
+        try:
+            r = await self.http.post(
+                f"{address}/v1/kernels/{kernel_id}/apps", content=req.model_dump_json(),
+                headers={"Content-Type": "application/json"}, timeout=180,
+            )
+        except httpx.HTTPError as e:
+            raise AgentUnreachable(f"agent at {address} did not start {req.app}: {e}") from e
+        if r.status_code in (404, 409, 501):
+            raise AppFailed(r.json().get("detail", r.text))
+        if r.is_error:
+            raise AgentUnreachable(f"agent at {address} failed to start {req.app}: {r.text}")
+        return AppStarted.model_validate_json(r.content)
+
+    async def ssh_key(self, address: str, kernel_id: str) -> str:
+        """The session's private SSH key. Raises AppFailed when there is none yet."""
+        try:
+            r = await self.http.get(f"{address}/v1/kernels/{kernel_id}/ssh-key")
+        except httpx.HTTPError as e:
+            raise AgentUnreachable(f"agent at {address} did not send the key: {e}") from e
+        if r.status_code in (404, 409, 501):
+            raise AppFailed(r.json().get("detail", r.text))
+        r.raise_for_status()
+        return r.text
 
     async def close(self) -> None:
         await self.http.aclose()

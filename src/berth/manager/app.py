@@ -18,14 +18,16 @@ from berth import __version__
 from berth.domain.rules import RuleError
 from berth.domain.status import InvalidTransition
 from berth.manager.agent_client import AgentClient
-from berth.manager.api import auth, catalog, events, internal, launches, sessions
+from berth.manager.api import apps, auth, catalog, events, internal, launches, sessions
 from berth.manager.context import Manager
 from berth.manager.db.engine import make_engine, make_sessionmaker
 from berth.manager.events import make_event_bus
 from berth.manager.schemas import text_problem
+from berth.manager.services.apps import proxy_loop
 from berth.manager.services.sessions import Conflict, Forbidden, NotFound
 from berth.manager.services.users import ensure_defaults
 from berth.manager.services.watchdog import run_loops
+from berth.proxy.server import AppProxy
 from berth.settings import ManagerSettings
 
 
@@ -89,17 +91,21 @@ def create_app(settings: ManagerSettings) -> FastAPI:
             db=maker,
             bus=make_event_bus(settings.event_bus, settings.redis_url),
             agents=AgentClient(settings.agent_token),
+            proxy=AppProxy(settings.proxy_secret(), settings.proxy_host),
         )
         app.state.manager = manager
         loops = asyncio.create_task(run_loops(manager))
+        routes = asyncio.create_task(proxy_loop(manager))
         try:
             yield
         finally:
             loops.cancel()
+            routes.cancel()
             for task in list(manager.tasks):
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(loops, *manager.tasks, return_exceptions=True)
+                await asyncio.gather(loops, routes, *manager.tasks, return_exceptions=True)
+            await manager.proxy.close_all()
             await manager.agents.close()
             await manager.bus.close()
             await engine.dispose()
@@ -120,7 +126,7 @@ def create_app(settings: ManagerSettings) -> FastAPI:
     app.add_exception_handler(Forbidden, _status(403))
     app.add_exception_handler(Conflict, _status(409))
     app.add_exception_handler(InvalidTransition, _status(409))
-    for module in (auth, sessions, launches, catalog, events, internal):
+    for module in (auth, sessions, apps, launches, catalog, events, internal):
         app.include_router(module.router)
 
     @app.get("/api/health", tags=["meta"])

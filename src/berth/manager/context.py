@@ -16,6 +16,7 @@ from berth.domain.status import SessionStatus, StatusInfo, check_transition
 from berth.manager.agent_client import AgentClient
 from berth.manager.db.tables import SessionHistoryRow, SessionRow, utcnow
 from berth.manager.events import Event, EventBus
+from berth.proxy.server import AppProxy
 from berth.settings import ManagerSettings
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class Manager:
     db: async_sessionmaker[AsyncSession]
     bus: EventBus
     agents: AgentClient
+    proxy: AppProxy
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     #: Keys of work in progress in this process ("dispatch:<id>", "destroy:<id>"), so the

@@ -254,3 +254,57 @@ class LaunchUpdate(In):
     model_config = ConfigDict(extra="forbid")
     label: str | None = Field(None, max_length=64)
     pinned: bool | None = None
+
+
+# ---- apps --------------------------------------------------------------------------------
+class RouteOut(BaseModel):
+    port: int = Field(description="The app proxy's port serving this app.")
+    url: str = Field(description="The app's address (a private app also needs a permit).")
+    public: bool
+    allowed_ips: list[str]
+    created_at: datetime
+    last_traffic_at: datetime | None
+
+
+class AppOut(BaseModel):
+    name: str = Field(description="jupyter, tensorboard, sshd, terminal, or port-<N>.")
+    title: str
+    protocol: Literal["http", "tcp", "pty", "preopen"]
+    port: int | None = Field(description="Port inside the kernel (none for the terminal).")
+    route: RouteOut | None = Field(description="Set while the app is open.")
+
+
+class AppOpenIn(In):
+    model_config = ConfigDict(extra="forbid")
+    public: bool = Field(False, description="Anyone with the URL may use it (no permit).")
+    allowed_ips: list[str] = Field(
+        default_factory=list, max_length=64,
+        description="Only these client IPs/CIDRs may use the app (public or not).",
+    )
+    preferred_port: int | None = Field(
+        None, ge=1, le=65535, description="Use this port of the proxy's pool when free."
+    )
+    logdir: str | None = Field(
+        None, max_length=1024, description="TensorBoard: the log directory (default "
+        "/home/work/logs); another directory restarts it."
+    )
+
+
+class SshInfo(BaseModel):
+    host: str
+    port: int
+    user: str
+
+
+class AppOpenOut(BaseModel):
+    name: str
+    url: str | None = Field(
+        description="Open this in a browser: a one-time link that grants this browser the app "
+        "(None for SSH: use `ssh`)."
+    )
+    port: int | None
+    preferred_port_used: bool | None = Field(
+        description="Whether the preferred port was given to the app (None: none asked)."
+    )
+    message: str
+    ssh: SshInfo | None = None

@@ -78,3 +78,34 @@ class LogSource(Protocol):
     def logs(self, kernel_id: str, follow: bool, tail: int | None) -> AsyncIterator[bytes]:
         """The container's combined stdout/stderr; raises KeyError when it does not exist."""
         ...
+
+
+class Terminal(Protocol):
+    """A shell on a pseudo-terminal inside a kernel."""
+
+    async def read(self) -> bytes:
+        """The next output bytes; b"" once the shell has ended."""
+        ...
+
+    async def write(self, data: bytes) -> None: ...
+
+    async def resize(self, cols: int, rows: int) -> None: ...
+
+    async def close(self) -> None:
+        """Detach. Idempotent. A tmux session behind it keeps running."""
+        ...
+
+
+@runtime_checkable
+class Exec(Protocol):
+    """Optional capability: run commands inside a running kernel as its user."""
+
+    async def exec_script(self, kernel_id: str, script: str, limit_s: float) -> tuple[int, str]:
+        """Run ``sh -c script``; returns (exit code, combined output). Raises KeyError when the
+        kernel's container does not exist, BackendError when it is not running."""
+        ...
+
+    async def open_terminal(self, kernel_id: str, command: list[str], cols: int,
+                            rows: int) -> Terminal:
+        """Start ``command`` on a new pseudo-terminal. Raises like :meth:`exec_script`."""
+        ...

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiodocker
 from aiodocker.containers import DockerContainer
 from aiodocker.exceptions import DockerError
+from aiodocker.execs import Exec
+from aiodocker.stream import Stream
 
 from berth.agent.backends.base import (
     LABEL_AGENT,
@@ -241,5 +244,65 @@ class DockerBackend:
             lines = await container.log(stdout=True, stderr=True, **params)
             yield "".join(lines).encode()
 
+    # ---- Exec capability ----
+    async def _exec(self, kernel_id: str, cmd: list[str], tty: bool) -> Exec:
+        container = await self._get(kernel_id)
+        if container is None:
+            raise KeyError(kernel_id)
+        try:
+            return await container.exec(
+                cmd, stdin=tty, tty=tty, user=KERNEL_UID, workdir="/home/work",
+                environment={"TERM": "xterm-256color", "HOME": "/home/work", "USER": "work"},
+            )
+        except DockerError as e:
+            raise BackendError(f"cannot run a command in the kernel: {e.message}") from e
+
+    async def exec_script(self, kernel_id: str, script: str, limit_s: float) -> tuple[int, str]:
+        execution = await self._exec(kernel_id, ["sh", "-c", script], tty=False)
+        output = bytearray()
+
+        async def collect() -> None:
+            async with execution.start(detach=False) as stream:
+                while (message := await stream.read_out()) is not None:
+                    output.extend(message.data)
+
+        try:
+            await asyncio.wait_for(collect(), limit_s)
+        except TimeoutError as e:
+            raise BackendError(f"the command did not finish within {limit_s:.0f} s") from e
+        code = (await execution.inspect()).get("ExitCode")
+        return (code if code is not None else -1), output.decode(errors="replace")
+
+    async def open_terminal(self, kernel_id: str, command: list[str], cols: int,
+                            rows: int) -> DockerTerminal:
+        execution = await self._exec(kernel_id, command, tty=True)
+        stream = execution.start(detach=False)
+        await stream.__aenter__()
+        terminal = DockerTerminal(execution, stream)
+        with contextlib.suppress(DockerError):
+            await terminal.resize(cols, rows)
+        return terminal
+
     async def close(self) -> None:
         await asyncio.shield(self.docker.close())
+
+
+class DockerTerminal:
+    """A TTY exec session: output from the engine's hijacked stream, input written to it."""
+
+    def __init__(self, execution: Exec, stream: Stream) -> None:
+        self.execution = execution
+        self.stream = stream
+
+    async def read(self) -> bytes:
+        message = await self.stream.read_out()
+        return b"" if message is None else bytes(message.data)
+
+    async def write(self, data: bytes) -> None:
+        await self.stream.write_in(data)
+
+    async def resize(self, cols: int, rows: int) -> None:
+        await self.execution.resize(w=max(1, cols), h=max(1, rows))
+
+    async def close(self) -> None:
+        await self.stream.close()

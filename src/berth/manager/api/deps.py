@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, WebSocket, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
+from starlette.requests import HTTPConnection
 
 from berth.domain import slots as sl
 from berth.manager.auth import COOKIE_NAME, Actor
@@ -18,8 +20,8 @@ from berth.manager.services.users import actor_for_token
 bearer = HTTPBearer(auto_error=False, description="API key '<access key>.<secret>'")
 
 
-def get_manager(request: Request) -> Manager:
-    manager: Manager = request.app.state.manager
+def get_manager(conn: HTTPConnection) -> Manager:
+    manager: Manager = conn.app.state.manager
     return manager
 
 
@@ -103,3 +105,20 @@ async def sessions_out(m: Manager, rows: list[SessionRow]) -> list[SessionOut]:
         )
         for r in rows
     ]
+
+
+async def actor_from_websocket(m: Manager, ws: WebSocket) -> Actor:
+    """The caller of a WebSocket: an API key in ``Authorization``, or the login cookie from a
+    page of this very origin (a cookie sent by another site's page is refused, as browsers
+    do not apply CORS to WebSockets). Raises PermissionError."""
+    auth = ws.headers.get("authorization", "")
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+    if token is None:
+        token = ws.cookies.get(COOKIE_NAME)
+        origin = ws.headers.get("origin")
+        if token and origin is not None and urlsplit(origin).netloc != ws.headers.get("host"):
+            raise PermissionError(f"a page from {origin} may not use this session")
+    actor = await actor_for_token(m.db, token) if token else None
+    if actor is None:
+        raise PermissionError("authentication required")
+    return actor

@@ -243,3 +243,26 @@ class LaunchRow(Base):
     pinned: Mapped[bool] = mapped_column(default=False)
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AppRouteRow(Base):
+    """An opened app: the proxy serves ``port`` and forwards to the kernel's published
+    ``target_host:target_port``. Removed when the app is closed or the session ends."""
+
+    __tablename__ = "app_routes"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), index=True)
+    kernel_id: Mapped[str] = mapped_column(String(36))
+    app: Mapped[str] = mapped_column(String(64))
+    protocol: Mapped[str] = mapped_column(String(16))
+    port: Mapped[int] = mapped_column(Integer, unique=True)
+    container_port: Mapped[int | None] = mapped_column(default=None)
+    target_host: Mapped[str] = mapped_column(String(256))
+    target_port: Mapped[int] = mapped_column(Integer)
+    public: Mapped[bool] = mapped_column(default=False)
+    allowed_ips: Mapped[list[Any]] = mapped_column(default=list)
+    app_token: Mapped[str] = mapped_column(String(128), default="")  # e.g. Jupyter's token
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_traffic_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (Index("uq_app_routes_session_app", "session_id", "app", unique=True),)

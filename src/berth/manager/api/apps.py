@@ -1,0 +1,123 @@
+"""Apps of a session: list, open (one-time link through the app proxy), close, SSH key, and
+the web terminal's WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import websockets
+from fastapi import APIRouter, Query, Response, WebSocket
+from fastapi.responses import PlainTextResponse
+
+from berth.manager.api.deps import ActorDep, ManagerDep, actor_from_websocket
+from berth.manager.context import Manager
+from berth.manager.db.tables import AgentRow
+from berth.manager.schemas import AppOpenIn, AppOpenOut, AppOut
+from berth.manager.services import apps
+from berth.manager.services.sessions import NotFound, find_session
+
+router = APIRouter(prefix="/api/sessions", tags=["apps"])
+REF = "Session id or name."
+
+
+@router.get("/{ref}/apps")
+async def list_apps(ref: str, actor: ActorDep, m: ManagerDep) -> list[AppOut]:
+    """The session's apps (image apps, preopen ports, terminal) and which are open."""
+    return await apps.list_apps(m, actor, ref)
+
+
+@router.post(
+    "/{ref}/apps/{name}/open",
+    responses={403: {"description": "Not the session's owner"},
+               409: {"description": "Session not RUNNING, app failed, or the pool is full"}},
+)
+async def open_app(ref: str, name: str, body: AppOpenIn, actor: ActorDep,
+                   m: ManagerDep) -> AppOpenOut:
+    """Start the app in the kernel if needed and serve it through the app proxy. The answer's
+    ``url`` works once: it gives the browser that follows it a permit for this app."""
+    return await apps.open_app(m, actor, ref, name, body)
+
+
+@router.delete("/{ref}/apps/{name}", status_code=204)
+async def close_app(ref: str, name: str, actor: ActorDep, m: ManagerDep) -> None:
+    """Close the app's route; its port stops answering. The app keeps running inside."""
+    await apps.close_app(m, actor, ref, name)
+
+
+@router.get("/{ref}/ssh-key", response_class=PlainTextResponse,
+            responses={409: {"description": "No key yet: open the SSH/SFTP app first"}})
+async def ssh_key(ref: str, actor: ActorDep, m: ManagerDep) -> Response:
+    """The session's private SSH key (also at /home/work/id_container in the session)."""
+    _, key = await apps.ssh_key(m, actor, ref)
+    return PlainTextResponse(key, headers={
+        "Content-Disposition": 'attachment; filename="id_container"', "Cache-Control": "no-store"})
+
+
+@router.websocket("/{ref}/terminal")
+async def terminal(ws: WebSocket, ref: str, m: ManagerDep,
+                   cols: Annotated[int, Query(ge=1, le=1000)] = 80,
+                   rows: Annotated[int, Query(ge=1, le=1000)] = 24) -> None:
+    """A shell in the session's main kernel (tmux when the image has it). Text frames in:
+    ``{"type": "input", "data": ...}`` or ``{"type": "resize", "cols": C, "rows": R}``;
+    binary frames out: terminal output; ``{"type": "error", "message": ...}`` before a close
+    on failure. Owner only; a browser authenticates with its login cookie."""
+    await ws.accept()
+    try:
+        target = await _terminal_target(m, ws, ref, cols, rows)
+    except (PermissionError, NotFound, LookupError, ValueError) as e:
+        await ws.send_text(json.dumps({"type": "error", "message": str(e)}))
+        await ws.close(4403 if isinstance(e, PermissionError) else 4404)
+        return
+    headers = {"Authorization": f"Bearer {m.settings.agent_token}"}
+    try:
+        async with websockets.connect(target, additional_headers=headers, max_size=None,
+                                      open_timeout=10) as agent:
+            await _relay(ws, agent)
+    except (OSError, websockets.WebSocketException) as e:
+        with contextlib.suppress(Exception):
+            await ws.send_text(json.dumps({"type": "error",
+                                           "message": f"the agent did not answer: {e}"}))
+            await ws.close(1011)
+
+
+async def _terminal_target(m: Manager, ws: WebSocket, ref: str, cols: int, rows: int) -> str:
+    actor = await actor_from_websocket(m, ws)
+    async with m.db() as db:
+        row = await find_session(db, actor, ref)
+        if row.owner_id != actor.id:
+            raise PermissionError("only the session's owner can open its terminal")
+        if row.status != "RUNNING":
+            raise ValueError(f"the session is {row.status}: the terminal needs it RUNNING")
+        kernel = apps.main_kernel(row)
+        agent = await db.get(AgentRow, kernel.agent_id) if kernel and kernel.agent_id else None
+        if kernel is None or agent is None:
+            raise ValueError("the session's kernel is not reachable")
+    base = urlsplit(agent.address)
+    return f"ws://{base.netloc}/v1/kernels/{kernel.id}/terminal?cols={cols}&rows={rows}"
+
+
+async def _relay(ws: WebSocket, agent: websockets.ClientConnection) -> None:
+    async def browser_to_agent() -> None:
+        while True:
+            await agent.send(await ws.receive_text())
+
+    async def agent_to_browser() -> None:
+        async for message in agent:
+            if isinstance(message, bytes):
+                await ws.send_bytes(message)
+            else:
+                await ws.send_text(message)
+
+    tasks = [asyncio.create_task(browser_to_agent()), asyncio.create_task(agent_to_browser())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await ws.close()
