@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import stat
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -344,6 +347,42 @@ def test_ssh_and_sftp_with_the_session_key(owner: Client, session: dict[str, Any
                             "-p", str(ssh["port"]), f"work@{ssh['host']}", "true"],
                            capture_output=True, text=True, timeout=60)
         assert r.returncode != 0
+
+
+# ---- the CLI ----------------------------------------------------------------------------
+def owner_cli(c: Cluster, owner: Client, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "BERTH_ENDPOINT": c.url, "COLUMNS": "200",
+           "BERTH_API_KEY": owner.http.headers["Authorization"].split(" ", 1)[1],
+           "XDG_CONFIG_HOME": str(c.root / "cli-config")}
+    return subprocess.run([sys.executable, "-m", "berth.cli.main", *args], env=env,
+                          capture_output=True, text=True, timeout=180)
+
+
+def test_cli_lists_and_opens_apps_and_logs_in_over_ssh(apps_cluster: Cluster, owner: Client,
+                                                        session: dict[str, Any]) -> None:
+    r = owner_cli(apps_cluster, owner, "app", "open", session["name"], "port-8081", "--public",
+                  "--allow-ip", "127.0.0.1", "--allow-ip", "10.1.0.0/16")
+    assert r.returncode == 0, r.stderr
+    url = r.stdout.strip().splitlines()[-1]
+    assert "/__berth__/permit?token=" in url
+    port = int(url.split(":")[2].split("/")[0])
+    assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200
+    listed = owner_cli(apps_cluster, owner, "app", "list", session["name"])
+    assert "port-8081" in listed.stdout and f"127.0.0.1:{port}" in listed.stdout
+    assert "terminal" in listed.stdout and "jupyter" in listed.stdout
+    as_json = json.loads(owner_cli(apps_cluster, owner, "app", "list", session["id"],
+                                   "--json").stdout)
+    [app] = [a for a in as_json if a["name"] == "port-8081"]
+    assert app["route"]["allowed_ips"] == ["127.0.0.1", "10.1.0.0/16"]
+    bad = owner_cli(apps_cluster, owner, "app", "open", session["name"], "port-8081",
+                    "--allow-ip", "nonsense")
+    assert bad.returncode == 1 and "allowed_ips" in bad.stderr and "nonsense" in bad.stderr
+    r = owner_cli(apps_cluster, owner, "ssh", session["name"], "--", "echo", "over-ssh-$((6*7))",
+                  "&&", "whoami")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["over-ssh-42", "work"]
+    key = apps_cluster.root / "cli-config" / "berth" / "ssh" / f"{session['id']}.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
 
 
 # ---- routes across a restart and after the end -------------------------------------------

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from berth.cli import session
+from berth.cli import apps, session
 from berth.cli.common import client, console, err, handle_errors, print_json, size
 from berth.client import Client, save_config
 
@@ -24,6 +24,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(session.app, name="session")
+app.add_typer(apps.app, name="app")
+app.command("ssh")(apps.ssh)
 app.command("run")(session.run)
 user_app = typer.Typer(help="Users (admins).", no_args_is_help=True)
 key_app = typer.Typer(help="Your API keys for the CLI and SDK.", no_args_is_help=True)
