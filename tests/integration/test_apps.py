@@ -417,8 +417,8 @@ def test_app_routes_on_postgres(docker_ready: None) -> None:
         s = wait_status(user, s["id"], "RUNNING")
         start_echo(s["kernels"][0]["container_id"], 8080)
         opened = user.open_app(s["id"], "port-8080", public=True)
-        wait_for(lambda: httpx.get(f"http://127.0.0.1:{opened['port']}/").status_code == 200,
-                 15, what="the echo server through the proxy")
+        wait_for(lambda: direct_answers(opened["port"]), 15,
+                 what="the echo server through the proxy")
         [app] = [a for a in user.apps(s["id"]) if a["name"] == "port-8080"]
         assert app["route"]["public"] is True and app["route"]["port"] == opened["port"]
         user.close_app(s["id"], "port-8080")

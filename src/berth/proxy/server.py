@@ -5,6 +5,9 @@ own cookies are removed and the route's headers added, the body is framed throug
 are copied back as raw bytes. An ``Upgrade`` request (WebSocket) turns the connection into a
 raw two-way copy once allowed. TCP routes (ssh) are a raw copy from the start, after the IP
 check. The target is always the route's own: nothing in a request can change where it goes.
+
+Connections are asyncio protocols rather than streams: bytes are handed from one transport to
+the other inside ``data_received``, with flow control through pause/resume of the other side.
 """
 
 from __future__ import annotations
@@ -14,14 +17,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from typing import cast
 
 from berth.proxy import access
 from berth.proxy.access import Deny, Forward, Route, SetPermit, TokenBook
 from berth.proxy.http1 import MAX_HEAD, BadRequest, parse_head, render_head, response
 
 log = logging.getLogger(__name__)
-CHUNK = 256 * 1024
-HIGH_WATER = 512 * 1024
 
 
 class AppProxy:
@@ -38,7 +40,7 @@ class AppProxy:
         self.routes: dict[int, Route] = {}
         self.last_traffic: dict[str, float] = {}
         self._servers: dict[int, asyncio.Server] = {}
-        self._conns: dict[int, set[asyncio.StreamWriter]] = {}
+        self._conns: dict[int, set[_Connection]] = {}
 
     async def open(self, route: Route) -> None:
         """Start serving ``route``; replaces a route on the same port. Raises OSError when
@@ -47,12 +49,9 @@ class AppProxy:
             if self.routes[route.port] == route:
                 return
             await self.close(route.port)
-
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await self._serve(route, reader, writer)
-
-        server = await asyncio.start_server(handle, self.host, route.port, limit=MAX_HEAD,
-                                            reuse_address=True)
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: _Connection(self, route), self.host,
+                                          route.port, reuse_address=True)
         self._servers[route.port] = server
         self._conns[route.port] = set()
         self.routes[route.port] = route
@@ -61,8 +60,8 @@ class AppProxy:
         """Stop serving ``port`` and cut its connections. Idempotent."""
         server = self._servers.pop(port, None)
         self.routes.pop(port, None)
-        for writer in self._conns.pop(port, set()):
-            writer.transport.abort()
+        for conn in self._conns.pop(port, set()):
+            conn.abort()
         if server is not None:
             server.close()
             with contextlib.suppress(Exception):
@@ -75,92 +74,240 @@ class AppProxy:
     def issue_token(self, route: Route) -> str:
         return self.tokens.issue(route.id, self.clock())
 
-    # ---- connections ----
-    async def _serve(self, route: Route, reader: asyncio.StreamReader,
-                     writer: asyncio.StreamWriter) -> None:
-        conns = self._conns.get(route.port)
-        if conns is None:
-            writer.transport.abort()
-            return
-        conns.add(writer)
-        upstream: asyncio.StreamWriter | None = None
-        pump: asyncio.Task[None] | None = None
-        try:
-            peer = writer.get_extra_info("peername") or ("", 0)
-            if route.protocol == "tcp":
-                if not access.ip_allowed(route, peer[0]):
-                    return
-                up_reader, upstream = await asyncio.open_connection(
-                    route.target_host, route.target_port)
-                pump = asyncio.create_task(self._copy(route, up_reader, writer))
-                await self._copy(route, reader, upstream)
-                await pump
-                return
-            while True:
-                try:
-                    raw = await reader.readuntil(b"\r\n\r\n")
-                except asyncio.IncompleteReadError:
-                    return
-                except asyncio.LimitOverrunError:
-                    writer.write(response(431, "Request Header Fields Too Large", "Too large."))
-                    return
-                try:
-                    head = parse_head(raw)
-                    framing = head.body_framing()
-                except BadRequest as e:
-                    if upstream is None:
-                        writer.write(response(400, "Bad Request", str(e)))
-                    return
-                now = self.clock()
-                self.last_traffic[route.session_id] = now
-                decision = access.decide(route, head, peer[0], now, self.secret, self.tokens)
-                if not isinstance(decision, Forward):
-                    if upstream is None:  # else responses in flight would interleave
-                        writer.write(_answer(decision))
-                    return
-                if upstream is None:
-                    try:
-                        up_reader, upstream = await asyncio.open_connection(
-                            route.target_host, route.target_port)
-                    except OSError:
-                        writer.write(response(502, "Bad Gateway", f"The app '{route.app}' "
-                                              "does not answer (yet). Try again in a moment."))
-                        return
-                    pump = asyncio.create_task(self._copy(route, up_reader, writer))
-                upstream.write(render_head(head, access.COOKIE_PREFIX, route.headers))
-                if head.is_upgrade:
-                    await self._copy(route, reader, upstream)
-                    await pump  # type: ignore[misc]
-                    return
-                await _copy_body(reader, upstream, framing)
-                if upstream.transport.get_write_buffer_size() > HIGH_WATER:
-                    await upstream.drain()
-        except (ConnectionError, OSError, asyncio.IncompleteReadError, BadRequest):
-            pass
-        finally:
-            if pump is not None and not pump.done():
-                pump.cancel()
-            for w in (writer, upstream):
-                if w is not None:
-                    w.transport.abort() if w.transport.is_closing() else w.close()
-            conns.discard(writer)
+    def connections(self) -> int:
+        return sum(len(c) for c in self._conns.values())
 
-    async def _copy(self, route: Route, src: asyncio.StreamReader,
-                    dst: asyncio.StreamWriter) -> None:
-        """Copy until EOF, then half-close ``dst`` (or close it when it cannot)."""
-        session = route.session_id
+
+class _Upstream(asyncio.Protocol):
+    """The proxy's connection to the kernel: whatever it sends goes to the client as is."""
+
+    def __init__(self, conn: _Connection) -> None:
+        self.conn = conn
+        self.answered = False
+
+    def data_received(self, data: bytes) -> None:
+        self.answered = True
+        self.conn.touch()
+        self.conn.client.write(data)
+
+    def eof_received(self) -> bool:
+        self._ended()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._ended()
+
+    def _ended(self) -> None:
+        # The engine accepts on a published port even when nothing listens inside, then
+        # hangs up: say so instead of an empty reply.
+        conn = self.conn
+        if not self.answered and conn.route.protocol == "http" and not conn.client.is_closing():
+            self.answered = True
+            conn.client.write(_not_answering(conn.route))
+        self.conn.client.close()  # after what is buffered
+
+    def pause_writing(self) -> None:
+        self.conn.client.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.conn.client.resume_reading()
+
+
+def _not_answering(route: Route) -> bytes:
+    return response(502, "Bad Gateway", f"The app '{route.app}' does not answer (yet): "
+                    "nothing listens on its port in the session. Try again in a moment.")
+
+
+class _Connection(asyncio.Protocol):
+    """One client connection on a route's port; parses request heads (HTTP routes) until the
+    connection becomes a raw copy (an upgrade, or a TCP route)."""
+
+    client: asyncio.Transport
+
+    def __init__(self, proxy: AppProxy, route: Route) -> None:
+        self.proxy = proxy
+        self.route = route
+        self.up: asyncio.Transport | None = None
+        self.connecting = False
+        self.pending: list[bytes] = []
+        self.buf = bytearray()
+        self.state = "head"  # head, length, chunk-size, chunk-data, trailer, splice, closed
+        self.remaining = 0
+        self.peer = ""
+        self.client_eof = False
+
+    # ---- life ----
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.client = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        peer = transport.get_extra_info("peername")
+        self.peer = peer[0] if peer else ""
+        conns = self.proxy._conns.get(self.route.port)
+        if conns is None:  # the route closed while this connection was accepted
+            self.client.abort()
+            self.state = "closed"
+            return
+        conns.add(self)
+        if self.route.protocol == "tcp":
+            if not access.ip_allowed(self.route, self.peer):
+                self.state = "closed"
+                self.client.abort()
+                return
+            self.state = "splice"
+            self._connect()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.state = "closed"
+        conns = self.proxy._conns.get(self.route.port)
+        if conns is not None:
+            conns.discard(self)
+        if self.up is not None:
+            self.up.close()
+
+    def abort(self) -> None:
+        self.state = "closed"
+        self.client.abort()
+        if self.up is not None:
+            self.up.abort()
+
+    def touch(self) -> None:
+        self.proxy.last_traffic[self.route.session_id] = self.proxy.clock()
+
+    def eof_received(self) -> bool:
+        self.client_eof = True
+        if self.up is not None and self.up.can_write_eof():
+            self.up.write_eof()
+        return True  # keep sending the answer
+
+    def pause_writing(self) -> None:
+        if self.up is not None:
+            self.up.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.up is not None:
+            self.up.resume_reading()
+
+    # ---- upstream ----
+    def _connect(self) -> None:
+        self.connecting = True
+        self.client.pause_reading()  # until there is somewhere to put the bytes
+        asyncio.get_running_loop().create_task(self._open())
+
+    async def _open(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            while data := await src.read(CHUNK):
-                self.last_traffic[session] = self.clock()
-                dst.write(data)
-                if dst.transport.get_write_buffer_size() > HIGH_WATER:
-                    await dst.drain()
-            if dst.can_write_eof():
-                dst.write_eof()
-            else:
-                dst.close()
-        except (ConnectionError, OSError):
-            dst.transport.abort()
+            up, _ = await loop.create_connection(
+                lambda: _Upstream(self), self.route.target_host, self.route.target_port)
+        except OSError:
+            if self.state != "closed":
+                if self.route.protocol == "http":
+                    self.client.write(_not_answering(self.route))
+                self.state = "closed"
+                self.client.close()
+            return
+        if self.state == "closed":
+            up.close()
+            return
+        self.up = up
+        self.connecting = False
+        for data in self.pending:
+            self.up.write(data)
+        self.pending.clear()
+        if self.client_eof and self.up.can_write_eof():
+            self.up.write_eof()
+        self.client.resume_reading()
+
+    def _send(self, data: bytes) -> None:
+        if self.up is not None:
+            self.up.write(data)
+        else:
+            self.pending.append(data)
+
+    # ---- client bytes ----
+    def data_received(self, data: bytes) -> None:
+        if self.state == "splice":
+            self.touch()
+            self._send(data)
+            return
+        if self.state == "closed":
+            return
+        self.buf += data
+        try:
+            self._process()
+        except BadRequest as e:
+            self._refuse(response(400, "Bad Request", str(e)))
+
+    def _refuse(self, answer: bytes) -> None:
+        """Answer without the app and close, unless answers of the app may be in flight (they
+        would interleave): then just cut."""
+        self.state = "closed"
+        if self.up is None and not self.connecting:
+            self.client.write(answer)
+            self.client.close()
+        else:
+            self.abort()
+
+    def _process(self) -> None:
+        buf = self.buf
+        while buf and self.state not in ("closed", "splice"):
+            if self.state == "head":
+                end = buf.find(b"\r\n\r\n", 0, MAX_HEAD)
+                if end < 0:
+                    if len(buf) >= MAX_HEAD:
+                        self._refuse(response(431, "Request Header Fields Too Large",
+                                              f"A request head may have {MAX_HEAD} bytes."))
+                    return
+                raw = bytes(buf[:end + 4])
+                del buf[:end + 4]
+                self._on_head(raw)
+            elif self.state in ("length", "chunk-data"):
+                take = min(self.remaining, len(buf))
+                self._send(bytes(buf[:take]))
+                del buf[:take]
+                self.remaining -= take
+                if not self.remaining:
+                    self.state = "head" if self.state == "length" else "chunk-size"
+            else:  # chunk-size or trailer: one line
+                end = buf.find(b"\r\n")
+                if end < 0:
+                    if len(buf) > 4096:
+                        raise BadRequest("chunk line too long")
+                    return
+                line = bytes(buf[:end + 2])
+                del buf[:end + 2]
+                self._send(line)
+                if self.state == "trailer":
+                    if line == b"\r\n":
+                        self.state = "head"
+                    continue
+                try:
+                    size = int(line.split(b";")[0].strip(), 16)
+                except ValueError as e:
+                    raise BadRequest("bad chunk size") from e
+                self.state, self.remaining = ("trailer", 0) if size == 0 else ("chunk-data",
+                                                                              size + 2)
+
+    def _on_head(self, raw: bytes) -> None:
+        head = parse_head(raw)
+        kind, length = head.body_framing()
+        now = self.proxy.clock()
+        self.proxy.last_traffic[self.route.session_id] = now
+        decision = access.decide(self.route, head, self.peer, now, self.proxy.secret,
+                                 self.proxy.tokens)
+        if not isinstance(decision, Forward):
+            self._refuse(_answer(decision))
+            return
+        self._send(render_head(head, access.COOKIE_PREFIX, self.route.headers))
+        if self.up is None and not self.connecting:
+            self._connect()
+        if head.is_upgrade:
+            self.state = "splice"
+            if self.buf:
+                self._send(bytes(self.buf))
+                self.buf.clear()
+        elif kind == "length":
+            self.state, self.remaining = "length", length
+        elif kind == "chunked":
+            self.state = "chunk-size"
 
 
 def _answer(decision: SetPermit | Deny) -> bytes:
@@ -168,31 +315,3 @@ def _answer(decision: SetPermit | Deny) -> bytes:
         return response(302, "Found", "Redirecting into the app.",
                         {"Location": decision.location, "Set-Cookie": decision.cookie})
     return response(decision.status, decision.reason, decision.message)
-
-
-async def _copy_body(reader: asyncio.StreamReader, dst: asyncio.StreamWriter,
-                     framing: tuple[str, int]) -> None:
-    kind, length = framing
-    if kind == "length":
-        while length:
-            data = await reader.read(min(length, CHUNK))
-            if not data:
-                raise asyncio.IncompleteReadError(b"", length)
-            dst.write(data)
-            length -= len(data)
-            if dst.transport.get_write_buffer_size() > HIGH_WATER:
-                await dst.drain()
-    elif kind == "chunked":
-        while True:
-            size_line = await reader.readuntil(b"\r\n")
-            dst.write(size_line)
-            try:
-                size = int(size_line.split(b";")[0].strip(), 16)
-            except ValueError as e:
-                raise BadRequest("bad chunk size") from e
-            if size == 0:
-                while (trailer := await reader.readuntil(b"\r\n")) != b"\r\n":
-                    dst.write(trailer)
-                dst.write(b"\r\n")
-                return
-            await _copy_body(reader, dst, ("length", size + 2))  # data + CRLF

@@ -45,6 +45,9 @@ export default function Launcher() {
   const sParam = params.get("s") ?? "";
   const [form, setFormState] = useState<LaunchForm>(() => decodeForm(sParam));
   const written = useRef(sParam);
+  // Set once a launch succeeded: the page is leaving, so nothing may write the URL any more
+  // (setParams navigates relative to this route and would bring the user back here).
+  const leaving = useRef(false);
   useEffect(() => {
     if (sParam !== written.current) {
       written.current = sParam; // back/forward or a link: the URL wins
@@ -53,7 +56,7 @@ export default function Launcher() {
   }, [sParam]);
   useEffect(() => {
     const enc = encodeForm(form);
-    if (enc === written.current) return;
+    if (enc === written.current || leaving.current) return;
     written.current = enc;
     setParams(
       (prev) => {
@@ -74,6 +77,7 @@ export default function Launcher() {
   const step = Number.isInteger(stepParam) ? Math.min(Math.max(stepParam - 1, 0), LAST) : 0;
   const goTo = useCallback(
     (n: number, nextForm?: LaunchForm) => {
+      if (leaving.current) return;
       const enc = nextForm ? encodeForm(nextForm) : written.current;
       if (nextForm) {
         written.current = enc;
@@ -180,6 +184,7 @@ export default function Launcher() {
       message.success(
         created.length === 1 ? `Session ${created[0].name} created` : `${created.length} sessions created`,
       );
+      leaving.current = true;
       navigate("/sessions");
     } catch (e) {
       if (e instanceof ApiError && e.fields.length) {

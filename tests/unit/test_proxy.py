@@ -1,0 +1,244 @@
+"""The app proxy against small local backends (no containers): framing, permits, upgrades,
+errors, closing. The same proxy is tested with real kernels in tests/integration/test_apps.py."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from berth.proxy.access import Route, make_permit
+from berth.proxy.server import AppProxy
+
+SECRET = b"s" * 32
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Backend:
+    """Records every byte it receives; answers each request head with 200 and the head's
+    byte count, or switches to echo on an Upgrade."""
+
+    port: int = 0
+    received: bytearray = field(default_factory=bytearray)
+    server: asyncio.Server | None = None
+
+    async def start(self) -> Backend:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                self.received += head
+                if b"upgrade: websocket" in head.lower():
+                    writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                 b"Connection: Upgrade\r\n\r\n")
+                    while data := await reader.read(65536):
+                        writer.write(data.upper())
+                    return
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                if b"transfer-encoding: chunked" in head.lower():
+                    while True:
+                        size_line = await reader.readuntil(b"\r\n")
+                        self.received += size_line
+                        size = int(size_line.split(b";")[0].strip(), 16)
+                        chunk = await reader.readexactly(size + 2)
+                        self.received += chunk
+                        if size == 0:
+                            break
+                body = await reader.readexactly(length) if length else b""
+                self.received += body
+                answer = f"head={len(head)} body={len(body)}".encode()
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
+                             % (len(answer), answer))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def event_loop_policy(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoopPolicy:
+    """Every test on both loops: the manager runs on uvloop, whose transports differ."""
+    if request.param == "uvloop":
+        import uvloop
+
+        return uvloop.EventLoopPolicy()
+    return asyncio.DefaultEventLoopPolicy()
+
+
+@pytest.fixture
+async def backend() -> AsyncIterator[Backend]:
+    b = await Backend().start()
+    yield b
+    await b.stop()
+
+
+@pytest.fixture
+async def proxy() -> AsyncIterator[AppProxy]:
+    p = AppProxy(SECRET)
+    yield p
+    await p.close_all()
+
+
+def route_to(backend: Backend, **kw: object) -> Route:
+    values: dict[str, object] = dict(id="r1", port=free_port(), session_id="s1", app="app",
+                                     protocol="http", target_host="127.0.0.1",
+                                     target_port=backend.port)
+    values.update(kw)
+    return Route(**values)  # type: ignore[arg-type]
+
+
+async def exchange(port: int, data: bytes, until: bytes = b"", read_all: bool = False) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    got = b""
+    try:
+        async with asyncio.timeout(10):
+            if read_all:
+                got = await reader.read(-1)
+            else:
+                while until not in got:
+                    chunk = await reader.read(65536)
+                    if not chunk:
+                        break
+                    got += chunk
+    finally:
+        writer.close()
+    return got
+
+
+async def test_private_route_needs_a_permit_and_strips_it(proxy: AppProxy,
+                                                          backend: Backend) -> None:
+    route = route_to(backend, headers={"Authorization": "token abc"})
+    await proxy.open(route)
+    denied = await exchange(route.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", read_all=True)
+    assert denied.startswith(b"HTTP/1.1 403") and b"owner" in denied
+    token = proxy.issue_token(route)
+    permit = await exchange(route.port, f"GET /__berth__/permit?token={token}&next=/lab "
+                            "HTTP/1.1\r\nHost: x\r\n\r\n".encode(), read_all=True)
+    assert permit.startswith(b"HTTP/1.1 302") and b"Location: /lab" in permit
+    assert f"Set-Cookie: berth_app_{route.port}=".encode() in permit
+    again = await exchange(route.port, f"GET /__berth__/permit?token={token} HTTP/1.1\r\n"
+                           "Host: x\r\n\r\n".encode(), read_all=True)
+    assert again.startswith(b"HTTP/1.1 403")
+    cookie = make_permit(SECRET, route, proxy.clock())
+    ok = await exchange(route.port, f"GET /a HTTP/1.1\r\nHost: x\r\nCookie: other=1; "
+                        f"berth_app_{route.port}={cookie}\r\nAuthorization: forged\r\n\r\n"
+                        .encode(), until=b"body=0")
+    assert ok.startswith(b"HTTP/1.1 200")
+    assert b"Cookie: other=1" in backend.received and b"berth_app_" not in backend.received
+    assert b"Authorization: token abc" in backend.received and b"forged" not in backend.received
+    assert proxy.last_traffic["s1"] > 0
+
+
+async def test_bodies_pipelining_and_chunks_arrive_intact(proxy: AppProxy,
+                                                          backend: Backend) -> None:
+    route = route_to(backend, public=True)
+    await proxy.open(route)
+    body = b"x" * 300_000
+    requests = (b"POST /1 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+                + b"POST /2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  b"5\r\nhello\r\n3;ext=1\r\nabc\r\n0\r\n\r\n"
+                + b"GET /3 HTTP/1.1\r\nHost: x\r\n\r\n")
+    got = await exchange(route.port, requests, until=b"head=28 body=0")
+    assert got.count(b"HTTP/1.1 200") == 3
+    assert b"body=300000" in got
+    assert b"5\r\nhello\r\n3;ext=1\r\nabc\r\n0\r\n\r\n" in backend.received
+    assert backend.received.count(b"HTTP/1.1\r\n") == 3
+
+
+async def test_upgrade_becomes_a_two_way_copy(proxy: AppProxy, backend: Backend) -> None:
+    route = route_to(backend, public=True)
+    await proxy.open(route)
+    reader, writer = await asyncio.open_connection("127.0.0.1", route.port)
+    writer.write(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade"
+                 b"\r\n\r\nearly")
+    async with asyncio.timeout(10):
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101")
+        assert await reader.readexactly(5) == b"EARLY"
+        for i in range(50):
+            writer.write(b"msg%d;" % i)
+            assert await reader.readexactly(len(b"msg%d;" % i)) == b"MSG%d;" % i
+    assert proxy.connections() == 1
+    await proxy.close(route.port)  # the route ends: live connections are cut
+    async with asyncio.timeout(10):
+        assert await reader.read() == b""
+    writer.close()
+    with pytest.raises(OSError):
+        await asyncio.open_connection("127.0.0.1", route.port)
+
+
+async def test_bad_requests_and_a_missing_app(proxy: AppProxy, backend: Backend) -> None:
+    route = route_to(backend, public=True)
+    await proxy.open(route)
+    assert (await exchange(route.port, b"HELLO\r\n\r\n", read_all=True)).startswith(
+        b"HTTP/1.1 400")
+    huge = b"GET / HTTP/1.1\r\nX: " + b"a" * 70_000 + b"\r\n\r\n"
+    try:
+        answer = await exchange(route.port, huge, read_all=True)
+    except ConnectionResetError:  # refused while the client was still sending
+        answer = b""
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 431")
+    assert not backend.received  # nothing of it went to the app
+    both = b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+    assert (await exchange(route.port, both, read_all=True)).startswith(b"HTTP/1.1 400")
+    gone = route_to(backend, id="r2", public=True, target_port=free_port())
+    await proxy.open(gone)
+    answer = await exchange(gone.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", read_all=True)
+    assert answer.startswith(b"HTTP/1.1 502") and b"does not answer" in answer
+    # Accepted, then hung up on without a word (the engine's port with no server inside).
+    mute = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    hangs_up = route_to(backend, id="r5", public=True,
+                        target_port=mute.sockets[0].getsockname()[1])
+    await proxy.open(hangs_up)
+    answer = await exchange(hangs_up.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", read_all=True)
+    assert answer.startswith(b"HTTP/1.1 502") and b"nothing listens" in answer
+    mute.close()
+
+
+async def test_allowlist_and_tcp_routes(proxy: AppProxy, backend: Backend) -> None:
+    blocked = route_to(backend, public=True, allowed_ips=("10.0.0.0/8",))
+    await proxy.open(blocked)
+    answer = await exchange(blocked.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", read_all=True)
+    assert answer.startswith(b"HTTP/1.1 403") and b"127.0.0.1" in answer
+    tcp = route_to(backend, id="r3", protocol="tcp", allowed_ips=("127.0.0.1/32",))
+    await proxy.open(tcp)
+    got = await exchange(tcp.port, b"GET / HTTP/1.1\r\nCookie: berth_app_1=x\r\n\r\n",
+                         until=b"body=0")
+    assert got.startswith(b"HTTP/1.1 200") and b"berth_app_1=x" in backend.received  # raw
+    tcp_blocked = route_to(backend, id="r4", protocol="tcp", allowed_ips=("10.0.0.1",))
+    await proxy.open(tcp_blocked)
+    assert await exchange(tcp_blocked.port, b"x", read_all=True) == b""
+
+
+async def test_connections_are_released(proxy: AppProxy, backend: Backend) -> None:
+    route = route_to(backend, public=True)
+    await proxy.open(route)
+    for _ in range(20):
+        await asyncio.gather(*(exchange(route.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                                        until=b"body=0") for _ in range(25)))
+
+    async with asyncio.timeout(10):  # closing is asynchronous: wait for it, with a deadline
+        while proxy.connections():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
