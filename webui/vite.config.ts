@@ -8,7 +8,8 @@ export default defineConfig({
   plugins: [react()],
   server: {
     proxy: {
-      "/api": { target: "http://127.0.0.1:8090", changeOrigin: false },
+      // ws: the browser terminal's WebSocket (/api/sessions/{ref}/terminal)
+      "/api": { target: "http://127.0.0.1:8090", changeOrigin: false, ws: true },
     },
   },
   build: {

@@ -139,6 +139,17 @@ def test_jupyter_runs_code_and_terminal_sees_its_files(apps_cluster: Cluster, ow
         ("\x02c", None),
         ("echo second-$((6*7)) windows=$(tmux list-windows | wc -l)\r", "second-42 windows=2"),
     ]))
+    # Ctrl-B PgUp scrolls back (tmux copy mode, left with q); ":set -g mouse off" leaves the
+    # mouse to the browser for copying.
+    container = session["kernels"][0]["container_id"]
+
+    def tmux(*args: str) -> str:
+        return exec_in(container, "tmux", *args).strip()
+    for keys, check, want in (("\x02\x1b[5~", ("display", "-p", "#{pane_in_mode}"), "1"),
+                              ("q", ("display", "-p", "#{pane_in_mode}"), "0"),
+                              ("\x02:set -g mouse off\r", ("show", "-g", "mouse"), "mouse off")):
+        run_async(_terminal(apps_cluster, session["id"], token, [(keys, None)]))
+        wait_for(lambda: tmux(*check) == want, 10, what=f"tmux {check} == {want}")  # noqa: B023
     # A new connection (a reloaded page) finds the same tmux session with both shells.
     run_async(_terminal(apps_cluster, session["id"], token, [
         ("echo again windows=$(tmux list-windows | wc -l)\r", "again windows=2"),

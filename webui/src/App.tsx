@@ -1,5 +1,5 @@
 import { App as AntApp, ConfigProvider, Result, Button, Spin } from "antd";
-import type { ReactNode } from "react";
+import { lazy, Suspense, type ReactNode } from "react";
 import { Navigate, Route, Routes, useLocation, useNavigate } from "react-router-dom";
 import { AuthProvider, useAuth } from "./auth";
 import AppLayout from "./layout/AppLayout";
@@ -7,6 +7,9 @@ import Launcher from "./launcher/Launcher";
 import LoginPage from "./login/LoginPage";
 import { NotificationsProvider } from "./notifications/NotificationsProvider";
 import SessionsPage from "./sessions/SessionsPage";
+
+// xterm.js is loaded only by the terminal window.
+const TerminalPage = lazy(() => import("./apps/TerminalPage"));
 
 function RequireAuth({ children }: { children: ReactNode }) {
   const { user } = useAuth();
@@ -48,6 +51,16 @@ export default function App() {
         <AuthProvider>
           <Routes>
             <Route path="/login" element={<LoginPage />} />
+            <Route
+              path="/terminal/:ref"
+              element={
+                <RequireAuth>
+                  <Suspense fallback={<Spin size="large" fullscreen />}>
+                    <TerminalPage />
+                  </Suspense>
+                </RequireAuth>
+              }
+            />
             <Route
               element={
                 <RequireAuth>

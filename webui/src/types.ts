@@ -116,3 +116,52 @@ export interface StatusEvent {
   exit_code: number | null;
   at: string;
 }
+
+// ---- apps (GET /api/sessions/{ref}/apps, POST .../apps/{name}/open) ------------------------
+
+/** "http" (Jupyter, TensorBoard), "tcp" (SSH/SFTP), "pty" (the terminal), "preopen" (a user port). */
+export type AppProtocol = "http" | "tcp" | "pty" | "preopen";
+
+/** An open route of the app proxy to one app. */
+export interface AppRoute {
+  port: number;
+  /** Without the one-time token: opening it needs the owner's permit (or a public route). */
+  url: string;
+  public: boolean;
+  allowed_ips: string[];
+  created_at: string;
+  last_traffic_at: string | null;
+}
+
+export interface SessionApp {
+  /** "jupyter", "terminal", "tensorboard", "sshd", "port-8080", ... */
+  name: string;
+  title: string;
+  protocol: AppProtocol;
+  /** The port inside the container (null for the terminal). */
+  port: number | null;
+  route: AppRoute | null;
+}
+
+export interface AppOpenBody {
+  public: boolean;
+  allowed_ips: string[];
+  preferred_port: number | null;
+  logdir: string | null;
+}
+
+export interface SshInfo {
+  host: string;
+  port: number;
+  user: string;
+}
+
+export interface AppOpenResult {
+  name: string;
+  /** Absolute URL with a one-time token; "/terminal/{id}" for the terminal; null for SSH. */
+  url: string | null;
+  port: number | null;
+  preferred_port_used: boolean | null;
+  message: string;
+  ssh: SshInfo | null;
+}

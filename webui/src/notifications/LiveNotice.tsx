@@ -2,11 +2,12 @@ import { FileTextOutlined, PoweroffOutlined } from "@ant-design/icons";
 import { Button, Space, Typography } from "antd";
 import { useEffect, useRef, useState } from "react";
 import { api } from "../api";
+import AppButtons from "../apps/AppButtons";
 import { useSessionEvents } from "../events";
 import type { LogsTarget } from "../logs/LogsModal";
 import StatusTag from "../sessions/StatusTag";
 import { describeReason } from "../sessions/reasons";
-import { ENDED, type SessionStatus } from "../types";
+import { ENDED, type SessionStatus, type SessionType } from "../types";
 import type { NotifySession } from "./notify";
 
 /** Seconds a notification stays after its session ended. */
@@ -15,14 +16,17 @@ export const CLOSE_AFTER_END_S = 5;
 interface Props {
   session: NotifySession;
   onLogs: (target: LogsTarget) => void;
+  onApps: () => void;
   onTerminate: () => void;
   onEnded: () => void;
 }
 
-/** The body of a session notification: live status and the Logs / Terminate buttons. */
-export default function LiveNotice({ session, onLogs, onTerminate, onEnded }: Props) {
+/** The body of a session notification: live status and the Apps / Terminal / Logs / Terminate
+ * buttons (Apps and Terminal once an interactive session is RUNNING). */
+export default function LiveNotice({ session, onLogs, onApps, onTerminate, onEnded }: Props) {
   const [status, setStatus] = useState<SessionStatus>(session.status);
   const [info, setInfo] = useState("");
+  const [meta, setMeta] = useState<{ type: SessionType; owner_id: string } | null>(null);
   const [kernel, setKernel] = useState<{ id: string; host: string } | null>(null);
   const ended = ENDED.has(status);
   const endedRef = useRef(onEnded);
@@ -32,6 +36,7 @@ export default function LiveNotice({ session, onLogs, onTerminate, onEnded }: Pr
     api.getSession(session.id).then((s) => {
       setStatus(s.status);
       setInfo(s.status_info);
+      setMeta({ type: s.type, owner_id: s.owner_id });
       const main = s.kernels.find((k) => k.role === "main") ?? s.kernels[0];
       if (main) setKernel({ id: main.id, host: main.cluster_hostname });
     }, () => undefined);
@@ -61,7 +66,10 @@ export default function LiveNotice({ session, onLogs, onTerminate, onEnded }: Pr
         <StatusTag status={status} />
         {info && <Typography.Text type="secondary">{describeReason(info)}</Typography.Text>}
       </Space>
-      <Space style={{ justifyContent: "flex-end", width: "100%" }}>
+      <Space style={{ justifyContent: "flex-end", width: "100%" }} size={4} wrap>
+        {meta?.type === "interactive" && (
+          <AppButtons session={{ ...meta, id: session.id, name: session.name, status }} size="small" onApps={onApps} />
+        )}
         <Button
           size="small"
           icon={<FileTextOutlined />}

@@ -1,6 +1,7 @@
 import { App } from "antd";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import type { ReactNode } from "react";
+import AppLauncher, { type AppsTarget } from "../apps/AppLauncher";
 import { useUser } from "../auth";
 import { useSessionEvents } from "../events";
 import LogsModal, { type LogsTarget } from "../logs/LogsModal";
@@ -17,6 +18,7 @@ export function NotificationsProvider({ children }: { children: ReactNode }) {
   const [entries, setEntries] = useState<Entry[]>(() => loadEntries(user.id));
   const [logs, setLogs] = useState<LogsTarget | null>(null);
   const [terminating, setTerminating] = useState<Target[]>([]);
+  const [apps, setApps] = useState<AppsTarget | null>(null);
 
   useEffect(() => saveEntries(user.id, entries), [user.id, entries]);
 
@@ -36,6 +38,7 @@ export function NotificationsProvider({ children }: { children: ReactNode }) {
           <LiveNotice
             session={session}
             onLogs={setLogs}
+            onApps={() => setApps({ id: session.id, name: session.name })}
             onTerminate={() => setTerminating([{ id: session.id, name: session.name }])}
             onEnded={() => notification.destroy(key)}
           />
@@ -74,6 +77,7 @@ export function NotificationsProvider({ children }: { children: ReactNode }) {
     <NotificationsContext.Provider value={value}>
       {children}
       <LogsModal target={logs} onClose={() => setLogs(null)} />
+      <AppLauncher target={apps} onClose={() => setApps(null)} />
       <TerminateDialog targets={terminating} onClose={() => setTerminating([])} />
     </NotificationsContext.Provider>
   );

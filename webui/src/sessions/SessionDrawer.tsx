@@ -2,6 +2,8 @@ import { FileTextOutlined, PoweroffOutlined } from "@ant-design/icons";
 import { Alert, Button, Drawer, Skeleton, Space, Timeline, Tooltip, Typography } from "antd";
 import { useCallback, useEffect, useState } from "react";
 import { api, ApiError } from "../api";
+import AppButtons from "../apps/AppButtons";
+import AppLauncher, { type AppsTarget } from "../apps/AppLauncher";
 import { useUser } from "../auth";
 import { useSessionEvents } from "../events";
 import { formatTime } from "../format";
@@ -34,6 +36,7 @@ export default function SessionDrawer({ sessionId, onClose, onChanged }: Props) 
   const [infoOpen, setInfoOpen] = useState(false);
   const [logs, setLogs] = useState<LogsTarget | null>(null);
   const [terminating, setTerminating] = useState<Target[]>([]);
+  const [apps, setApps] = useState<AppsTarget | null>(null);
 
   const load = useCallback(async () => {
     if (!sessionId) return;
@@ -87,6 +90,7 @@ export default function SessionDrawer({ sessionId, onClose, onChanged }: Props) 
       extra={
         s && (
           <Space>
+            <AppButtons session={s} onApps={() => setApps({ id: s.id, name: s.name })} />
             <Tooltip title={logsReady ? "Logs of the main kernel" : "No logs before the kernel starts"}>
               <Button
                 icon={<FileTextOutlined />}
@@ -142,6 +146,7 @@ export default function SessionDrawer({ sessionId, onClose, onChanged }: Props) 
       )}
       <StatusInfoModal session={s} open={infoOpen} onClose={() => setInfoOpen(false)} />
       <LogsModal target={logs} onClose={() => setLogs(null)} />
+      <AppLauncher target={apps} onClose={() => setApps(null)} />
       <TerminateDialog targets={terminating} onClose={() => setTerminating([])} onDone={() => void load()} />
     </Drawer>
   );

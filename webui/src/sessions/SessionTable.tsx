@@ -1,7 +1,8 @@
-import { Button, Empty, Table, Tooltip, Typography } from "antd";
+import { Button, Empty, Space, Table, Tooltip, Typography } from "antd";
 import type { ColumnsType, TablePaginationConfig } from "antd/es/table";
 import type { SorterResult } from "antd/es/table/interface";
 import type { ReactNode } from "react";
+import AppButtons, { appsBlocker } from "../apps/AppButtons";
 import { formatBytes, formatCpu, formatTime, timezoneName } from "../format";
 import { ENDED, type Session } from "../types";
 import Elapsed from "./Elapsed";
@@ -19,6 +20,10 @@ interface Props {
   onSelect: (ids: string[]) => void;
   onView: (patch: Partial<ListView>) => void;
   onOpen: (id: string) => void;
+  /** The logged-in user: apps are for the owner. */
+  userId: string;
+  /** Open the app launcher of a session. */
+  onApps: (session: Session) => void;
 }
 
 const ORDER: Record<SortOrder, "ascend" | "descend"> = { asc: "ascend", desc: "descend" };
@@ -127,6 +132,18 @@ export default function SessionTable(props: Props) {
           },
         ]
       : []),
+    {
+      title: "Apps",
+      key: "apps",
+      width: 100,
+      fixed: "right",
+      render: (_: unknown, s) =>
+        appsBlocker(s, props.userId) === null ? (
+          <Space size={4}>
+            <AppButtons session={s} size="small" compact onApps={() => props.onApps(s)} />
+          </Space>
+        ) : null,
+    },
   ];
 
   const onChange = (

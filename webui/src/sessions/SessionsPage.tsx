@@ -2,6 +2,7 @@ import { PlusOutlined, PoweroffOutlined, ReloadOutlined } from "@ant-design/icon
 import { Alert, Badge, Button, Card, Input, Segmented, Space, Tabs, Tooltip, Typography } from "antd";
 import { useEffect, useMemo, useState } from "react";
 import { useNavigate } from "react-router-dom";
+import AppLauncher, { type AppsTarget } from "../apps/AppLauncher";
 import { isAdmin, useUser } from "../auth";
 import type { SessionCounts } from "../types";
 import { useListView, type StateKey, type TabKey } from "./query";
@@ -32,6 +33,7 @@ export default function SessionsPage() {
   const list = useSessionList(view);
   const [selected, setSelected] = useState<string[]>([]);
   const [terminating, setTerminating] = useState<Target[]>([]);
+  const [apps, setApps] = useState<AppsTarget | null>(null);
   const [filter, setFilter] = useState(view.name);
 
   // Debounce typing into the URL (and so into the query).
@@ -138,6 +140,8 @@ export default function SessionsPage() {
         onSelect={setSelected}
         onView={setView}
         onOpen={(id) => setView({ session: id })}
+        userId={user.id}
+        onApps={(s) => setApps({ id: s.id, name: s.name })}
         empty={<EmptySessions text={emptyText} action={view.state === "running" && !view.name ? start : undefined} />}
       />
       <SessionDrawer
@@ -145,6 +149,7 @@ export default function SessionsPage() {
         onClose={() => setView({ session: null })}
         onChanged={list.reload}
       />
+      <AppLauncher target={apps} onClose={() => setApps(null)} />
       <TerminateDialog
         targets={terminating}
         onClose={() => setTerminating([])}
