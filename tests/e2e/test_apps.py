@@ -25,7 +25,7 @@ APP_START_MS = 90_000
 
 def launcher_dialog(page: Page, session_id: str, name: str):  # type: ignore[no-untyped-def]
     """Open the app launcher from the session's row in the sessions list."""
-    row(page, session_id).get_by_role("button", name="Apps").click()
+    row(page, session_id).get_by_role("button", name="Apps", exact=True).click()
     dialog = modal(page, f"Apps of {name}")
     expect(dialog.get_by_test_id("app-tile-jupyter")).to_be_visible()
     return dialog
@@ -58,9 +58,16 @@ def test_jupyter_and_terminal_share_the_kernel(page: Page, berth: Cluster, me: A
     cell = jupyter.locator(".jp-Notebook .jp-Cell").first
     editor = cell.locator(".cm-content")
     expect(editor).to_be_visible(timeout=APP_START_MS)
+    # Type only once the kernel is up: JupyterLab's toolbar says so.
+    expect(jupyter.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
+        1, timeout=APP_START_MS)
     editor.click()
     jupyter.keyboard.type("open('/home/work/from-jupyter.txt', 'w').write('hi')")
-    jupyter.keyboard.press("Shift+Enter")
+    expect(editor).to_contain_text("from-jupyter.txt")
+    # Through the menu rather than Shift+Enter at once: the editor hands its text to the
+    # notebook's model a moment after the keystrokes, and an empty cell does not run.
+    jupyter.locator(".lm-MenuBar-itemLabel").get_by_text("Run", exact=True).click()
+    jupyter.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
     # The execution count appears once the kernel ran the cell ("[*]" while it waits).
     expect(cell.locator(".jp-InputPrompt")).to_contain_text("[1]", timeout=APP_START_MS)
     expect(cell.locator(".jp-OutputArea")).to_contain_text("2")  # write() returned 2
@@ -72,7 +79,7 @@ def test_jupyter_and_terminal_share_the_kernel(page: Page, berth: Cluster, me: A
     dialog.get_by_role("button", name="Close", exact=True).click()
     expect(dialog).to_be_hidden()
     with page.context.expect_page() as opened:
-        row(page, s["id"]).get_by_role("button", name="Terminal").click()
+        row(page, s["id"]).get_by_role("button", name="Terminal", exact=True).click()
     term = opened.value
     term.on("console", console.on_console)
     term.on("pageerror", lambda e: console.errors.append(f"terminal page error: {e}"))
