@@ -22,6 +22,7 @@ from berth.agent.apps import SSH_KEY_PATH, terminal_command
 from berth.agent.backends.base import BackendError, ContainerBackend, Exec, Terminal
 from berth.agent.backends.docker import DockerBackend
 from berth.agent.node import Node
+from berth.aio import until_first_done
 from berth.rpc import AppStarted, CreateKernel, DestroyResult, KernelEvent, StartApp
 from berth.settings import AgentSettings
 
@@ -210,13 +211,9 @@ async def relay_terminal(ws: WebSocket, term: Terminal) -> None:
                 with contextlib.suppress(Exception):
                     await term.resize(int(message.get("cols", 80)), int(message.get("rows", 24)))
 
-    tasks = [asyncio.create_task(output()), asyncio.create_task(incoming())]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await until_first_done(output(), incoming())
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         await term.close()
         with contextlib.suppress(Exception):
             await ws.close()

@@ -1,6 +1,5 @@
 import { AppstoreOutlined, CodeOutlined } from "@ant-design/icons";
 import { App, Button, Tooltip } from "antd";
-import { useUser } from "../auth";
 import type { SessionStatus, SessionType } from "../types";
 import { terminalPath } from "./appsApi";
 import { openWindow } from "./popup";
@@ -26,6 +25,8 @@ export function appsBlocker(
 
 interface Props {
   session: AppsSession;
+  /** The logged-in user (a prop, not useUser(): notifications render outside the auth tree). */
+  userId: string;
   onApps: () => void;
   size?: "small" | "middle";
   /** Icons only (the sessions list); otherwise icons and labels. */
@@ -33,10 +34,9 @@ interface Props {
 }
 
 /** The Apps and Terminal buttons of a session (list row, detail panel, notification). */
-export default function AppButtons({ session, onApps, size = "middle", compact = false }: Props) {
+export default function AppButtons({ session, userId, onApps, size = "middle", compact = false }: Props) {
   const { message } = App.useApp();
-  const user = useUser();
-  const blocker = appsBlocker(session, user.id);
+  const blocker = appsBlocker(session, userId);
   const terminal = () => {
     if (!openWindow(terminalPath(session.id))) {
       message.warning("The browser blocked the new window; allow pop-ups for this site");

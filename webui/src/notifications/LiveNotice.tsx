@@ -15,6 +15,7 @@ export const CLOSE_AFTER_END_S = 5;
 
 interface Props {
   session: NotifySession;
+  userId: string;
   onLogs: (target: LogsTarget) => void;
   onApps: () => void;
   onTerminate: () => void;
@@ -23,7 +24,7 @@ interface Props {
 
 /** The body of a session notification: live status and the Apps / Terminal / Logs / Terminate
  * buttons (Apps and Terminal once an interactive session is RUNNING). */
-export default function LiveNotice({ session, onLogs, onApps, onTerminate, onEnded }: Props) {
+export default function LiveNotice({ session, userId, onLogs, onApps, onTerminate, onEnded }: Props) {
   const [status, setStatus] = useState<SessionStatus>(session.status);
   const [info, setInfo] = useState("");
   const [meta, setMeta] = useState<{ type: SessionType; owner_id: string } | null>(null);
@@ -68,7 +69,7 @@ export default function LiveNotice({ session, onLogs, onApps, onTerminate, onEnd
       </Space>
       <Space style={{ justifyContent: "flex-end", width: "100%" }} size={4} wrap>
         {meta?.type === "interactive" && (
-          <AppButtons session={{ ...meta, id: session.id, name: session.name, status }} size="small" onApps={onApps} />
+          <AppButtons session={{ ...meta, id: session.id, name: session.name, status }} userId={userId} size="small" onApps={onApps} />
         )}
         <Button
           size="small"

@@ -37,6 +37,7 @@ export function NotificationsProvider({ children }: { children: ReactNode }) {
         description: (
           <LiveNotice
             session={session}
+            userId={user.id}
             onLogs={setLogs}
             onApps={() => setApps({ id: session.id, name: session.name })}
             onTerminate={() => setTerminating([{ id: session.id, name: session.name }])}
@@ -45,7 +46,7 @@ export function NotificationsProvider({ children }: { children: ReactNode }) {
         ),
       });
     },
-    [notification],
+    [notification, user.id],
   );
 
   useEffect(() => {

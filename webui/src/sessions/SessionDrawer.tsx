@@ -90,7 +90,7 @@ export default function SessionDrawer({ sessionId, onClose, onChanged }: Props) 
       extra={
         s && (
           <Space>
-            <AppButtons session={s} onApps={() => setApps({ id: s.id, name: s.name })} />
+            <AppButtons session={s} userId={user.id} onApps={() => setApps({ id: s.id, name: s.name })} />
             <Tooltip title={logsReady ? "Logs of the main kernel" : "No logs before the kernel starts"}>
               <Button
                 icon={<FileTextOutlined />}

@@ -140,7 +140,7 @@ export default function SessionTable(props: Props) {
       render: (_: unknown, s) =>
         appsBlocker(s, props.userId) === null ? (
           <Space size={4}>
-            <AppButtons session={s} size="small" compact onApps={() => props.onApps(s)} />
+            <AppButtons session={s} userId={props.userId} size="small" compact onApps={() => props.onApps(s)} />
           </Space>
         ) : null,
     },

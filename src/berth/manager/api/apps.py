@@ -3,7 +3,6 @@ the web terminal's WebSocket."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from typing import Annotated
@@ -13,6 +12,7 @@ import websockets
 from fastapi import APIRouter, Query, Response, WebSocket
 from fastapi.responses import PlainTextResponse
 
+from berth.aio import until_first_done
 from berth.manager.api.deps import ActorDep, ManagerDep, actor_from_websocket
 from berth.manager.context import Manager
 from berth.manager.db.tables import AgentRow
@@ -112,12 +112,8 @@ async def _relay(ws: WebSocket, agent: websockets.ClientConnection) -> None:
             else:
                 await ws.send_text(message)
 
-    tasks = [asyncio.create_task(browser_to_agent()), asyncio.create_task(agent_to_browser())]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await until_first_done(browser_to_agent(), agent_to_browser())
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await ws.close()
