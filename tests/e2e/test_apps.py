@@ -65,11 +65,19 @@ def test_jupyter_and_terminal_share_the_kernel(page: Page, berth: Cluster, me: A
     jupyter.keyboard.type("open('/home/work/from-jupyter.txt', 'w').write('hi')")
     expect(editor).to_contain_text("from-jupyter.txt")
     # Through the menu rather than Shift+Enter at once: the editor hands its text to the
-    # notebook's model a moment after the keystrokes, and an empty cell does not run.
-    jupyter.locator(".lm-MenuBar-itemLabel").get_by_text("Run", exact=True).click()
-    jupyter.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
-    # The execution count appears once the kernel ran the cell ("[*]" while it waits).
-    expect(cell.locator(".jp-InputPrompt")).to_contain_text("[1]", timeout=APP_START_MS)
+    # notebook's model a moment after the keystrokes, and an empty cell does not run. Should
+    # the model still have been empty, the second "Run All" runs the text.
+    prompt = cell.locator(".jp-InputPrompt")
+    ran = re.compile(r"\[\d+\]")  # the execution count, once the kernel ran the cell
+    for attempt in range(2):
+        jupyter.locator(".lm-MenuBar-itemLabel").get_by_text("Run", exact=True).click()
+        jupyter.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
+        try:
+            expect(prompt).to_have_text(ran, timeout=30_000 if attempt == 0 else APP_START_MS)
+            break
+        except AssertionError:
+            if attempt:
+                raise
     expect(cell.locator(".jp-OutputArea")).to_contain_text("2")  # write() returned 2
     shot(jupyter, "apps-jupyter")
 
