@@ -107,6 +107,8 @@ def test_jupyter_and_terminal_share_the_kernel(page: Page, berth: Cluster, me: A
     # tmux: Ctrl-B c opens a second shell.
     term.keyboard.press("Control+b")
     term.keyboard.press("c")
+    expect(screen).to_contain_text("1:bash*", timeout=20_000)  # tmux's status line: window 1
+    expect(screen).to_contain_text("work@main1:~$", timeout=20_000)
     term.keyboard.type("echo second-$((6*7))")
     term.keyboard.press("Enter")
     expect(screen).to_contain_text("second-42", timeout=20_000)

@@ -233,16 +233,28 @@ class DockerBackend:
                 raise
 
     async def logs(self, kernel_id: str, follow: bool, tail: int | None) -> AsyncIterator[bytes]:
+        """Raises KeyError when the container is gone (also when it is removed between the
+        lookup and the read: a batch kernel that just ended); a stream whose container is
+        removed while it is read just ends."""
         container = await self._get(kernel_id)
         if container is None:
             raise KeyError(kernel_id)
         params: dict[str, Any] = {"tail": str(tail) if tail else "all"}
-        if follow:
-            async for chunk in container.log(stdout=True, stderr=True, follow=True, **params):
-                yield chunk.encode() if isinstance(chunk, str) else chunk
-        else:
-            lines = await container.log(stdout=True, stderr=True, **params)
-            yield "".join(lines).encode()
+        sent = False
+        try:
+            if follow:
+                async for chunk in container.log(stdout=True, stderr=True, follow=True, **params):
+                    sent = True
+                    yield chunk.encode() if isinstance(chunk, str) else chunk
+            else:
+                lines = await container.log(stdout=True, stderr=True, **params)
+                sent = True
+                yield "".join(lines).encode()
+        except DockerError as e:
+            if e.status not in (404, 409):  # 409: dead or being removed
+                raise
+            if not sent:
+                raise KeyError(kernel_id) from e
 
     # ---- Exec capability ----
     async def _exec(self, kernel_id: str, cmd: list[str], tty: bool) -> Exec:

@@ -1,0 +1,72 @@
+"""DockerBackend.logs when the engine removes the container under it (a batch kernel that just
+ended): the caller gets KeyError (and reads the saved file), never the engine's error."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiodocker.exceptions import DockerError
+
+from berth.agent.backends.docker import DockerBackend
+
+
+class GoneContainer:
+    """Found by the lookup, removed before its logs are read."""
+
+    def __init__(self, status: int, after: list[str] | None = None) -> None:
+        self.status = status
+        self.after = after or []
+
+    def log(self, **kwargs: Any) -> Any:
+        if kwargs.get("follow"):
+            return self._follow()
+        raise DockerError(self.status, {"message": "no such container"})
+
+    async def _follow(self) -> AsyncIterator[str]:
+        for line in self.after:
+            yield line
+        raise DockerError(self.status, {"message": "no such container"})
+
+
+async def read(backend: DockerBackend, follow: bool) -> bytes:
+    return b"".join([c async for c in backend.logs("k1", follow=follow, tail=None)])
+
+
+@pytest.mark.parametrize("status", [404, 409])
+@pytest.mark.parametrize("follow", [False, True])
+async def test_a_container_removed_before_reading_is_a_missing_one(status: int,
+                                                                   follow: bool) -> None:
+    backend = DockerBackend("agent-x")
+    try:
+        async def gone(_: str) -> GoneContainer:
+            return GoneContainer(status)
+        backend._get = gone  # type: ignore[assignment,method-assign]
+        with pytest.raises(KeyError):
+            await read(backend, follow)
+    finally:
+        await backend.close()
+
+
+async def test_a_container_removed_while_followed_ends_the_stream() -> None:
+    backend = DockerBackend("agent-x")
+    try:
+        async def gone(_: str) -> GoneContainer:
+            return GoneContainer(404, after=["line 1\n", "line 2\n"])
+        backend._get = gone  # type: ignore[assignment,method-assign]
+        assert await read(backend, True) == b"line 1\nline 2\n"
+    finally:
+        await backend.close()
+
+
+async def test_other_engine_errors_are_not_hidden() -> None:
+    backend = DockerBackend("agent-x")
+    try:
+        async def broken(_: str) -> GoneContainer:
+            return GoneContainer(500)
+        backend._get = broken  # type: ignore[assignment,method-assign]
+        with pytest.raises(DockerError):
+            await read(backend, False)
+    finally:
+        await backend.close()
