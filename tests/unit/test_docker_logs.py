@@ -30,43 +30,39 @@ class GoneContainer:
         raise DockerError(self.status, {"message": "no such container"})
 
 
+@pytest.fixture
+async def backend() -> AsyncIterator[DockerBackend]:
+    b = DockerBackend("agent-x")  # no engine call is made: its lookup is replaced below
+    yield b
+    await b.close()
+
+
+def finds(backend: DockerBackend, container: GoneContainer) -> None:
+    async def get(_: str) -> GoneContainer:
+        return container
+    backend._get = get  # type: ignore[assignment,method-assign]
+
+
 async def read(backend: DockerBackend, follow: bool) -> bytes:
     return b"".join([c async for c in backend.logs("k1", follow=follow, tail=None)])
 
 
 @pytest.mark.parametrize("status", [404, 409])
 @pytest.mark.parametrize("follow", [False, True])
-async def test_a_container_removed_before_reading_is_a_missing_one(status: int,
-                                                                   follow: bool) -> None:
-    backend = DockerBackend("agent-x")
-    try:
-        async def gone(_: str) -> GoneContainer:
-            return GoneContainer(status)
-        backend._get = gone  # type: ignore[assignment,method-assign]
-        with pytest.raises(KeyError):
-            await read(backend, follow)
-    finally:
-        await backend.close()
+async def test_a_container_removed_before_reading_is_a_missing_one(
+        backend: DockerBackend, status: int, follow: bool) -> None:
+    finds(backend, GoneContainer(status))
+    with pytest.raises(KeyError):
+        await read(backend, follow)
 
 
-async def test_a_container_removed_while_followed_ends_the_stream() -> None:
-    backend = DockerBackend("agent-x")
-    try:
-        async def gone(_: str) -> GoneContainer:
-            return GoneContainer(404, after=["line 1\n", "line 2\n"])
-        backend._get = gone  # type: ignore[assignment,method-assign]
-        assert await read(backend, True) == b"line 1\nline 2\n"
-    finally:
-        await backend.close()
+async def test_a_container_removed_while_followed_ends_the_stream(
+        backend: DockerBackend) -> None:
+    finds(backend, GoneContainer(404, after=["line 1\n", "line 2\n"]))
+    assert await read(backend, True) == b"line 1\nline 2\n"
 
 
-async def test_other_engine_errors_are_not_hidden() -> None:
-    backend = DockerBackend("agent-x")
-    try:
-        async def broken(_: str) -> GoneContainer:
-            return GoneContainer(500)
-        backend._get = broken  # type: ignore[assignment,method-assign]
-        with pytest.raises(DockerError):
-            await read(backend, False)
-    finally:
-        await backend.close()
+async def test_other_engine_errors_are_not_hidden(backend: DockerBackend) -> None:
+    finds(backend, GoneContainer(500))
+    with pytest.raises(DockerError):
+        await read(backend, False)

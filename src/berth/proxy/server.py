@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import Callable
 from typing import cast
@@ -22,8 +21,6 @@ from typing import cast
 from berth.proxy import access
 from berth.proxy.access import Deny, Forward, Route, SetPermit, TokenBook
 from berth.proxy.http1 import MAX_HEAD, BadRequest, parse_head, render_head, response
-
-log = logging.getLogger(__name__)
 
 
 class AppProxy:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 from typing import Annotated
-from urllib.parse import urlsplit
 
 import websockets
 from fastapi import APIRouter, Query, Response, WebSocket
@@ -14,11 +13,8 @@ from fastapi.responses import PlainTextResponse
 
 from berth.aio import until_first_done
 from berth.manager.api.deps import ActorDep, ManagerDep, actor_from_websocket
-from berth.manager.context import Manager
-from berth.manager.db.tables import AgentRow
 from berth.manager.schemas import AppOpenIn, AppOpenOut, AppOut
 from berth.manager.services import apps
-from berth.manager.services.sessions import NotFound, find_session
 
 router = APIRouter(prefix="/api/sessions", tags=["apps"])
 REF = "Session id or name."
@@ -67,8 +63,9 @@ async def terminal(ws: WebSocket, ref: str, m: ManagerDep,
     on failure. Owner only; a browser authenticates with its login cookie."""
     await ws.accept()
     try:
-        target = await _terminal_target(m, ws, ref, cols, rows)
-    except (PermissionError, NotFound, LookupError, ValueError) as e:
+        actor = await actor_from_websocket(m, ws)
+        target = await apps.terminal_target(m, actor, ref, cols, rows)
+    except (PermissionError, LookupError, ValueError) as e:  # Forbidden, NotFound, Conflict
         await ws.send_text(json.dumps({"type": "error", "message": str(e)}))
         await ws.close(4403 if isinstance(e, PermissionError) else 4404)
         return
@@ -82,22 +79,6 @@ async def terminal(ws: WebSocket, ref: str, m: ManagerDep,
             await ws.send_text(json.dumps({"type": "error",
                                            "message": f"the agent did not answer: {e}"}))
             await ws.close(1011)
-
-
-async def _terminal_target(m: Manager, ws: WebSocket, ref: str, cols: int, rows: int) -> str:
-    actor = await actor_from_websocket(m, ws)
-    async with m.db() as db:
-        row = await find_session(db, actor, ref)
-        if row.owner_id != actor.id:
-            raise PermissionError("only the session's owner can open its terminal")
-        if row.status != "RUNNING":
-            raise ValueError(f"the session is {row.status}: the terminal needs it RUNNING")
-        kernel = apps.main_kernel(row)
-        agent = await db.get(AgentRow, kernel.agent_id) if kernel and kernel.agent_id else None
-        if kernel is None or agent is None:
-            raise ValueError("the session's kernel is not reachable")
-    base = urlsplit(agent.address)
-    return f"ws://{base.netloc}/v1/kernels/{kernel.id}/terminal?cols={cols}&rows={rows}"
 
 
 async def _relay(ws: WebSocket, agent: websockets.ClientConnection) -> None:

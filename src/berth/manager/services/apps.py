@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.domain.rules import RuleError
 from berth.domain.status import SessionStatus, SessionType
@@ -109,6 +110,27 @@ def port_candidates(pool: range, taken: set[int], preferred: int | None,
     return free
 
 
+async def _owned(db: AsyncSession, actor: Actor, ref: str, doing: str) -> SessionRow:
+    """The session, when ``actor`` owns it (apps are the owner's only). Raises NotFound or
+    Forbidden."""
+    row = await find_session(db, actor, ref)
+    if row.owner_id != actor.id:
+        raise Forbidden(f"only the session's owner can {doing}")
+    return row
+
+
+async def _running_kernel(db: AsyncSession, row: SessionRow,
+                          needs: str) -> tuple[KernelRow, AgentRow]:
+    """The RUNNING session's main kernel and its agent. Raises Conflict saying why not."""
+    if row.status != SessionStatus.RUNNING:
+        raise Conflict(f"the session is {row.status}: {needs} only while it is RUNNING")
+    kernel = main_kernel(row)
+    agent = await db.get(AgentRow, kernel.agent_id) if kernel and kernel.agent_id else None
+    if kernel is None or agent is None:
+        raise Conflict("the session's kernel is not reachable")
+    return kernel, agent
+
+
 async def open_app(m: Manager, actor: Actor, ref: str, name: str, req: AppOpenIn) -> AppOpenOut:
     """Start ``name`` in the session's kernel and serve it through the proxy. Owner only,
     RUNNING sessions only. Re-opening an open app keeps its port unless another is asked
@@ -116,23 +138,18 @@ async def open_app(m: Manager, actor: Actor, ref: str, name: str, req: AppOpenIn
     pool = m.settings.proxy_port_pool()
     _check_open(req)
     async with m.db() as db:
-        row = await find_session(db, actor, ref)
-        if row.owner_id != actor.id:
-            raise Forbidden("only the session's owner can open its apps")
-        app = next((a for a in kernel_apps(row) if a["name"] == name), None)
+        row = await _owned(db, actor, ref, "open its apps")
+        available = kernel_apps(row)
+        app = next((a for a in available if a["name"] == name), None)
         if app is None:
-            names = ", ".join(a["name"] for a in kernel_apps(row)) or "none"
+            names = ", ".join(a["name"] for a in available) or "none"
             raise RuleError("name", f"this session has no app '{name}' (its apps: {names})")
-        if row.status != SessionStatus.RUNNING:
-            raise Conflict(f"the session is {row.status}: apps open only while it is RUNNING")
+        kernel, agent = await _running_kernel(db, row, "apps open")
         if app["protocol"] == "pty":
             return AppOpenOut(name=name, url=f"/terminal/{row.id}", port=None,
                               preferred_port_used=None, message="The terminal opens in Berth.")
-        kernel = main_kernel(row)
-        assert kernel is not None
-        agent = await db.get(AgentRow, kernel.agent_id) if kernel.agent_id else None
-        if agent is None or not app.get("host_port"):
-            raise Conflict("the session's kernel has no reachable address for its apps yet")
+        if not app.get("host_port"):
+            raise Conflict("the session's kernel has no published port for this app")
         existing = (await db.scalars(select(AppRouteRow).where(
             AppRouteRow.session_id == row.id, AppRouteRow.app == name))).first()
         taken = set((await db.scalars(select(AppRouteRow.port))).all())
@@ -229,9 +246,7 @@ async def _route_exists(m: Manager, values: dict[str, Any]) -> bool:
 async def close_app(m: Manager, actor: Actor, ref: str, name: str) -> None:
     """Close the app's route (the app keeps running in the kernel). Idempotent."""
     async with m.db() as db, db.begin():
-        row = await find_session(db, actor, ref)
-        if row.owner_id != actor.id:
-            raise Forbidden("only the session's owner can close its apps")
+        row = await _owned(db, actor, ref, "close its apps")
         ports = (await db.scalars(select(AppRouteRow.port).where(
             AppRouteRow.session_id == row.id, AppRouteRow.app == name))).all()
         await db.execute(delete(AppRouteRow).where(
@@ -243,20 +258,22 @@ async def close_app(m: Manager, actor: Actor, ref: str, name: str) -> None:
 async def ssh_key(m: Manager, actor: Actor, ref: str) -> tuple[str, str]:
     """(session name, private key) for the owner; the SSH app makes the key."""
     async with m.db() as db:
-        row = await find_session(db, actor, ref)
-        if row.owner_id != actor.id:
-            raise Forbidden("only the session's owner can download its SSH key")
-        if row.status != SessionStatus.RUNNING:
-            raise Conflict(f"the session is {row.status}: the key is there only while it runs")
-        kernel = main_kernel(row)
-        agent = await db.get(AgentRow, kernel.agent_id) if kernel and kernel.agent_id else None
-        if kernel is None or agent is None:
-            raise Conflict("the session's kernel is not reachable")
+        row = await _owned(db, actor, ref, "download its SSH key")
+        kernel, agent = await _running_kernel(db, row, "the key is there")
         name, kernel_id, address = row.name, kernel.id, agent.address
     try:
         return name, await m.agents.ssh_key(address, kernel_id)
     except AppFailed as e:
         raise Conflict(str(e)) from e
+
+
+async def terminal_target(m: Manager, actor: Actor, ref: str, cols: int, rows: int) -> str:
+    """The agent's terminal WebSocket for the owner's RUNNING session."""
+    async with m.db() as db:
+        row = await _owned(db, actor, ref, "open its terminal")
+        kernel, agent = await _running_kernel(db, row, "the terminal works")
+    base = urlsplit(agent.address)
+    return f"ws://{base.netloc}/v1/kernels/{kernel.id}/terminal?cols={cols}&rows={rows}"
 
 
 async def sync_routes(m: Manager, flushed: dict[str, float]) -> None:
