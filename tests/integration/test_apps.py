@@ -63,7 +63,7 @@ def session(apps_cluster: Cluster, owner: Client) -> dict[str, Any]:
     container = s["kernels"][0]["container_id"]
     for port in (8080, 8081):
         start_echo(container, port)
-    for host_port in [p["host_port"] for p in s["kernels"][0]["service_ports"]
+    for host_port in [p["host_port"] for p in s["kernels"][0]["app_ports"]
                       if p["protocol"] == "preopen"]:
         wait_for(lambda: direct_answers(host_port), 20, what="echo server up")  # noqa: B023
     return s
@@ -126,7 +126,7 @@ def test_jupyter_runs_code_and_terminal_sees_its_files(apps_cluster: Cluster, ow
         content = b.get(f"{base}/api/contents/from-jupyter.txt", params={"content": 1})
         assert content.json()["content"] == "hello from jupyter"
     # The bare published port is not open to whoever finds it: Jupyter wants its token.
-    host_port = next(p["host_port"] for p in session["kernels"][0]["service_ports"]
+    host_port = next(p["host_port"] for p in session["kernels"][0]["app_ports"]
                      if p["name"] == "jupyter")
     assert httpx.get(f"http://127.0.0.1:{host_port}/api/contents").status_code == 403
 

@@ -41,7 +41,7 @@ export interface Kernel {
   status: SessionStatus;
   status_info: string;
   exit_code: number | null;
-  service_ports: AppPort[];
+  app_ports: AppPort[];
   started_at: string | null;
   terminated_at: string | null;
 }

@@ -182,7 +182,7 @@ class KernelOut(BaseModel):
     status: SessionStatus
     status_info: str
     exit_code: int | None
-    service_ports: list[AppPort]
+    app_ports: list[AppPort]
     started_at: datetime | None
     terminated_at: datetime | None
 

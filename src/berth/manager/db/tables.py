@@ -113,6 +113,21 @@ class ApiKeyRow(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class LoginRow(Base):
+    """A browser login (server-side login session). The cookie holds ``<id>.<secret>``; only
+    the secret's SHA-256 is stored. Ends at ``expires_at``, at logout, or when revoked."""
+
+    __tablename__ = "logins"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    user_agent: Mapped[str] = mapped_column(String(256), default="")
+    client_ip: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
 class ResourceGroupRow(Base):
     __tablename__ = "resource_groups"
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -226,7 +241,7 @@ class KernelRow(Base):
     )
     status_info: Mapped[str] = mapped_column(String(64), default="created")
     exit_code: Mapped[int | None] = mapped_column(default=None)
-    service_ports: Mapped[list[Any]] = mapped_column(default=list)
+    app_ports: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     terminated_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -37,7 +37,7 @@ def _mark_running(
     db: AsyncSession, row: SessionRow, kernel: KernelRow, report: KernelReport
 ) -> list[Event]:
     kernel.container_id = report.container_id
-    kernel.service_ports = [a.model_dump() for a in report.app_ports]
+    kernel.app_ports = [a.model_dump() for a in report.app_ports]
     events = []
     if row.status is S.PREPARING:
         events.append(change_status(db, row, S.CREATING, StatusInfo.CREATING))
@@ -194,8 +194,8 @@ async def handle_heartbeat(m: Manager, beat: Heartbeat) -> None:
             elif report.state is KernelState.RUNNING:
                 if row.status in (S.PREPARING, S.CREATING):
                     events += _mark_running(db, row, kernel, report)
-                elif row.status is S.RUNNING and not kernel.service_ports:
-                    kernel.service_ports = [a.model_dump() for a in report.app_ports]
+                elif row.status is S.RUNNING and not kernel.app_ports:
+                    kernel.app_ports = [a.model_dump() for a in report.app_ports]
             elif report.state is KernelState.EXITED:
                 events += _on_exit(db, row, kernel, report)
                 if row.status is S.TERMINATING:

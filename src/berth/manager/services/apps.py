@@ -47,7 +47,7 @@ def kernel_apps(row: SessionRow) -> list[dict[str, Any]]:
     """The session's apps: the image's (http/tcp) and preopen ports of its main kernel, plus
     the terminal for interactive sessions."""
     kernel = main_kernel(row)
-    apps = [dict(p) for p in (kernel.service_ports if kernel else [])]
+    apps = [dict(p) for p in (kernel.app_ports if kernel else [])]
     if row.type == SessionType.INTERACTIVE:
         apps.append({"name": "terminal", "protocol": "pty", "port": None, "host_port": None})
     return apps
