@@ -125,3 +125,17 @@ def ended_outcome(
     if exit_code == 0 and not oom_killed:
         return S.TERMINATED, StatusInfo.SELF_TERMINATED, SessionResult.UNDEFINED
     return S.ERROR, StatusInfo.KERNEL_DIED, SessionResult.FAILURE
+
+
+def transition_table_markdown() -> str:
+    """The transition table as the Markdown table docs/architecture.md shows (a test keeps
+    the two equal)."""
+    names = list(SessionStatus)
+    lines = [
+        "| from \\ to | " + " | ".join(names) + " |",
+        "|" + "---|" * (len(names) + 1),
+    ]
+    for src in names:
+        marks = ["✓" if dst in TRANSITIONS[src] else "" for dst in names]
+        lines.append(f"| **{src}** | " + " | ".join(marks) + " |")
+    return "\n".join(lines)
