@@ -4,13 +4,16 @@ errors, closing. The same proxy is tested with real kernels in tests/integration
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
 
+from berth.domain.credentials import carries_berth_credential, is_berth_cookie
 from berth.proxy.access import Route, make_permit
+from berth.proxy.http1 import RequestHead, render_head
 from berth.proxy.server import AppProxy
 
 SECRET = b"s" * 32
@@ -242,3 +245,70 @@ async def test_connections_are_released(proxy: AppProxy, backend: Backend) -> No
     async with asyncio.timeout(10):  # closing is asynchronous: wait for it, with a deadline
         while proxy.connections():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
+
+
+# ---- no Berth credential reaches an app (pure: render_head) -------------------------------
+API_KEY = "BK0123456789ABCDEF01.s3cr3t-s3cr3t"
+
+
+def forwarded(*headers: tuple[str, str], extra: dict[str, str] | None = None) -> str:
+    head = RequestHead("GET", "/x", "HTTP/1.1", [("Host", "apps.example"), *headers])
+    return render_head(head, extra or {}).decode("latin-1")
+
+
+def test_every_berth_cookie_is_stripped_and_others_kept() -> None:
+    out = forwarded(("Cookie", "theme=dark; berth_login=abc.def; berth_token=" + API_KEY),
+                    ("Cookie", "berth_app_10100=r1.1.sig; _xsrf=2; BERTH_LOGIN=x; berth_app_7=y"),
+                    ("Cookie", "berth_login=only"))
+    assert "theme=dark" in out and "_xsrf=2" in out
+    for gone in ("berth_login", "berth_token", "berth_app_", "BERTH_LOGIN", API_KEY, "only"):
+        assert gone not in out
+    assert out.count("Cookie:") == 2  # the header holding only Berth cookies is gone
+
+
+@pytest.mark.parametrize("value", [
+    f"Bearer {API_KEY}", f"bearer {API_KEY}", API_KEY, f"token {API_KEY}",
+    "Basic " + base64.b64encode(f"{API_KEY}:".encode()).decode(),
+    "Basic " + base64.b64encode(f"user:{API_KEY}".encode()).decode(),
+    "Basic " + base64.b64encode(f"user:{API_KEY}".encode()).decode().rstrip("="),
+    f"Bearer {API_KEY.lower()}",
+])
+def test_authorization_with_a_berth_api_key_is_stripped(value: str) -> None:
+    out = forwarded(("Authorization", value), ("Proxy-Authorization", value))
+    assert "Authorization" not in out and "s3cr3t" not in out
+
+
+def test_other_authorization_and_the_routes_own_headers_go_through() -> None:
+    basic = "Basic " + base64.b64encode(b"alice:wonderland").decode()
+    assert f"Authorization: {basic}" in forwarded(("Authorization", basic))
+    assert "Authorization: Bearer eyJhbGciOi.app-jwt" in forwarded(
+        ("Authorization", "Bearer eyJhbGciOi.app-jwt"))
+    out = forwarded(("Authorization", f"Bearer {API_KEY}"),
+                    extra={"Authorization": "token jupyter-token"})
+    assert out.count("Authorization") == 1 and "Authorization: token jupyter-token" in out
+
+
+def test_credential_shapes() -> None:
+    assert is_berth_cookie("berth_login") and is_berth_cookie("berth_app_10100")
+    assert is_berth_cookie("berth_token") and not is_berth_cookie("_xsrf")
+    assert carries_berth_credential(f"Bearer {API_KEY}")
+    assert not carries_berth_credential("Bearer BKnot-a-key.x")
+    assert not carries_berth_credential("Basic %%%not-base64")
+
+
+async def test_an_app_sees_no_login_cookie_nor_api_key(proxy: AppProxy, backend: Backend) -> None:
+    """Over the wire, on a public route and through a WebSocket upgrade too."""
+    route = route_to(backend, public=True, headers={"X-App": "1"})
+    await proxy.open(route)
+    creds = (f"Cookie: berth_login=L1.secret-login; berth_token={API_KEY}; "
+             f"berth_app_{route.port}=p; keep=1\r\nAuthorization: Bearer {API_KEY}\r\n")
+    ok = await exchange(route.port, f"GET / HTTP/1.1\r\nHost: x\r\n{creds}\r\n".encode(),
+                        until=b"body=0")
+    assert ok.startswith(b"HTTP/1.1 200")
+    upgraded = await exchange(route.port, f"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket"
+                              f"\r\nConnection: Upgrade\r\n{creds}\r\nping".encode(), until=b"PING")
+    assert b"101" in upgraded
+    seen = bytes(backend.received)
+    assert seen.count(b"Cookie: keep=1") == 2 and seen.count(b"X-App: 1") == 2
+    for gone in (b"berth_", b"secret-login", API_KEY.encode(), b"Authorization"):
+        assert gone not in seen

@@ -16,10 +16,12 @@ import ipaddress
 import secrets
 from dataclasses import dataclass, field
 
+from berth.domain.credentials import COOKIE_NAMESPACE
 from berth.proxy.http1 import RequestHead
 
 PERMIT_PATH = "/__berth__/permit"
-COOKIE_PREFIX = "berth_app_"
+#: In Berth's cookie namespace, so that the proxy strips permits like every Berth cookie.
+COOKIE_PREFIX = f"{COOKIE_NAMESPACE}app_"
 PERMIT_TTL = 12 * 3600.0
 TOKEN_TTL = 120.0
 

@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qs, urlsplit
 
+from berth.domain.credentials import carries_berth_credential, is_berth_cookie
+
 MAX_HEAD = 64 * 1024
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})
 
 
 class BadRequest(ValueError):
@@ -93,9 +96,14 @@ def parse_head(raw: bytes) -> RequestHead:
     return head
 
 
-def render_head(head: RequestHead, drop_cookies: str, extra: dict[str, str]) -> bytes:
-    """The head to forward: cookies whose name starts with ``drop_cookies`` removed (they are
-    the proxy's own and must never reach an app), ``extra`` headers replacing same-named ones."""
+def render_head(head: RequestHead, extra: dict[str, str]) -> bytes:
+    """The head to forward to an app: no Berth credential left in it, ``extra`` headers (the
+    route's own, e.g. Jupyter's token) replacing same-named ones.
+
+    Removed: every cookie in Berth's namespace (the manager's login cookie, the legacy token
+    cookie, and the app proxy's permits, this route's included: browsers send a host's
+    cookies to all its ports), and ``Authorization``/``Proxy-Authorization`` headers holding a
+    Berth API key. An app runs another user's code, so it must see none of them."""
     lower_extra = {k.lower() for k in extra}
     lines = [f"{head.method} {head.target} {head.version}"]
     for name, value in head.headers:
@@ -103,10 +111,13 @@ def render_head(head: RequestHead, drop_cookies: str, extra: dict[str, str]) -> 
         if low in lower_extra:
             continue
         if low == "cookie":
-            kept = [c for c in value.split(";") if not c.strip().startswith(drop_cookies)]
+            kept = [c.strip() for c in value.split(";")
+                    if c.strip() and not is_berth_cookie(c.partition("=")[0])]
             if not kept:
                 continue
-            value = ";".join(kept).strip()
+            value = "; ".join(kept)
+        elif low in CREDENTIAL_HEADERS and carries_berth_credential(value):
+            continue
         lines.append(f"{name}: {value}")
     lines.extend(f"{k}: {v}" for k, v in extra.items())
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")

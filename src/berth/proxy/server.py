@@ -1,10 +1,11 @@
 """The app proxy's I/O shell: one listening socket per opened app.
 
-HTTP routes: every request head is parsed (and checked by :func:`access.decide`), the proxy's
-own cookies are removed and the route's headers added, the body is framed through; responses
-are copied back as raw bytes. An ``Upgrade`` request (WebSocket) turns the connection into a
-raw two-way copy once allowed. TCP routes (ssh) are a raw copy from the start, after the IP
-check. The target is always the route's own: nothing in a request can change where it goes.
+HTTP routes: every request head is parsed (and checked by :func:`access.decide`), every Berth
+credential is removed (:func:`http1.render_head`) and the route's headers added, the body is
+framed through; responses are copied back as raw bytes. An ``Upgrade`` request (WebSocket)
+turns the connection into a raw two-way copy once allowed. TCP routes (ssh) are a raw copy
+from the start, after the IP check. The target is always the route's own: nothing in a
+request can change where it goes.
 
 Connections are asyncio protocols rather than streams: bytes are handed from one transport to
 the other inside ``data_received``, with flow control through pause/resume of the other side.
@@ -293,7 +294,7 @@ class _Connection(asyncio.Protocol):
         if not isinstance(decision, Forward):
             self._refuse(_answer(decision))
             return
-        self._send(render_head(head, access.COOKIE_PREFIX, self.route.headers))
+        self._send(render_head(head, self.route.headers))
         if self.up is None and not self.connecting:
             self._connect()
         if head.is_upgrade:
