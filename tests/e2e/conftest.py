@@ -2,9 +2,10 @@
 cluster (manager + agent on the Docker engine) that serves the built web UI (webui/dist).
 
 A missing browser, a missing or stale bundle, or a missing engine is a failure, never a skip:
-run scripts/setup.sh. Every console error on a page fails the test. Each test saves the
-screenshots the user guide (docs/user-guide.md) shows into docs/screenshots/. Helpers for the
-tests are in ui.py.
+run scripts/setup.sh. Every console error on a page fails the test. Tests save screenshots
+into the ignored tests/.artifacts/screenshots/ (a test run writes no tracked file);
+scripts/screenshots.sh copies the ones the user guide shows into docs/screenshots/. Helpers for
+the tests are in ui.py.
 """
 
 from __future__ import annotations

@@ -19,7 +19,9 @@ from cluster import Cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 WEBUI = ROOT / "webui"
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+#: Where the tests save their screenshots: an ignored folder, so a test run never changes
+#: tracked files. scripts/screenshots.sh copies them into docs/screenshots/ on purpose.
+SCREENSHOTS = ROOT / "tests" / ".artifacts" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -57,7 +59,8 @@ def make_account(cluster: Cluster, role: str = "admin") -> Account:
 
 # ---- helpers ----------------------------------------------------------------------------
 def shot(page: Page, name: str, **kwargs: Any) -> None:
-    """Save a screenshot for the user guide (docs/screenshots/<name>.png)."""
+    """Save a screenshot (tests/.artifacts/screenshots/<name>.png); the user guide's copies in
+    docs/screenshots/ are refreshed by scripts/screenshots.sh, never by a test run."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_timeout(400)  # let animations (drawers, modals, notifications) settle
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), **kwargs)

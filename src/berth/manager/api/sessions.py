@@ -7,12 +7,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 
-from berth.domain.status import SessionStatus, SessionType, StatusInfo
+from berth.domain.status import SessionType
 from berth.manager.agent_client import AgentUnreachable
 from berth.manager.api.deps import ActorDep, ManagerDep, sessions_out
-from berth.manager.db.tables import AgentRow, SessionHistoryRow
 from berth.manager.schemas import (
     BulkTerminateIn,
     HistoryOut,
@@ -24,7 +22,6 @@ from berth.manager.schemas import (
     TerminateIn,
 )
 from berth.manager.services import sessions as svc
-from berth.manager.services.termination import terminate
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 Responses = dict[int | str, dict[str, Any]]
@@ -98,15 +95,7 @@ async def list_sessions(
 @router.get("/{ref}", responses=NOT_FOUND)
 async def get_session(ref: str, actor: ActorDep, m: ManagerDep) -> SessionDetailOut:
     """A session by id or name, with its full status history."""
-    async with m.db() as db:
-        row = await svc.find_session(db, actor, ref)
-        history = (
-            await db.scalars(
-                select(SessionHistoryRow)
-                .where(SessionHistoryRow.session_id == row.id)
-                .order_by(SessionHistoryRow.id)
-            )
-        ).all()
+    row, history = await svc.session_history(m, actor, ref)
     [out] = await sessions_out(m, [row])
     return SessionDetailOut(
         **out.model_dump(), history=[HistoryOut.model_validate(h) for h in history]
@@ -126,16 +115,7 @@ async def update_session(
 
 
 async def _terminate(m: ManagerDep, actor: ActorDep, ref: str, force: bool) -> SessionOut:
-    async with m.db() as db:
-        row = await svc.find_session(db, actor, ref)
-    if row.owner_id != actor.id and not actor.is_admin:
-        raise HTTPException(403, "only the owner or an admin may terminate this session")
-    info = StatusInfo.FORCE_TERMINATED if force else StatusInfo.USER_REQUESTED
-    try:
-        fresh = await terminate(m, row.id, force, info)
-    except ValueError as e:
-        raise HTTPException(409, str(e)) from e
-    [out] = await sessions_out(m, [fresh])
+    [out] = await sessions_out(m, [await svc.terminate_session(m, actor, ref, force)])
     return out
 
 
@@ -157,8 +137,8 @@ async def terminate_many(body: BulkTerminateIn, actor: ActorDep, m: ManagerDep) 
         try:
             await _terminate(m, actor, ref, body.force)
             results[ref] = "ok"
-        except (HTTPException, svc.NotFound) as e:
-            results[ref] = getattr(e, "detail", None) or str(e)
+        except (svc.NotFound, svc.Forbidden, svc.Conflict) as e:
+            results[ref] = str(e)
     return results
 
 
@@ -177,16 +157,8 @@ async def session_logs(
 ) -> StreamingResponse:
     """Container logs (stdout and stderr) of one kernel (default: the main one). Available
     after the session ended too. ``follow`` streams new lines until the kernel stops."""
-    async with m.db() as db:
-        row = await svc.find_session(db, actor, ref)
-        kernels = {k.id: k for k in row.kernels}
-        target = kernels.get(kernel) if kernel else (row.kernels[0] if row.kernels else None)
-        if target is None:
-            raise HTTPException(404, f"no kernel {kernel} in this session")
-        agent = await db.get(AgentRow, target.agent_id or "")
-    if agent is None or row.status is SessionStatus.PENDING:
-        raise HTTPException(404, "this kernel has not started, so it has no logs yet")
-    stream = m.agents.logs(agent.address, target.id, follow, tail)
+    _agent_id, address, kernel_id = await svc.log_source(m, actor, ref, kernel)
+    stream = m.agents.logs(address, kernel_id, follow, tail)
     try:
         first = await anext(stream)
     except StopAsyncIteration:
