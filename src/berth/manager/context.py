@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from berth.domain.status import SessionStatus, StatusInfo, check_transition
 from berth.manager.agent_client import AgentClient
 from berth.manager.db.tables import SessionHistoryRow, SessionRow, utcnow
-from berth.manager.events import Event, EventBus
+from berth.manager.events import Event, EventBus, SessionStatusEvent
 from berth.proxy.server import AppProxy
 from berth.settings import ManagerSettings
 
@@ -51,19 +51,19 @@ class Manager:
             await self.bus.publish(event)
 
 
-def status_event(row: SessionRow) -> Event:
-    return {
-        "type": "session.status",
-        "session_id": row.id,
-        "name": row.name,
-        "owner_id": row.owner_id,
-        "creator_id": row.creator_id,
-        "status": str(row.status),
-        "status_info": row.status_info,
-        "result": str(row.result),
-        "exit_code": row.exit_code,
-        "at": row.status_changed_at.isoformat(),
-    }
+def status_event(row: SessionRow) -> SessionStatusEvent:
+    """The ``session.status`` event announcing ``row``'s current status."""
+    return SessionStatusEvent(
+        session_id=row.id,
+        name=row.name,
+        owner_id=row.owner_id,
+        creator_id=row.creator_id,
+        status=row.status,
+        status_info=row.status_info,
+        result=row.result,
+        exit_code=row.exit_code,
+        at=row.status_changed_at,
+    )
 
 
 def change_status(

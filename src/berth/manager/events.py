@@ -1,20 +1,64 @@
-"""The EventBus: one interface, an in-process implementation (embedded mode) and a Redis
-Streams implementation (several managers).
+"""Events and the EventBus: one interface, an in-process implementation (embedded mode) and
+a Redis Streams implementation (several managers).
 
-Events are small JSON dicts with a ``type`` (e.g. ``session.status``). ``publish`` never
-blocks on slow subscribers: a subscriber that falls behind loses the oldest events, and the
-clients re-read the session to catch up (the event stream is a hint, the API is the truth).
+Events are typed (pydantic models with a literal ``type``, e.g. :class:`SessionStatusEvent`
+is ``session.status``); on Redis and on the browser's event stream they travel as the
+model's JSON (:func:`event_json`). ``publish`` never blocks on slow subscribers: a subscriber
+that falls behind loses the oldest events, and the clients re-read the session to catch up
+(the event stream is a hint, the API is the truth).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import logging
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any, Literal, Protocol, TypeAlias
 
-Event = dict[str, Any]
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, field_serializer
+
+from berth.domain.status import SessionResult, SessionStatus
+
+log = logging.getLogger(__name__)
+
+
+class SessionStatusEvent(BaseModel):
+    """A session changed status (the ``session.status`` event of ``/api/events``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["session.status"] = "session.status"
+    session_id: str
+    name: str
+    owner_id: str
+    creator_id: str
+    status: SessionStatus
+    status_info: str
+    result: SessionResult
+    exit_code: int | None
+    at: datetime
+
+    @field_serializer("at")
+    def _at(self, at: datetime) -> str:
+        return at.isoformat()  # the wire keeps Python's form ("+00:00"), as clients parse it
+
+
+#: Every event on the bus. A new kind is a model with its own literal ``type`` added here
+#: as ``Annotated[A | B, Field(discriminator="type")]``.
+Event: TypeAlias = SessionStatusEvent
+_EVENT: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def event_json(event: Event) -> str:
+    """The event as JSON: what Redis stores and the event stream sends as ``data``."""
+    return event.model_dump_json()
+
+
+def event_from_json(data: str | bytes) -> Event:
+    """Parse :func:`event_json`'s output. Raises pydantic.ValidationError."""
+    return _EVENT.validate_json(data)
 
 
 class EventBus(Protocol):
@@ -69,7 +113,7 @@ class RedisEventBus:
     async def publish(self, event: Event) -> None:
         await self.redis.xadd(
             self.stream,
-            {"e": json.dumps(event, default=str)},
+            {"e": event_json(event)},
             maxlen=self.maxlen,
             approximate=True,
         )
@@ -84,7 +128,12 @@ class RedisEventBus:
             for _stream, entries in batches or []:
                 for entry_id, fields in entries:
                     last = entry_id
-                    yield json.loads(fields[b"e"])
+                    try:
+                        event = event_from_json(fields[b"e"])
+                    except ValidationError:  # another manager's version: skip, not die
+                        log.warning("skipping an event this manager cannot read: %r", fields)
+                        continue
+                    yield event
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter
 from sse_starlette.sse import EventSourceResponse
 
+from berth.manager import access
 from berth.manager.api.deps import ActorDep, ManagerDep
+from berth.manager.events import event_json
 
 router = APIRouter(prefix="/api", tags=["events"])
 
@@ -29,14 +30,9 @@ async def events(
         events = await m.bus.subscribe()
         yield {"event": "ready", "data": "{}"}  # from here on, nothing is missed
         async for event in events:
-            if session_id and event.get("session_id") != session_id:
+            if session_id and event.session_id != session_id:
                 continue
-            visible = (
-                actor.is_superadmin
-                or actor.id == event.get("owner_id")
-                or (actor.is_admin and actor.id == event.get("creator_id"))
-            )
-            if visible:
-                yield {"event": str(event["type"]), "data": json.dumps(event)}
+            if access.can_see(actor, event):
+                yield {"event": event.type, "data": event_json(event)}
 
     return EventSourceResponse(stream(), ping=15)

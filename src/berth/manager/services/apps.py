@@ -22,12 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.domain.rules import RuleError
 from berth.domain.status import SessionStatus, SessionType
+from berth.manager.access import Action
 from berth.manager.agent_client import AppFailed
 from berth.manager.auth import Actor
 from berth.manager.context import Manager
 from berth.manager.db.tables import AgentRow, AppRouteRow, KernelRow, SessionRow
 from berth.manager.schemas import AppOpenIn, AppOpenOut, AppOut, RouteOut, SshInfo
-from berth.manager.services.sessions import Conflict, Forbidden, find_session
+from berth.manager.services.sessions import Conflict, find_session
 from berth.proxy.access import PERMIT_PATH, Route, parse_networks
 from berth.rpc import StartApp
 
@@ -110,13 +111,10 @@ def port_candidates(pool: range, taken: set[int], preferred: int | None,
     return free
 
 
-async def _owned(db: AsyncSession, actor: Actor, ref: str, doing: str) -> SessionRow:
-    """The session, when ``actor`` owns it (apps are the owner's only). Raises NotFound or
-    Forbidden."""
-    row = await find_session(db, actor, ref)
-    if row.owner_id != actor.id:
-        raise Forbidden(f"only the session's owner can {doing}")
-    return row
+async def _owned(db: AsyncSession, actor: Actor, ref: str, action: Action) -> SessionRow:
+    """The session, when ``actor`` may do ``action`` with it (apps are the owner's only, see
+    :mod:`berth.manager.access`). Raises NotFound or Forbidden."""
+    return await find_session(db, actor, ref, action)
 
 
 async def _running_kernel(db: AsyncSession, row: SessionRow,
@@ -138,7 +136,7 @@ async def open_app(m: Manager, actor: Actor, ref: str, name: str, req: AppOpenIn
     pool = m.settings.proxy_port_pool()
     _check_open(req)
     async with m.db() as db:
-        row = await _owned(db, actor, ref, "open its apps")
+        row = await _owned(db, actor, ref, Action.OPEN_APP)
         available = kernel_apps(row)
         app = next((a for a in available if a["name"] == name), None)
         if app is None:
@@ -153,7 +151,7 @@ async def open_app(m: Manager, actor: Actor, ref: str, name: str, req: AppOpenIn
         existing = (await db.scalars(select(AppRouteRow).where(
             AppRouteRow.session_id == row.id, AppRouteRow.app == name))).first()
         taken = set((await db.scalars(select(AppRouteRow.port))).all())
-        session_id, kernel_id, address = row.id, kernel.id, agent.address
+        session_id, kernel_id, address, agent_id = row.id, kernel.id, agent.address, agent.id
     token = existing.app_token if existing else (secrets.token_urlsafe(24)
                                                    if name == "jupyter" else "")
     args = {"token": token} if token else {}
@@ -162,7 +160,7 @@ async def open_app(m: Manager, actor: Actor, ref: str, name: str, req: AppOpenIn
     try:
         started = await m.agents.start_app(address, kernel_id, StartApp(
             app=name, protocol=app["protocol"], port=app["port"], host_port=app["host_port"],
-            args=args))
+            args=args), agent=agent_id)
     except AppFailed as e:
         raise Conflict(str(e)) from e
     target_host = urlsplit(address).hostname or "127.0.0.1"
@@ -246,7 +244,7 @@ async def _route_exists(m: Manager, values: dict[str, Any]) -> bool:
 async def close_app(m: Manager, actor: Actor, ref: str, name: str) -> None:
     """Close the app's route (the app keeps running in the kernel). Idempotent."""
     async with m.db() as db, db.begin():
-        row = await _owned(db, actor, ref, "close its apps")
+        row = await _owned(db, actor, ref, Action.OPEN_APP)
         ports = (await db.scalars(select(AppRouteRow.port).where(
             AppRouteRow.session_id == row.id, AppRouteRow.app == name))).all()
         await db.execute(delete(AppRouteRow).where(
@@ -258,22 +256,24 @@ async def close_app(m: Manager, actor: Actor, ref: str, name: str) -> None:
 async def ssh_key(m: Manager, actor: Actor, ref: str) -> tuple[str, str]:
     """(session name, private key) for the owner; the SSH app makes the key."""
     async with m.db() as db:
-        row = await _owned(db, actor, ref, "download its SSH key")
+        row = await _owned(db, actor, ref, Action.SSH_KEY)
         kernel, agent = await _running_kernel(db, row, "the key is there")
-        name, kernel_id, address = row.name, kernel.id, agent.address
+        name, kernel_id, address, agent_id = row.name, kernel.id, agent.address, agent.id
     try:
-        return name, await m.agents.ssh_key(address, kernel_id)
+        return name, await m.agents.ssh_key(address, kernel_id, agent=agent_id)
     except AppFailed as e:
         raise Conflict(str(e)) from e
 
 
-async def terminal_target(m: Manager, actor: Actor, ref: str, cols: int, rows: int) -> str:
-    """The agent's terminal WebSocket for the owner's RUNNING session."""
+async def terminal_target(m: Manager, actor: Actor, ref: str, cols: int,
+                          rows: int) -> tuple[str, str]:
+    """The agent's terminal WebSocket for the owner's RUNNING session, and the agent's id."""
     async with m.db() as db:
-        row = await _owned(db, actor, ref, "open its terminal")
+        row = await _owned(db, actor, ref, Action.TERMINAL)
         kernel, agent = await _running_kernel(db, row, "the terminal works")
     base = urlsplit(agent.address)
-    return f"ws://{base.netloc}/v1/kernels/{kernel.id}/terminal?cols={cols}&rows={rows}"
+    return (f"ws://{base.netloc}/v1/kernels/{kernel.id}/terminal?cols={cols}&rows={rows}",
+            agent.id)
 
 
 async def sync_routes(m: Manager, flushed: dict[str, float]) -> None:

@@ -8,7 +8,7 @@ import secrets
 from datetime import UTC
 from decimal import Decimal
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +16,8 @@ from berth.domain import rules
 from berth.domain import slots as sl
 from berth.domain.rules import RuleError
 from berth.domain.status import ENDED, SessionStatus, SessionType, StatusInfo
+from berth.manager import access
+from berth.manager.access import Action
 from berth.manager.auth import Actor
 from berth.manager.context import Manager, status_event
 from berth.manager.db.engine import transaction
@@ -32,6 +34,7 @@ from berth.manager.db.tables import (
 from berth.manager.events import Event
 from berth.manager.schemas import SessionCreate
 from berth.manager.services.launches import remember_launch
+from berth.manager.services.termination import terminate
 
 S = SessionStatus
 DEFAULT_MEM = 1 * 2**30
@@ -51,27 +54,33 @@ class Forbidden(PermissionError):
 
 
 def can_see(actor: Actor, row: SessionRow) -> bool:
-    if actor.is_superadmin:
-        return True
-    return row.owner_id == actor.id or (actor.is_admin and row.creator_id == actor.id)
+    """Whether ``actor`` may see ``row`` (see :mod:`berth.manager.access`)."""
+    return access.can_see(actor, row)
 
 
-async def find_session(db: AsyncSession, actor: Actor, ref: str, lock: bool = False) -> SessionRow:
-    """A visible session by id, or by name (an active one first, else the newest).
-    ``lock`` takes the row for update (PostgreSQL) for the rest of the transaction."""
+async def find_session(
+    db: AsyncSession, actor: Actor, ref: str, action: Action = Action.VIEW, lock: bool = False
+) -> SessionRow:
+    """A session ``actor`` may see, by id or else by name, checked for ``action``.
+
+    By name, among the visible sessions so named: an active one before an ended one, the
+    caller's own before one they launched for someone else, then the newest. ``lock`` takes
+    the row for update (PostgreSQL) for the rest of the transaction. Raises NotFound when no
+    visible session matches (never saying whether an invisible one does), Forbidden when the
+    session is visible but ``action`` is not allowed."""
     row = await db.get(SessionRow, ref, with_for_update=lock)
-    if row is not None and can_see(actor, row):
-        return row
-    query = select(SessionRow).where(SessionRow.name == ref)
-    if lock:
-        query = query.with_for_update()
-    if not actor.is_superadmin:
-        query = query.where(SessionRow.owner_id == actor.id)
-    candidates = (await db.scalars(query.order_by(SessionRow.created_at.desc()))).all()
-    active = [c for c in candidates if c.status not in ENDED]
-    if active or candidates:
-        return (active or candidates)[0]
-    raise NotFound(f"no session {ref!r}")
+    if row is None or not access.can_see(actor, row):
+        query = select(SessionRow).where(SessionRow.name == ref, access.visible_sessions(actor))
+        if lock:
+            query = query.with_for_update()
+        candidates = (await db.scalars(query)).all()
+        if not candidates:
+            raise NotFound(f"no session {ref!r}")
+        row = min(candidates, key=lambda c: (
+            c.status in ENDED, c.owner_id != actor.id, -c.created_at.timestamp()))
+    if not access.can_act(actor, row, action):
+        raise Forbidden(access.refusal(action))
+    return row
 
 
 async def _owner(db: AsyncSession, actor: Actor, email: str | None) -> UserRow:
@@ -280,13 +289,7 @@ async def list_sessions(
     sort: str = "-created_at",
 ) -> tuple[list[SessionRow], int, dict[str, int]]:
     """A page of visible sessions, the total, and counts per type (same filters, any type)."""
-    query = select(SessionRow)
-    if not actor.is_superadmin:
-        query = query.where(
-            or_(SessionRow.owner_id == actor.id, SessionRow.creator_id == actor.id)
-            if actor.is_admin
-            else SessionRow.owner_id == actor.id
-        )
+    query = select(SessionRow).where(access.visible_sessions(actor))
     if state == "running":
         query = query.where(SessionRow.status.not_in(ENDED))
     elif state == "finished":
@@ -334,9 +337,7 @@ async def rename(m: Manager, actor: Actor, ref: str, new_name: str) -> SessionRo
     rules.check_session_name(new_name)
     try:
         async with transaction(m.db) as db:
-            row = await find_session(db, actor, ref, lock=True)
-            if row.owner_id != actor.id:
-                raise Forbidden("only the owner may rename a session")
+            row = await find_session(db, actor, ref, Action.RENAME, lock=True)
             if row.status is not S.RUNNING:
                 raise Conflict(f"only RUNNING sessions can be renamed (this one is {row.status})")
             if new_name != row.name:
@@ -353,3 +354,50 @@ async def rename(m: Manager, actor: Actor, ref: str, new_name: str) -> SessionRo
     except IntegrityError as e:
         raise Conflict("name: a session with this name is already active") from e
     return row
+
+
+async def session_history(
+    m: Manager, actor: Actor, ref: str
+) -> tuple[SessionRow, list[SessionHistoryRow]]:
+    """A visible session and its status changes, oldest first. Raises NotFound."""
+    async with m.db() as db:
+        row = await find_session(db, actor, ref)
+        history = (
+            await db.scalars(
+                select(SessionHistoryRow)
+                .where(SessionHistoryRow.session_id == row.id)
+                .order_by(SessionHistoryRow.id)
+            )
+        ).all()
+    return row, list(history)
+
+
+async def terminate_session(m: Manager, actor: Actor, ref: str, force: bool) -> SessionRow:
+    """End a session the caller may terminate (see :func:`termination.terminate`). Raises
+    NotFound, Forbidden, or Conflict when it has already ended (or is already terminating
+    and ``force`` is not set)."""
+    async with m.db() as db:
+        row = await find_session(db, actor, ref, Action.TERMINATE)
+    info = StatusInfo.FORCE_TERMINATED if force else StatusInfo.USER_REQUESTED
+    try:
+        return await terminate(m, row.id, force, info)
+    except ValueError as e:
+        raise Conflict(str(e)) from e
+
+
+async def log_source(
+    m: Manager, actor: Actor, ref: str, kernel: str | None
+) -> tuple[str, str, str]:
+    """(agent id, agent address, kernel id) to read the logs of one kernel of a session the
+    caller may see (default: its first kernel). Raises NotFound when there is no such kernel
+    or it never started (so it has no logs)."""
+    async with m.db() as db:
+        row = await find_session(db, actor, ref, Action.LOGS)
+        kernels = {k.id: k for k in row.kernels}
+        target = kernels.get(kernel) if kernel else (row.kernels[0] if row.kernels else None)
+        if target is None:
+            raise NotFound(f"no kernel {kernel} in this session")
+        agent = await db.get(AgentRow, target.agent_id or "")
+    if agent is None or row.status is S.PENDING:
+        raise NotFound("this kernel has not started, so it has no logs yet")
+    return agent.id, agent.address, target.id
