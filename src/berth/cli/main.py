@@ -129,17 +129,24 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) 
 def up(log_level: Annotated[str, typer.Option(help="Log level.")] = "warning") -> None:
     """Run Berth on this machine: the manager and an agent, with an embedded database.
 
-    Stopping it (Ctrl-C) leaves running sessions running; the next 'berth up' picks them up.
+    Either of them that stops is restarted (after 1 s, doubling up to 30 s while it keeps
+    failing); the other keeps serving. Stopping Berth (Ctrl-C) leaves running sessions running;
+    the next 'berth up' picks them up.
     """
+    from berth.cli.supervise import supervise
     from berth.settings import ManagerSettings
 
     settings = ManagerSettings()
     _first_admin()
     cmd = [sys.executable, "-m", "berth.cli.main"]
     url = f"http://{settings.host}:{settings.port}"
-    procs = [subprocess.Popen([*cmd, "manager", "--log-level", log_level])]
-    _wait_healthy(url, procs[0])
-    procs.append(subprocess.Popen([*cmd, "agent", "--log-level", log_level]))
+
+    def spawn(what: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([*cmd, what, "--log-level", log_level])
+
+    procs = {"manager": spawn("manager")}
+    _wait_healthy(url, procs["manager"])
+    procs["agent"] = spawn("agent")
     console.print(
         f"Berth is up at [bold]{url}[/bold] (API docs: {url}/api/docs). "
         "Ctrl-C stops Berth; sessions keep running."
@@ -153,21 +160,17 @@ def up(log_level: Annotated[str, typer.Option(help="Log level.")] = "warning") -
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        while not stopping and all(p.poll() is None for p in procs):
-            time.sleep(0.5)
+        supervise(spawn, procs, lambda: stopping,  # type: ignore[arg-type]
+                  lambda line: err.print(f"berth up: {line}", highlight=False))
     finally:
-        for p in procs:
+        for p in procs.values():
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
-        for p in procs:
+        for p in procs.values():
             try:
                 p.wait(15)
             except subprocess.TimeoutExpired:
                 p.kill()
-    failed = [p for p in procs if p.returncode not in (0, -signal.SIGTERM)]
-    if failed and not stopping:
-        err.print("[red]A Berth process stopped unexpectedly; see the log above.[/red]")
-        raise typer.Exit(1)
 
 
 @app.command()
