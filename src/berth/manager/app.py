@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from berth import __version__
 from berth.domain.rules import RuleError
 from berth.domain.status import InvalidTransition
-from berth.manager.agent_client import AgentClient
+from berth.manager.agent_client import AgentClient, AgentTimeouts, AgentUnreachable
 from berth.manager.api import apps, auth, catalog, events, internal, launches, sessions
 from berth.manager.context import Manager
 from berth.manager.db.engine import make_engine, make_sessionmaker
@@ -77,6 +77,12 @@ def _status(code: int):  # type: ignore[no-untyped-def]
     return handler
 
 
+def _agent_error(_: Request, exc: Exception) -> JSONResponse:
+    """503 (unreachable, refused) or 504 (no answer in time); the detail names the agent."""
+    assert isinstance(exc, AgentUnreachable)
+    return JSONResponse(status_code=exc.status_code, content={"detail": str(exc)})
+
+
 def create_app(settings: ManagerSettings) -> FastAPI:
     """The manager app. Migrations must have run (``berth manager`` does that first)."""
     settings = settings.model_copy(update={"agent_token": settings.resolved_agent_token()})
@@ -90,7 +96,9 @@ def create_app(settings: ManagerSettings) -> FastAPI:
             settings=settings,
             db=maker,
             bus=make_event_bus(settings.event_bus, settings.redis_url),
-            agents=AgentClient(settings.agent_token),
+            agents=AgentClient(settings.agent_token, AgentTimeouts(
+                connect=settings.agent_connect_timeout, call=settings.agent_call_timeout,
+                probe=settings.agent_probe_interval, app_start=settings.agent_app_start_timeout)),
             proxy=AppProxy(settings.proxy_secret(), settings.proxy_host),
         )
         app.state.manager = manager
@@ -126,6 +134,7 @@ def create_app(settings: ManagerSettings) -> FastAPI:
     app.add_exception_handler(Forbidden, _status(403))
     app.add_exception_handler(Conflict, _status(409))
     app.add_exception_handler(InvalidTransition, _status(409))
+    app.add_exception_handler(AgentUnreachable, _agent_error)
     for module in (auth, sessions, apps, launches, catalog, events, internal):
         app.include_router(module.router)
 

@@ -243,6 +243,9 @@ class DockerBackend:
         sent = False
         try:
             if follow:
+                # An empty first chunk lets the RPC answer (headers) at once, even when the
+                # container prints nothing for a long time: the manager bounds that wait.
+                yield b""
                 async for chunk in container.log(stdout=True, stderr=True, follow=True, **params):
                     sent = True
                     yield chunk.encode() if isinstance(chunk, str) else chunk

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Response, WebSocket
 from fastapi.responses import PlainTextResponse
 
 from berth.aio import until_first_done
+from berth.manager.agent_client import AGENT_ERRORS
 from berth.manager.api.deps import ActorDep, ManagerDep, actor_from_websocket
 from berth.manager.schemas import AppOpenIn, AppOpenOut, AppOut
 from berth.manager.services import apps
@@ -29,7 +30,8 @@ async def list_apps(ref: str, actor: ActorDep, m: ManagerDep) -> list[AppOut]:
 @router.post(
     "/{ref}/apps/{name}/open",
     responses={403: {"description": "Not the session's owner"},
-               409: {"description": "Session not RUNNING, app failed, or the pool is full"}},
+               409: {"description": "Session not RUNNING, app failed, or the pool is full"},
+               **AGENT_ERRORS},
 )
 async def open_app(ref: str, name: str, body: AppOpenIn, actor: ActorDep,
                    m: ManagerDep) -> AppOpenOut:
@@ -45,7 +47,8 @@ async def close_app(ref: str, name: str, actor: ActorDep, m: ManagerDep) -> None
 
 
 @router.get("/{ref}/ssh-key", response_class=PlainTextResponse,
-            responses={409: {"description": "No key yet: open the SSH/SFTP app first"}})
+            responses={409: {"description": "No key yet: open the SSH/SFTP app first"},
+                       **AGENT_ERRORS})
 async def ssh_key(ref: str, actor: ActorDep, m: ManagerDep) -> Response:
     """The session's private SSH key (also at /home/work/id_container in the session)."""
     _, key = await apps.ssh_key(m, actor, ref)
@@ -60,38 +63,55 @@ async def terminal(ws: WebSocket, ref: str, m: ManagerDep,
     """A shell in the session's main kernel (tmux when the image has it). Text frames in:
     ``{"type": "input", "data": ...}`` or ``{"type": "resize", "cols": C, "rows": R}``;
     binary frames out: terminal output; ``{"type": "error", "message": ...}`` before a close
-    on failure. Owner only; a browser authenticates with its login cookie."""
+    on failure, with code 4403/4404 (not allowed / no such running session), 4503 (the agent
+    is unreachable) or 4504 (the agent did not answer in time, or froze). Owner only; a
+    browser authenticates with its login cookie."""
     await ws.accept()
     try:
         actor = await actor_from_websocket(m, ws)
-        target = await apps.terminal_target(m, actor, ref, cols, rows)
+        target, agent_id = await apps.terminal_target(m, actor, ref, cols, rows)
     except (PermissionError, LookupError, ValueError) as e:  # Forbidden, NotFound, Conflict
-        await ws.send_text(json.dumps({"type": "error", "message": str(e)}))
-        await ws.close(4403 if isinstance(e, PermissionError) else 4404)
+        await _fail(ws, 4403 if isinstance(e, PermissionError) else 4404, str(e))
         return
-    headers = {"Authorization": f"Bearer {m.settings.agent_token}"}
+    s = m.settings
+    headers = {"Authorization": f"Bearer {s.agent_token}"}
+    name = f"agent {agent_id}"
     try:
+        # Pings every probe interval: an agent that freezes mid-session ends the relay.
         async with websockets.connect(target, additional_headers=headers, max_size=None,
-                                      open_timeout=10) as agent:
-            await _relay(ws, agent)
+                                      open_timeout=s.agent_call_timeout,
+                                      ping_interval=s.agent_probe_interval,
+                                      ping_timeout=s.agent_connect_timeout,
+                                      close_timeout=s.agent_connect_timeout) as agent:
+            await _relay(ws, agent, name)
+    except TimeoutError:
+        await _fail(ws, 4504, f"{name} did not answer in time (opening the terminal)")
     except (OSError, websockets.WebSocketException) as e:
-        with contextlib.suppress(Exception):
-            await ws.send_text(json.dumps({"type": "error",
-                                           "message": f"the agent did not answer: {e}"}))
-            await ws.close(1011)
+        await _fail(ws, 4503, f"{name} is unreachable (opening the terminal): {e}")
 
 
-async def _relay(ws: WebSocket, agent: websockets.ClientConnection) -> None:
+async def _fail(ws: WebSocket, code: int, message: str) -> None:
+    """Tell the browser why (an error frame) and close with ``code``: 4403/4404 as HTTP's
+    403/404, 4503/4504 as 503 (agent unreachable) and 504 (agent did not answer)."""
+    with contextlib.suppress(Exception):  # the browser may be gone already
+        await ws.send_text(json.dumps({"type": "error", "message": message}))
+        await ws.close(code)
+
+
+async def _relay(ws: WebSocket, agent: websockets.ClientConnection, name: str) -> None:
     async def browser_to_agent() -> None:
         while True:
             await agent.send(await ws.receive_text())
 
     async def agent_to_browser() -> None:
-        async for message in agent:
-            if isinstance(message, bytes):
-                await ws.send_bytes(message)
-            else:
-                await ws.send_text(message)
+        try:
+            async for message in agent:
+                if isinstance(message, bytes):
+                    await ws.send_bytes(message)
+                else:
+                    await ws.send_text(message)
+        except websockets.ConnectionClosedError as e:  # e.g. no answer to a ping: frozen
+            await _fail(ws, 4504, f"{name} stopped answering (terminal): {e}")
 
     try:
         await until_first_done(browser_to_agent(), agent_to_browser())

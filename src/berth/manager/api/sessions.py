@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import StreamingResponse
 
 from berth.domain.status import SessionType
-from berth.manager.agent_client import AgentUnreachable
+from berth.manager.agent_client import AGENT_ERRORS
 from berth.manager.api.deps import ActorDep, ManagerDep, sessions_out
 from berth.manager.schemas import (
     BulkTerminateIn,
@@ -145,7 +144,7 @@ async def terminate_many(body: BulkTerminateIn, actor: ActorDep, m: ManagerDep) 
 @router.get(
     "/{ref}/logs",
     response_class=StreamingResponse,
-    responses={**NOT_FOUND, 200: {"content": {"text/plain": {}}}},
+    responses={**NOT_FOUND, **AGENT_ERRORS, 200: {"content": {"text/plain": {}}}},
 )
 async def session_logs(
     ref: str,
@@ -157,23 +156,9 @@ async def session_logs(
 ) -> StreamingResponse:
     """Container logs (stdout and stderr) of one kernel (default: the main one). Available
     after the session ended too. ``follow`` streams new lines until the kernel stops."""
-    _agent_id, address, kernel_id = await svc.log_source(m, actor, ref, kernel)
-    stream = m.agents.logs(address, kernel_id, follow, tail)
-    try:
-        first = await anext(stream)
-    except StopAsyncIteration:
-        first = b""
+    agent_id, address, kernel_id = await svc.log_source(m, actor, ref, kernel)
+    try:  # bounded: an agent that does not answer is a 503/504 naming it (see app.py)
+        stream = await m.agents.logs(address, kernel_id, follow, tail, agent=agent_id)
     except KeyError as e:
         raise HTTPException(404, "the agent has no logs for this kernel") from e
-    except AgentUnreachable as e:
-        raise HTTPException(502, str(e)) from e
-
-    async def body() -> AsyncIterator[bytes]:
-        yield first
-        try:
-            async for chunk in stream:
-                yield chunk
-        except AgentUnreachable:
-            return
-
-    return StreamingResponse(body(), media_type="text/plain; charset=utf-8")
+    return StreamingResponse(stream, media_type="text/plain; charset=utf-8")
