@@ -110,9 +110,15 @@ class ManagerSettings(_SectionSettings):
     webui_dir: Path | None = Field(
         None, description="Built web UI to serve at /; default: webui/dist of this checkout."
     )
-
-    webui_dir: Path | None = Field(
-        None, description="Built web UI to serve at /; default: webui/dist of this checkout."
+    login_ttl: float = Field(
+        7 * 86400.0, gt=0, le=366 * 86400,
+        description="Seconds a browser login lasts from the moment of logging in (default 7 "
+        "days); the user can log out or revoke it earlier.",
+    )
+    public_url: str = Field(
+        "", description="The manager's URL as browsers see it when a reverse proxy rewrites "
+        "the Host header (e.g. https://berth.example.com); pages of this origin may change "
+        "state with the login cookie, besides the origin each request was sent to.",
     )
     proxy_host: str = Field("127.0.0.1", description="Address the app proxy's ports listen on.")
     proxy_public_host: str = Field(

@@ -7,6 +7,7 @@ import getpass
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from berth.cli import apps, session
+from berth.cli import apps, logins, session
 from berth.cli.common import client, console, err, handle_errors, print_json, size
 from berth.client import Client, save_config
 
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 app.add_typer(session.app, name="session")
 app.add_typer(apps.app, name="app")
+app.add_typer(logins.app, name="logins")
 app.command("ssh")(apps.ssh)
 app.command("run")(session.run)
 user_app = typer.Typer(help="Users (admins).", no_args_is_help=True)
@@ -183,7 +185,7 @@ def login(
     email = email or typer.prompt("Email")
     password = os.environ.get("BERTH_PASSWORD") or getpass.getpass("Password: ")
     with Client(endpoint=endpoint, api_key="") as berth:
-        data = berth.login(email, password)
+        data = berth.login(email, password, label=f"berth login on {socket.gethostname()}"[:64])
         path = save_config(berth.endpoint, data["token"])
     console.print(
         f"Logged in as {data['user']['email']} ({data['user']['role']}); key saved in {path}"

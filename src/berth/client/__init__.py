@@ -102,12 +102,23 @@ class Client:
         _raise_for(r)
         return r.json() if r.content else None
 
-    def login(self, email: str, password: str) -> dict[str, Any]:
+    def login(self, email: str, password: str, label: str = "cli") -> dict[str, Any]:
+        """Trade email + password for a new API key (labelled ``label``) and use it from now
+        on. The answer holds ``token`` (shown once), ``access_key`` and ``user``."""
         data: dict[str, Any] = self.request(
-            "POST", "/api/auth/login", json={"email": email, "password": password}
+            "POST", "/api/auth/token", json={"email": email, "password": password, "label": label}
         )
         self.http.headers["Authorization"] = f"Bearer {data['token']}"
         return data
+
+    def logins(self) -> list[dict[str, Any]]:
+        """Your browser logins (web UI), newest first."""
+        result: list[dict[str, Any]] = self.request("GET", "/api/logins")
+        return result
+
+    def revoke_login(self, login_id: str) -> None:
+        """End one of your browser logins; that browser is logged out."""
+        self.request("DELETE", f"/api/logins/{login_id}")
 
     def create_session(self, **fields: Any) -> list[dict[str, Any]]:
         """Create sessions; fields as in the API's SessionCreate."""
@@ -231,6 +242,14 @@ class AsyncClient:
         r = await self.http.request(method, path, **kwargs)
         _raise_for(r)
         return r.json() if r.content else None
+
+    async def login(self, email: str, password: str, label: str = "sdk") -> dict[str, Any]:
+        """As :meth:`Client.login`."""
+        data: dict[str, Any] = await self.request(
+            "POST", "/api/auth/token", json={"email": email, "password": password, "label": label}
+        )
+        self.http.headers["Authorization"] = f"Bearer {data['token']}"
+        return data
 
     async def create_session(self, **fields: Any) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self.request(

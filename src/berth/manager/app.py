@@ -20,6 +20,7 @@ from berth.domain.status import InvalidTransition
 from berth.manager.agent_client import AgentClient, AgentTimeouts, AgentUnreachable
 from berth.manager.api import apps, auth, catalog, events, internal, launches, sessions
 from berth.manager.context import Manager
+from berth.manager.csrf import CsrfGuard
 from berth.manager.db.engine import make_engine, make_sessionmaker
 from berth.manager.events import make_event_bus
 from berth.manager.schemas import text_problem
@@ -128,6 +129,7 @@ def create_app(settings: ManagerSettings) -> FastAPI:
         redoc_url=None,
     )
     app.add_middleware(_RejectUnstorableText)
+    app.add_middleware(CsrfGuard, public_url=settings.public_url)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RuleError, _rule_error)
     app.add_exception_handler(NotFound, _status(404))

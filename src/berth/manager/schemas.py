@@ -78,6 +78,32 @@ class TokenOut(BaseModel):
     user: UserOut
 
 
+class TokenCreate(LoginIn):
+    """Email + password for a new API key (the CLI's and SDK's login)."""
+
+    label: str = Field("cli", max_length=64, description="What the key is for.")
+
+
+class LoginOut(BaseModel):
+    """A browser login of the caller's."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    created_at: datetime
+    last_used_at: datetime = Field(description="Updated at most once a minute.")
+    expires_at: datetime
+    user_agent: str
+    client_ip: str
+    current: bool = Field(False, description="The login this very request came with.")
+
+
+class LoggedInOut(BaseModel):
+    """The answer to a browser login; the login itself is in the HttpOnly cookie."""
+
+    user: UserOut
+    login: LoginOut
+
+
 class KeyCreate(In):
     label: str = Field("", max_length=64)
 

@@ -1,43 +1,91 @@
-"""Login, logout, who am I, users and API keys."""
+"""Login, logout, browser logins, who am I, users and API keys."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response, status
+import contextlib
+from datetime import timedelta
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from sqlalchemy import select
 
+from berth.domain.credentials import LOGIN_COOKIE
 from berth.manager.api.deps import ActorDep, ManagerDep
-from berth.manager.auth import COOKIE_NAME, Role
+from berth.manager.auth import Role
 from berth.manager.db.tables import ApiKeyRow, UserRow
 from berth.manager.schemas import (
     KeyCreate,
     KeyCreatedOut,
     KeyOut,
+    LoggedInOut,
     LoginIn,
+    LoginOut,
+    TokenCreate,
     TokenOut,
     UserCreate,
     UserOut,
 )
 from berth.manager.services import users
+from berth.manager.services.sessions import NotFound
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
 
-@router.post("/auth/login", responses={401: {"description": "Wrong email or password"}})
-async def login(body: LoginIn, m: ManagerDep, response: Response) -> TokenOut:
-    """Exchange email + password for an API key; also sets it as an HttpOnly cookie."""
+@router.post("/auth/login", responses={401: {"description": "Wrong email or password"},
+                                        403: {"description": "From a page of another origin"}})
+async def login(body: LoginIn, m: ManagerDep, request: Request,
+                response: Response) -> LoggedInOut:
+    """Browser login: check email + password and start a login, kept in the HttpOnly cookie
+    ``berth_login`` (``SameSite=Strict``, ``Path=/``; lasts ``login_ttl``). No API key is
+    handed out: programs use ``POST /api/auth/token``."""
+    client_ip = request.client.host if request.client else ""
     try:
-        user, key, token = await users.login(m.db, body.email, body.password)
+        user, row, cookie = await users.login(
+            m.db, body.email, body.password, timedelta(seconds=m.settings.login_ttl),
+            request.headers.get("user-agent", ""), client_ip)
     except PermissionError as e:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(e)) from e
-    response.set_cookie(COOKIE_NAME, token, httponly=True, samesite="strict")
+    response.set_cookie(LOGIN_COOKIE, cookie, max_age=int(m.settings.login_ttl), path="/",
+                        httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https")
+    return LoggedInOut(user=UserOut.model_validate(user),
+                       login=LoginOut.model_validate(row).model_copy(update={"current": True}))
+
+
+@router.post("/auth/token", status_code=201,
+             responses={401: {"description": "Wrong email or password"}})
+async def token(body: TokenCreate, m: ManagerDep) -> TokenOut:
+    """Email + password for a new API key (what ``berth login`` and ``Client.login`` use).
+    The token is shown only in this answer; send it as ``Authorization: Bearer <token>``."""
+    try:
+        user, key, token = await users.issue_token(m.db, body.email, body.password, body.label)
+    except PermissionError as e:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(e)) from e
     return TokenOut(token=token, access_key=key.access_key, user=UserOut.model_validate(user))
 
 
 @router.post("/auth/logout", status_code=204)
 async def logout(actor: ActorDep, m: ManagerDep, response: Response) -> None:
-    """Revoke the key used for this request and clear the cookie."""
-    await users.delete_key(m.db, actor, actor.access_key)
-    response.delete_cookie(COOKIE_NAME)
+    """End the browser login of this request and clear its cookie. With an API key: nothing
+    to end (delete the key with ``DELETE /api/keys/{access_key}``)."""
+    if actor.login_id:
+        with contextlib.suppress(NotFound):  # revoked meanwhile: the same outcome
+            await users.revoke_login(m.db, actor, actor.login_id)
+    response.delete_cookie(LOGIN_COOKIE, path="/", httponly=True, samesite="strict")
+
+
+@router.get("/logins")
+async def list_logins(actor: ActorDep, m: ManagerDep) -> list[LoginOut]:
+    """The caller's browser logins that have not expired, newest first; ``current`` marks
+    the one of this request."""
+    return [LoginOut.model_validate(r).model_copy(update={"current": r.id == actor.login_id})
+            for r in await users.list_logins(m.db, actor)]
+
+
+@router.delete("/logins/{login_id}", status_code=204,
+               responses={404: {"description": "No such login of yours"}})
+async def revoke_login(login_id: str, actor: ActorDep, m: ManagerDep) -> None:
+    """End one of the caller's logins; a browser using it is logged out at its next request."""
+    await users.revoke_login(m.db, actor, login_id)
 
 
 @router.get("/users/me")

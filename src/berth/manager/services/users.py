@@ -1,11 +1,13 @@
-"""Accounts: the first superadmin, users, API keys, and resolving a token to an Actor."""
+"""Accounts: the first superadmin, users, API keys, browser logins, and resolving a token or
+a login cookie to an Actor."""
 
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -14,8 +16,11 @@ from berth.files import write_private
 from berth.manager.auth import (
     Actor,
     Role,
+    due_for_touch,
     hash_password,
+    login_usable,
     new_api_key,
+    new_login,
     secret_matches,
     split_token,
     verify_password,
@@ -23,13 +28,14 @@ from berth.manager.auth import (
 from berth.manager.db.engine import transaction
 from berth.manager.db.tables import (
     ApiKeyRow,
+    LoginRow,
     ProjectMemberRow,
     ProjectRow,
     ResourceGroupRow,
     UserRow,
     utcnow,
 )
-from berth.manager.services.sessions import Conflict, Forbidden
+from berth.manager.services.sessions import Conflict, Forbidden, NotFound
 
 FIRST_ADMIN_EMAIL = "admin@berth.local"
 
@@ -92,18 +98,87 @@ async def create_user(
         raise Conflict(f"email: a user {email} exists already") from e
 
 
+async def _check_password(db: AsyncSession, email: str, password: str) -> UserRow:
+    """The active user with this email and password. Raises PermissionError (one message for
+    every failure: an unknown email costs the same time as a wrong password)."""
+    user = await db.scalar(select(UserRow).where(UserRow.email == email.lower()))
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.is_active:
+        raise PermissionError("wrong email or password")
+    return user
+
+
 async def login(
-    maker: async_sessionmaker[AsyncSession], email: str, password: str
-) -> tuple[UserRow, ApiKeyRow, str]:
-    """Check email + password; on success issue a new key. Raises PermissionError."""
+    maker: async_sessionmaker[AsyncSession],
+    email: str,
+    password: str,
+    ttl: timedelta,
+    user_agent: str = "",
+    client_ip: str = "",
+) -> tuple[UserRow, LoginRow, str]:
+    """Check email + password; on success start a browser login lasting ``ttl`` and return
+    it with its cookie value. The user's expired logins are cleared on the way. Raises
+    PermissionError."""
+    now = utcnow()
     async with transaction(maker) as db:
-        user = await db.scalar(select(UserRow).where(UserRow.email == email.lower()))
-        ok = verify_password(user.password_hash if user else None, password)
-        if user is None or not ok or not user.is_active:
-            raise PermissionError("wrong email or password")
-        row, token = new_api_key(user.id, "login")
+        user = await _check_password(db, email, password)
+        await db.execute(delete(LoginRow).where(
+            LoginRow.user_id == user.id, LoginRow.expires_at <= now))
+        row, cookie = new_login(user.id, now, ttl, user_agent, client_ip)
+        db.add(row)
+    return user, row, cookie
+
+
+async def issue_token(
+    maker: async_sessionmaker[AsyncSession], email: str, password: str, label: str
+) -> tuple[UserRow, ApiKeyRow, str]:
+    """Check email + password; on success create an API key (for the CLI/SDK) and return it
+    with the token, shown once. Raises PermissionError."""
+    async with transaction(maker) as db:
+        user = await _check_password(db, email, password)
+        row, token = new_api_key(user.id, label)
         db.add(row)
     return user, row, token
+
+
+async def actor_for_login(maker: async_sessionmaker[AsyncSession], cookie: str) -> Actor | None:
+    """The active user a login cookie belongs to, or None (unknown, wrong secret, expired,
+    revoked, or the user deactivated). Records the login's last use, at most once a minute."""
+    parts = split_token(cookie)
+    if parts is None:
+        return None
+    now = utcnow()
+    async with transaction(maker) as db:
+        row = await db.get(LoginRow, parts[0])
+        if row is None or not login_usable(row, parts[1], now):
+            return None
+        user = await db.get(UserRow, row.user_id)
+        if user is None or not user.is_active:
+            return None
+        if due_for_touch(row.last_used_at, now):
+            row.last_used_at = now
+        return Actor(id=user.id, email=user.email, role=Role(user.role), login_id=row.id)
+
+
+async def list_logins(maker: async_sessionmaker[AsyncSession], actor: Actor) -> list[LoginRow]:
+    """The actor's unexpired logins, newest first."""
+    async with maker() as db:
+        rows = await db.scalars(select(LoginRow).where(
+            LoginRow.user_id == actor.id, LoginRow.expires_at > utcnow()
+        ).order_by(LoginRow.created_at.desc()))
+        return list(rows.all())
+
+
+async def revoke_login(
+    maker: async_sessionmaker[AsyncSession], actor: Actor, login_id: str
+) -> None:
+    """End one of the actor's logins; its cookie stops working at once. Another user's login
+    is as unknown as a missing one. Raises NotFound."""
+    async with transaction(maker) as db:
+        row = await db.get(LoginRow, login_id)
+        if row is None or row.user_id != actor.id:
+            raise NotFound(f"no login {login_id}")
+        await db.delete(row)
 
 
 async def create_key(
@@ -138,7 +213,7 @@ async def actor_for_token(maker: async_sessionmaker[AsyncSession], token: str) -
         if user is None or not user.is_active:
             return None
         now = utcnow()
-        if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        if due_for_touch(key.last_used_at, now):
             key.last_used_at = now
         return Actor(id=user.id, email=user.email, role=Role(user.role), access_key=key.access_key)
 
