@@ -30,7 +30,7 @@ class AgentState:
 
     @property
     def free(self) -> sl.Slots:
-        return sl.sub(self.capacity, self.occupied)
+        return sl.free(self.capacity, self.occupied)
 
 
 @dataclass(frozen=True)

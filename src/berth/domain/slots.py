@@ -43,6 +43,12 @@ def sub(a: Mapping[str, Decimal], b: Mapping[str, Decimal]) -> Slots:
     return {k: a.get(k, Decimal(0)) - b.get(k, Decimal(0)) for k in set(a) | set(b)}
 
 
+def free(capacity: Mapping[str, Decimal], occupied: Mapping[str, Decimal]) -> Slots:
+    """What is left of ``capacity``, never below zero: sessions may occupy more than an agent
+    now offers (its capacity shrank while they ran), which leaves nothing free, not a debt."""
+    return {k: max(v, Decimal(0)) for k, v in sub(capacity, occupied).items()}
+
+
 def shortfall(request: Mapping[str, Decimal], free: Mapping[str, Decimal]) -> dict[str, Decimal]:
     """Capacity-bearing slots for which ``request`` exceeds ``free`` and by how much."""
     missing: dict[str, Decimal] = {}

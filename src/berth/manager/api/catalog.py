@@ -46,7 +46,7 @@ async def list_agents(actor: ActorDep, m: ManagerDep) -> list[AgentOut]:
                 resource_group=row.resource_group,
                 capacity=sl.to_json(capacity),
                 occupied=sl.to_json(occupied),
-                free=sl.to_json(sl.sub(capacity, occupied)),
+                free=sl.to_json(sl.free(capacity, occupied)),
                 last_heartbeat=row.last_heartbeat,
                 version=row.version,
             )
