@@ -159,7 +159,14 @@ class AgentSettings(_SectionSettings):
     port: int = Field(6011, description="Port of the agent RPC (manager -> agent).")
     manager_url: str = Field("http://127.0.0.1:8090", description="Where the manager is.")
     resource_group: str = Field("default", description="Resource group this agent joins.")
-    token: str = Field("", description="Shared secret with the manager; empty: data dir file.")
+    token: str = Field(
+        "", description="Shared secret with the manager; empty: read from token_file, else "
+        "from the manager's <data dir>/agent-token, else from this agent's data dir."
+    )
+    token_file: Path | None = Field(
+        None, description="File holding the shared secret (e.g. a copy of the manager's "
+        "<data dir>/agent-token on another machine); empty: look where the manager keeps it."
+    )
     cpu: float | None = Field(None, description="CPU cores offered; default: all host cores.")
     mem: int | None = Field(None, description="Memory bytes offered; default: host memory.")
     heartbeat_interval: float = Field(5.0, description="Seconds between heartbeats.")
@@ -171,5 +178,36 @@ class AgentSettings(_SectionSettings):
         "normal", description="FakeBackend behaviour: normal, slow, never-start or fail."
     )
 
+    def token_places(self) -> list[tuple[Path, str]]:
+        """Where the shared secret may be, in order, each with what the place is: the
+        ``token_file`` alone when set; else the manager's data dir (BERTH_DATA_DIR or the
+        config file's ``[manager] data_dir``, which need not be this agent's) and this agent's."""
+        if self.token_file is not None:
+            return [(self.token_file, "BERTH_AGENT_TOKEN_FILE")]
+        # As ManagerSettings reads it: the environment first, then the config file.
+        manager_dir = Path(os.environ.get("BERTH_DATA_DIR")
+                           or _toml_section("manager").get("data_dir") or default_data_dir())
+        places = [(manager_dir / "agent-token", "the manager's data dir")]
+        if self.data_dir != manager_dir:
+            places.append((self.data_dir / "agent-token", "this agent's data dir"))
+        return places
+
     def resolved_token(self) -> str:
-        return self.token or read_or_create_secret(self.data_dir / "agent-token")
+        """The shared secret: ``token``, else the first non-empty file of
+        :meth:`token_places`. The agent never makes one up (a secret the manager does not
+        know only gets every call refused). Raises AgentTokenMissing naming where it looked."""
+        if self.token:
+            return self.token
+        places = self.token_places()
+        for path, _ in places:
+            if path.is_file() and (value := path.read_text().strip()):
+                return value
+        looked = ", ".join(f"{path} ({what})" for path, what in places)
+        raise AgentTokenMissing(
+            f"no agent token: BERTH_AGENT_TOKEN is empty and no token file was found at "
+            f"{looked}. Start the manager first (it creates <data dir>/agent-token), or set "
+            "BERTH_AGENT_TOKEN, or BERTH_AGENT_TOKEN_FILE to a copy of that file.")
+
+
+class AgentTokenMissing(RuntimeError):
+    """The agent has no shared secret; the message says where it looked."""

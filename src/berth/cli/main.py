@@ -70,12 +70,17 @@ def agent(log_level: Annotated[str, typer.Option(help="Log level.")] = "info") -
     import uvicorn
 
     from berth.agent.server import create_agent_app
-    from berth.settings import AgentSettings
+    from berth.settings import AgentSettings, AgentTokenMissing
 
     _logging(log_level)
     settings = AgentSettings()
+    try:
+        agent_app = create_agent_app(settings)
+    except AgentTokenMissing as e:
+        err.print(f"[red]{e}[/red]", highlight=False)
+        raise typer.Exit(2) from None
     uvicorn.run(
-        create_agent_app(settings),
+        agent_app,
         host=settings.host,
         port=settings.port,
         log_level=log_level,
