@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 
 from berth.domain.status import SessionType
 from berth.manager.agent_client import AGENT_ERRORS
-from berth.manager.api.deps import ActorDep, ManagerDep, sessions_out
+from berth.manager.api.deps import ActorDep, ManagerDep
 from berth.manager.schemas import (
     BulkTerminateIn,
     HistoryOut,
@@ -21,6 +21,7 @@ from berth.manager.schemas import (
     TerminateIn,
 )
 from berth.manager.services import sessions as svc
+from berth.manager.services.views import sessions_out
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 Responses = dict[int | str, dict[str, Any]]

@@ -1,0 +1,72 @@
+"""Rows to API schemas where that needs more than one row: the lookups (owner emails, project
+names) are done here, one query each, so that routes never query the database."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from berth.domain import slots as sl
+from berth.manager.context import Manager
+from berth.manager.db.tables import ProjectRow, SessionRow, UserRow
+from berth.manager.schemas import KernelOut, SessionOut
+
+
+async def sessions_out(m: Manager, rows: list[SessionRow]) -> list[SessionOut]:
+    """Schemas for ``rows`` (in order), with owner emails and project names looked up in one
+    go each. The caller has already checked that the rows may be seen."""
+    async with m.db() as db:
+        users = dict(
+            (
+                await db.execute(
+                    select(UserRow.id, UserRow.email).where(
+                        UserRow.id.in_({r.owner_id for r in rows})
+                    )
+                )
+            )
+            .tuples()
+            .all()
+        )
+        projects = dict(
+            (
+                await db.execute(
+                    select(ProjectRow.id, ProjectRow.name).where(
+                        ProjectRow.id.in_({r.project_id for r in rows})
+                    )
+                )
+            )
+            .tuples()
+            .all()
+        )
+    return [
+        SessionOut(
+            id=r.id,
+            name=r.name,
+            type=r.type,
+            status=r.status,
+            status_info=r.status_info,
+            status_data=r.status_data,
+            status_changed_at=r.status_changed_at,
+            result=r.result,
+            exit_code=r.exit_code,
+            image=r.image,
+            owner_id=r.owner_id,
+            owner_email=users.get(r.owner_id, ""),
+            creator_id=r.creator_id,
+            project=projects.get(r.project_id, ""),
+            resource_group=r.resource_group,
+            agent_id=r.agent_id,
+            requested=sl.to_json(sl.from_json(r.requested_slots)),
+            environ=r.environ,
+            startup_command=r.startup_command,
+            starts_at=r.starts_at,
+            timeout_seconds=r.timeout_seconds,
+            preopen_ports=r.preopen_ports,
+            cluster_mode=r.cluster_mode,
+            cluster_size=r.cluster_size,
+            created_at=r.created_at,
+            started_at=r.started_at,
+            terminated_at=r.terminated_at,
+            kernels=[KernelOut.model_validate(k) for k in r.kernels],
+        )
+        for r in rows
+    ]
