@@ -238,6 +238,11 @@ class SessionOut(BaseModel):
     project: str
     resource_group: str
     agent_id: str | None
+    agent_status: Literal["ALIVE", "LOST"] | None = Field(
+        None, description="State of the agent that runs the session, while it has not ended: "
+        "LOST when the agent stopped sending heartbeats (its apps, terminal and logs may not "
+        "answer; the session is kept and resumes when the agent comes back); null when the "
+        "session has no agent (PENDING) or has ended.")
     requested: dict[str, str]
     environ: dict[str, str]
     startup_command: str | None

@@ -3,12 +3,23 @@ names) are done here, one query each, so that routes never query the database.""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from sqlalchemy import select
 
 from berth.domain import slots as sl
+from berth.domain.status import ENDED
 from berth.manager.context import Manager
-from berth.manager.db.tables import ProjectRow, SessionRow, UserRow
+from berth.manager.db.tables import AgentRow, ProjectRow, SessionRow, UserRow
 from berth.manager.schemas import KernelOut, SessionOut
+
+
+def agent_status(row: SessionRow, agents: dict[str, str]) -> Literal["ALIVE", "LOST"] | None:
+    """The state of the session's agent (``agents``: id -> status) while the session has not
+    ended; an agent that is gone from the table counts as LOST."""
+    if row.agent_id is None or row.status in ENDED:
+        return None
+    return "ALIVE" if agents.get(row.agent_id) == "ALIVE" else "LOST"
 
 
 async def sessions_out(m: Manager, rows: list[SessionRow]) -> list[SessionOut]:
@@ -37,6 +48,17 @@ async def sessions_out(m: Manager, rows: list[SessionRow]) -> list[SessionOut]:
             .tuples()
             .all()
         )
+        agents = dict(
+            (
+                await db.execute(
+                    select(AgentRow.id, AgentRow.status).where(
+                        AgentRow.id.in_({r.agent_id for r in rows if r.agent_id})
+                    )
+                )
+            )
+            .tuples()
+            .all()
+        )
     return [
         SessionOut(
             id=r.id,
@@ -55,6 +77,7 @@ async def sessions_out(m: Manager, rows: list[SessionRow]) -> list[SessionOut]:
             project=projects.get(r.project_id, ""),
             resource_group=r.resource_group,
             agent_id=r.agent_id,
+            agent_status=agent_status(r, agents),
             requested=sl.to_json(sl.from_json(r.requested_slots)),
             environ=r.environ,
             startup_command=r.startup_command,
