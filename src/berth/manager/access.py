@@ -8,7 +8,8 @@ owner, or none) and the action, so that one test can enumerate all of them:
 - an admin also sees the sessions they launched for a user, and may terminate them;
 - a superadmin sees every session and may terminate any;
 - renaming, apps (open/close), the SSH key and the terminal are the owner's only: they hand
-  out the owner's credentials or act in their name (403 for others who see the session).
+  out the owner's credentials or act in their name (403 for others who see the session);
+- admins list the accounts; a customized image is its owner's only.
 
 :func:`visible_sessions` is the same "may see" rule as an SQL condition, for lists and
 lookups by name; :func:`decide` is pure (no I/O, no clock).
@@ -117,6 +118,16 @@ def can_act(actor: Actor, thing: Owned, action: Action) -> bool:
 def refusal(action: Action) -> str:
     """The message of a 403 for ``action``."""
     return _MESSAGES.get(action, f"you may not {action} this session")
+
+
+def may_list_users(actor: Actor) -> bool:
+    """Admins see the accounts (to launch sessions for them); users only their own."""
+    return actor.role in (Role.ADMIN, Role.SUPERADMIN)
+
+
+def can_use_image(actor: Actor, image_owner_id: str | None) -> bool:
+    """Shared images are everyone's; a customized image is its owner's only."""
+    return image_owner_id is None or image_owner_id == actor.id
 
 
 def visible_sessions(actor: Actor) -> ColumnElement[bool]:

@@ -6,12 +6,10 @@ import contextlib
 from datetime import timedelta
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
-from sqlalchemy import select
 
 from berth.domain.credentials import LOGIN_COOKIE
 from berth.manager.api.deps import ActorDep, ManagerDep
 from berth.manager.auth import Role
-from berth.manager.db.tables import ApiKeyRow, UserRow
 from berth.manager.schemas import (
     KeyCreate,
     KeyCreatedOut,
@@ -90,17 +88,12 @@ async def revoke_login(login_id: str, actor: ActorDep, m: ManagerDep) -> None:
 
 @router.get("/users/me")
 async def me(actor: ActorDep, m: ManagerDep) -> UserOut:
-    async with m.db() as db:
-        return UserOut.model_validate(await db.get(UserRow, actor.id))
+    return UserOut.model_validate(await users.get_user(m.db, actor))
 
 
 @router.get("/users", responses={403: {"description": "Not an admin"}})
 async def list_users(actor: ActorDep, m: ManagerDep) -> list[UserOut]:
-    if not actor.is_admin:
-        raise HTTPException(403, "only admins may list users")
-    async with m.db() as db:
-        rows = (await db.scalars(select(UserRow).order_by(UserRow.email))).all()
-    return [UserOut.model_validate(r) for r in rows]
+    return [UserOut.model_validate(r) for r in await users.list_users(m.db, actor)]
 
 
 @router.post(
@@ -117,15 +110,7 @@ async def create_user(body: UserCreate, actor: ActorDep, m: ManagerDep) -> UserO
 
 @router.get("/keys")
 async def list_keys(actor: ActorDep, m: ManagerDep) -> list[KeyOut]:
-    async with m.db() as db:
-        rows = (
-            await db.scalars(
-                select(ApiKeyRow)
-                .where(ApiKeyRow.user_id == actor.id)
-                .order_by(ApiKeyRow.created_at)
-            )
-        ).all()
-    return [KeyOut.model_validate(r) for r in rows]
+    return [KeyOut.model_validate(r) for r in await users.list_keys(m.db, actor)]
 
 
 @router.post("/keys", status_code=201)

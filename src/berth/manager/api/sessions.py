@@ -83,10 +83,9 @@ async def list_sessions(
     ),
 ) -> SessionPage:
     """Newest first by default. ``running`` means not yet ended (including PENDING)."""
-    async with m.db() as db:
-        rows, total, counts = await svc.list_sessions(
-            db, actor, state, type, name, offset, limit, sort
-        )
+    rows, total, counts = await svc.list_sessions(
+        m, actor, state, type, name, offset, limit, sort
+    )
     return SessionPage(
         items=await sessions_out(m, rows), total=total, offset=offset, limit=limit, counts=counts
     )
@@ -108,8 +107,6 @@ async def update_session(
 ) -> SessionOut:
     """Rename a RUNNING session (owner only)."""
     row = await svc.rename(m, actor, ref, body.name)
-    async with m.db() as db:
-        row = await svc.find_session(db, actor, row.id)
     [out] = await sessions_out(m, [row])
     return out
 

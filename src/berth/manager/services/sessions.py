@@ -279,7 +279,7 @@ def _created_event(db: AsyncSession, row: SessionRow) -> Event:
 
 
 async def list_sessions(
-    db: AsyncSession,
+    m: Manager,
     actor: Actor,
     state: str,
     type_: SessionType | None,
@@ -289,6 +289,20 @@ async def list_sessions(
     sort: str = "-created_at",
 ) -> tuple[list[SessionRow], int, dict[str, int]]:
     """A page of visible sessions, the total, and counts per type (same filters, any type)."""
+    async with m.db() as db:
+        return await _list_sessions(db, actor, state, type_, name, offset, limit, sort)
+
+
+async def _list_sessions(
+    db: AsyncSession,
+    actor: Actor,
+    state: str,
+    type_: SessionType | None,
+    name: str | None,
+    offset: int,
+    limit: int,
+    sort: str,
+) -> tuple[list[SessionRow], int, dict[str, int]]:
     query = select(SessionRow).where(access.visible_sessions(actor))
     if state == "running":
         query = query.where(SessionRow.status.not_in(ENDED))
@@ -334,6 +348,8 @@ SORTABLE = {
 
 
 async def rename(m: Manager, actor: Actor, ref: str, new_name: str) -> SessionRow:
+    """Rename a RUNNING session (owner only) and return it as stored. Raises RuleError,
+    NotFound, Forbidden or Conflict (not RUNNING, or the name is taken)."""
     rules.check_session_name(new_name)
     try:
         async with transaction(m.db) as db:
@@ -353,7 +369,8 @@ async def rename(m: Manager, actor: Actor, ref: str, new_name: str) -> SessionRo
                 row.name = new_name
     except IntegrityError as e:
         raise Conflict("name: a session with this name is already active") from e
-    return row
+    async with m.db() as db:  # as stored, with its kernels
+        return await find_session(db, actor, row.id)
 
 
 async def session_history(

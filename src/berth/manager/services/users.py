@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from berth.domain.rules import RuleError
 from berth.files import write_private
+from berth.manager import access
 from berth.manager.auth import (
     Actor,
     Role,
@@ -221,3 +222,30 @@ async def actor_for_token(maker: async_sessionmaker[AsyncSession], token: str) -
 def check_password_rules(password: str) -> None:
     if len(password) < 8:
         raise RuleError("password", "must be at least 8 characters long")
+
+
+async def get_user(maker: async_sessionmaker[AsyncSession], actor: Actor) -> UserRow:
+    """The caller's own account. Raises NotFound when it was deleted meanwhile."""
+    async with maker() as db:
+        row = await db.get(UserRow, actor.id)
+    if row is None:
+        raise NotFound("your account no longer exists")
+    return row
+
+
+async def list_users(maker: async_sessionmaker[AsyncSession], actor: Actor) -> list[UserRow]:
+    """Every account, by email. Admins only (see :mod:`berth.manager.access`): raises
+    Forbidden."""
+    if not access.may_list_users(actor):
+        raise Forbidden("only admins may list users")
+    async with maker() as db:
+        return list((await db.scalars(select(UserRow).order_by(UserRow.email))).all())
+
+
+async def list_keys(maker: async_sessionmaker[AsyncSession], actor: Actor) -> list[ApiKeyRow]:
+    """The caller's API keys, oldest first (without their secrets, which are not stored)."""
+    async with maker() as db:
+        rows = await db.scalars(
+            select(ApiKeyRow).where(ApiKeyRow.user_id == actor.id).order_by(ApiKeyRow.created_at)
+        )
+        return list(rows.all())
