@@ -63,6 +63,8 @@ export interface Session {
   project: string;
   resource_group: string;
   agent_id: string | null;
+  /** The session's agent while the session has not ended; null when PENDING or ended. */
+  agent_status?: "ALIVE" | "LOST" | null;
   requested: Record<string, string>;
   environ: Record<string, string>;
   startup_command: string | null;

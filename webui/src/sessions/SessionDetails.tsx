@@ -2,6 +2,7 @@ import { InfoCircleOutlined } from "@ant-design/icons";
 import { Button, Descriptions, Space, Tag, Typography } from "antd";
 import { formatBytes, formatCpu, formatSeconds, formatTime, timezoneName } from "../format";
 import type { SessionDetail } from "../types";
+import { AgentCell } from "./AgentCell";
 import Elapsed from "./Elapsed";
 import StatusTag from "./StatusTag";
 
@@ -75,7 +76,9 @@ export default function SessionDetails({ session: s, onInfo }: Props) {
         </Space>
       </Descriptions.Item>
       <Descriptions.Item label="Resource group">{s.resource_group}</Descriptions.Item>
-      <Descriptions.Item label="Agent">{s.agent_id ?? "-"}</Descriptions.Item>
+      <Descriptions.Item label="Agent">
+        <AgentCell session={s} />
+      </Descriptions.Item>
       <Descriptions.Item label="Cluster">
         {s.cluster_mode}, {s.cluster_size} kernel{s.cluster_size === 1 ? "" : "s"}
       </Descriptions.Item>

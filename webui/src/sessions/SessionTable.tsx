@@ -1,10 +1,11 @@
-import { Button, Empty, Space, Table, Tooltip, Typography } from "antd";
+import { Button, Empty, Space, Table, Tooltip } from "antd";
 import type { ColumnsType, TablePaginationConfig } from "antd/es/table";
 import type { SorterResult } from "antd/es/table/interface";
 import type { ReactNode } from "react";
 import AppButtons, { appsBlocker } from "../apps/AppButtons";
 import { formatBytes, formatCpu, formatTime, timezoneName } from "../format";
 import { ENDED, type Session } from "../types";
+import { AgentCell } from "./AgentCell";
 import Elapsed from "./Elapsed";
 import { PAGE_SIZES, sortPage, type ListView, type SortOrder } from "./query";
 import StatusTag from "./StatusTag";
@@ -119,7 +120,7 @@ export default function SessionTable(props: Props) {
       ...sortable("agent"),
       width: 120,
       ellipsis: true,
-      render: (agent: string | null) => agent ?? <Typography.Text type="secondary">-</Typography.Text>,
+      render: (_: string | null, s) => <AgentCell session={s} />,
     },
     ...(props.showOwner
       ? [
