@@ -86,7 +86,7 @@ def test_interactive_launch_through_all_steps(page: Page, berth: Cluster) -> Non
     page.get_by_label("Variable name 1").fill("GREETING")
     page.get_by_label("Variable value 1").fill("hello")
     page.get_by_label("CPU (cores)").fill("0.5")
-    expect(page.get_by_text("the image needs at least 1 cores")).to_be_visible()
+    expect(page.get_by_text("the image needs at least 1 core", exact=True)).to_be_visible()
     page.get_by_label("CPU (cores)").fill("2")
     shot(page, "launcher-2-environment")
 

@@ -8,6 +8,9 @@ import LoginPage from "./login/LoginPage";
 import { NotificationsProvider } from "./notifications/NotificationsProvider";
 import SessionsPage from "./sessions/SessionsPage";
 
+/** Notices shown at once (bottom right); the header's bell keeps every session's. */
+const MAX_NOTICES = 3;
+
 // xterm.js is loaded only by the terminal window.
 const TerminalPage = lazy(() => import("./apps/TerminalPage"));
 
@@ -47,7 +50,9 @@ function NotFound() {
 export default function App() {
   return (
     <ConfigProvider theme={{ token: { colorPrimary: "#1677ff" } }}>
-      <AntApp notification={{ placement: "bottomRight" }}>
+      {/* Notices never collapse into a stack (that hid their buttons); at most MAX_NOTICES show,
+          the oldest leaving first, so they keep to a corner of the page. */}
+      <AntApp notification={{ placement: "bottomRight", stack: false, maxCount: MAX_NOTICES }}>
         <AuthProvider>
           <Routes>
             <Route path="/login" element={<LoginPage />} />

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { elapsedMs, formatBytes, formatCpu, formatDuration, formatSeconds } from "./format";
+import { elapsedMs, environmentLabel, formatBytes, formatCpu, formatDuration, formatSeconds, plural } from "./format";
 
 describe("format", () => {
   it("sizes in binary units", () => {
@@ -7,6 +7,19 @@ describe("format", () => {
     expect(formatBytes(1610612736)).toBe("1.5 GiB");
     expect(formatBytes("67108864")).toBe("64 MiB");
     expect(formatBytes(undefined)).toBe("-");
+  });
+
+  it("says an environment's version once", () => {
+    expect(environmentLabel("Python 3.11", "3.11")).toBe("Python 3.11"); // not "Python 3.11 3.11"
+    expect(environmentLabel("C++ (GCC 12)", "gcc12")).toBe("C++ (GCC 12)");
+    expect(environmentLabel("R", "4.4")).toBe("R 4.4");
+    expect(environmentLabel("Python", "")).toBe("Python");
+  });
+
+  it("puts a counted word in the right number", () => {
+    expect(plural(1, "session")).toBe("1 session");
+    expect(plural(0, "session")).toBe("0 sessions");
+    expect(plural(3, "kernel")).toBe("3 kernels");
   });
 
   it("cpu cores", () => {

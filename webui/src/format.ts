@@ -25,6 +25,19 @@ export function formatCpu(value: string | undefined | null): string {
   return `${Number(n.toFixed(2))} ${n === 1 ? "core" : "cores"}`;
 }
 
+/** "1 core", "2 cores", "1 session": the count with the word in the right number. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** An environment's name with its version, once: ("Python 3.11", "3.11") -> "Python 3.11",
+ * ("C++ (GCC 12)", "gcc12") -> "C++ (GCC 12)", ("R", "4.4") -> "R 4.4". */
+export function environmentLabel(displayName: string, version: string): string {
+  const squash = (text: string) => text.toLowerCase().replace(/[^a-z0-9.]/g, "");
+  if (!version || squash(displayName).includes(squash(version))) return displayName;
+  return `${displayName} ${version}`;
+}
+
 /** Milliseconds -> "45s", "3m 05s", "2h 03m", "3d 04h". */
 export function formatDuration(ms: number): string {
   const total = Math.max(0, Math.floor(ms / 1000));

@@ -1,8 +1,9 @@
 import { AppstoreOutlined, CodeOutlined } from "@ant-design/icons";
-import { App, Button, Tooltip } from "antd";
+import { Button, Tooltip } from "antd";
 import type { SessionStatus, SessionType } from "../types";
 import { terminalPath } from "./appsApi";
 import { openWindow } from "./popup";
+import { useToast } from "../notifications/toast";
 
 export interface AppsSession {
   id: string;
@@ -35,11 +36,11 @@ interface Props {
 
 /** The Apps and Terminal buttons of a session (list row, detail panel, notification). */
 export default function AppButtons({ session, userId, onApps, size = "middle", compact = false }: Props) {
-  const { message } = App.useApp();
+  const toast = useToast();
   const blocker = appsBlocker(session, userId);
   const terminal = () => {
     if (!openWindow(terminalPath(session.id))) {
-      message.warning("The browser blocked the new window; allow pop-ups for this site");
+      toast.warning("The browser blocked the new window; allow pop-ups for this site");
     }
   };
   return (

@@ -1,4 +1,4 @@
-import { Alert, App, Divider, Empty, Skeleton, Typography } from "antd";
+import { Alert, Divider, Empty, Skeleton, Typography } from "antd";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import type { ApiError } from "../api";
 import type { SessionApp } from "../types";
@@ -15,6 +15,7 @@ import {
 import OpenOptionsForm from "./OpenOptionsForm";
 import SshPanel from "./SshPanel";
 import { useOpenApp } from "./useOpenApp";
+import { useToast } from "../notifications/toast";
 
 /** Apps that ask for a log directory before they open. */
 const ASKS_LOGDIR = new Set(["tensorboard"]);
@@ -25,7 +26,7 @@ interface Props {
 
 /** The content of the app launcher: the tiles, the options, and what an open app needs next. */
 export default function AppLauncherBody({ sessionId }: Props) {
-  const { message } = App.useApp();
+  const toast = useToast();
   const [apps, setApps] = useState<SessionApp[] | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [options, setOptions] = useState<OpenOptions>(DEFAULT_OPTIONS);
@@ -75,9 +76,9 @@ export default function AppLauncherBody({ sessionId }: Props) {
   const closeRoute = async (app: SessionApp) => {
     try {
       await appsApi.close(sessionId, app.name);
-      message.success(`Closed the route to ${app.title}`);
+      toast.success(`Closed the route to ${app.title}`);
     } catch (e) {
-      message.error(`Could not close ${app.title}: ${(e as ApiError).message}`);
+      toast.error(`Could not close ${app.title}: ${(e as ApiError).message}`);
     }
     void load();
   };

@@ -1,10 +1,11 @@
 import { DownloadOutlined } from "@ant-design/icons";
-import { Alert, App, Button, Descriptions, Space, Typography } from "antd";
+import { Alert, Button, Descriptions, Space, Typography } from "antd";
 import { useState } from "react";
 import type { ApiError } from "../api";
 import type { SshInfo } from "../types";
 import { appsApi } from "./appsApi";
 import { sshCommands } from "./openForm";
+import { useToast } from "../notifications/toast";
 
 interface Props {
   sessionId: string;
@@ -40,7 +41,7 @@ function CommandLine({ label, text, testId }: { label: string; text: string; tes
 
 /** How to reach the session over SSH/SFTP: host, port, user, commands, the private key. */
 export default function SshPanel({ sessionId, ssh, onBack }: Props) {
-  const { message } = App.useApp();
+  const toast = useToast();
   const [busy, setBusy] = useState(false);
   const commands = sshCommands(ssh);
 
@@ -48,9 +49,9 @@ export default function SshPanel({ sessionId, ssh, onBack }: Props) {
     setBusy(true);
     try {
       saveText(await appsApi.sshKey(sessionId), "id_container");
-      message.success("Saved id_container; run chmod 600 id_container before using it");
+      toast.success("Saved id_container; run chmod 600 id_container before using it");
     } catch (e) {
-      message.error(`Could not download the key: ${(e as ApiError).message}`);
+      toast.error(`Could not download the key: ${(e as ApiError).message}`);
     } finally {
       setBusy(false);
     }

@@ -6,6 +6,17 @@
 export const TMUX_HELP =
   "tmux: Ctrl-B c new shell · Ctrl-B w list · Ctrl-B PgUp scroll · Ctrl-B :set -g mouse off to copy with the mouse";
 
+/** xterm.js options. A line height above 1 leaves room below the baseline: at 1, common
+ * monospace fonts (DejaVu Sans Mono at 14 px) draw `_` in the next row's space, where the DOM
+ * renderer clips it, so underscores were invisible. */
+export const TERMINAL_OPTIONS = {
+  cursorBlink: true,
+  fontSize: 14,
+  lineHeight: 1.2,
+  fontFamily: 'Menlo, Monaco, "DejaVu Sans Mono", "Liberation Mono", Consolas, monospace',
+  scrollback: 5000,
+} as const;
+
 export function terminalSocketUrl(
   loc: { protocol: string; host: string },
   ref: string,

@@ -1,7 +1,6 @@
 // Opening one app of a session: check the options, open a blank window during the click, ask
 // the server (POST /apps/{name}/open), then send the window to the app (or show SSH details,
 // or a link when the browser blocked the window). Refusals go to their fields or an Alert.
-import { App } from "antd";
 import { useCallback, useState } from "react";
 import { ApiError } from "../api";
 import type { SessionApp, SshInfo } from "../types";
@@ -16,6 +15,7 @@ import {
   type OpenOptions,
 } from "./openForm";
 import { closePending, navigatePending, openPending, openWindow } from "./popup";
+import { useToast } from "../notifications/toast";
 
 export interface BlockedLink {
   title: string;
@@ -36,7 +36,7 @@ export interface OpenAppState {
 }
 
 export function useOpenApp(sessionId: string, onOpened: () => void): OpenAppState {
-  const { message } = App.useApp();
+  const toast = useToast();
   const [busy, setBusy] = useState<string | null>(null);
   const [errors, setErrors] = useState<OpenErrors>({});
   const [alert, setAlert] = useState<string | null>(null);
@@ -62,7 +62,7 @@ export function useOpenApp(sessionId: string, onOpened: () => void): OpenAppStat
       try {
         const result = await appsApi.open(sessionId, app.name, toOpenBody(options, logdir));
         const notes = openNotes(result, result.ssh ? sshCommands(result.ssh).ssh : null);
-        if (notes) message.info(notes);
+        if (notes) toast.info(notes);
         if (result.ssh) {
           closePending(win);
           setSsh(result.ssh);
@@ -86,7 +86,7 @@ export function useOpenApp(sessionId: string, onOpened: () => void): OpenAppStat
         setBusy(null);
       }
     },
-    [sessionId, message, onOpened],
+    [sessionId, toast, onOpened],
   );
 
   return {

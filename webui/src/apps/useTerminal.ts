@@ -4,7 +4,7 @@ import { FitAddon } from "@xterm/addon-fit";
 import { Terminal } from "@xterm/xterm";
 import "@xterm/xterm/css/xterm.css";
 import { useCallback, useEffect, useRef, useState, type RefObject } from "react";
-import { closeReason, inputFrame, resizeFrame, serverError, terminalSocketUrl } from "./terminal";
+import { closeReason, inputFrame, resizeFrame, serverError, TERMINAL_OPTIONS, terminalSocketUrl } from "./terminal";
 
 export type TerminalPhase = "connecting" | "open" | "closed";
 
@@ -66,13 +66,7 @@ export function useTerminal(ref: string, box: RefObject<HTMLDivElement>): Termin
   useEffect(() => {
     const el = box.current;
     if (!el) return;
-    const t = new Terminal({
-      cursorBlink: true,
-      fontSize: 14,
-      fontFamily: 'Menlo, Monaco, "DejaVu Sans Mono", "Liberation Mono", Consolas, monospace',
-      scrollback: 5000,
-      theme: THEME,
-    });
+    const t = new Terminal({ ...TERMINAL_OPTIONS, theme: THEME });
     const fit = new FitAddon();
     t.loadAddon(fit);
     t.open(el);

@@ -2,7 +2,7 @@
 // lives in the URL (?step=N&s=<base64url JSON of the changed fields>), so reload and
 // back/forward keep it.
 import { ArrowLeftOutlined, ArrowRightOutlined, RocketOutlined } from "@ant-design/icons";
-import { Alert, App, Button, Card, Col, Row, Space, Steps, Typography } from "antd";
+import { Alert, App, Button, Card, Col, Grid, Row, Space, Steps, Typography } from "antd";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useNavigate, useSearchParams } from "react-router-dom";
 import { ApiError } from "../api";
@@ -38,7 +38,8 @@ export default function Launcher() {
   const user = useUser();
   const admin = isAdmin(user);
   const navigate = useNavigate();
-  const { modal, message } = App.useApp();
+  const { modal } = App.useApp();
+  const narrow = !Grid.useBreakpoint().md;
   const [params, setParams] = useSearchParams();
 
   // ---- form state, mirrored into the URL ----
@@ -178,12 +179,10 @@ export default function Launcher() {
     setLaunching(true);
     try {
       const created = await launcherApi.create(body);
+      // Each session's own notice says it was created and follows it (no second toast).
       for (const s of created) {
         notify({ id: s.id, name: s.name, status: s.status });
       }
-      message.success(
-        created.length === 1 ? `Session ${created[0].name} created` : `${created.length} sessions created`,
-      );
       leaving.current = true;
       navigate("/sessions");
     } catch (e) {
@@ -237,15 +236,16 @@ export default function Launcher() {
   ][step];
 
   return (
-    <div style={{ maxWidth: 1280 }}>
+    <div style={{ maxWidth: 1280 }} data-testid="launcher">
       <Typography.Title level={3} style={{ marginTop: 0, marginBottom: 12 }}>
         Start a session
       </Typography.Title>
       {loadError && (
         <Alert type="error" showIcon style={{ marginBottom: 12 }} message={`Cannot load environments: ${loadError}`} />
       )}
-      <Row gutter={16} wrap={false}>
-        <Col flex="auto" style={{ minWidth: 0 }}>
+      {/* Phone width: the steps and history go below the form instead of squeezing it. */}
+      <Row gutter={[16, 12]} wrap={narrow}>
+        <Col flex={narrow ? "1 1 100%" : "auto"} style={{ minWidth: 0 }}>
           <Card
             title={`${step + 1}. ${STEP_TITLES[step]}`}
             size="small"
@@ -261,6 +261,7 @@ export default function Launcher() {
               background: "#f5f5f5",
               padding: "12px 0",
               display: "flex",
+              flexWrap: "wrap",
               gap: 8,
               zIndex: 2,
             }}
@@ -297,7 +298,7 @@ export default function Launcher() {
             )}
           </div>
         </Col>
-        <Col flex="280px">
+        <Col flex={narrow ? "1 1 100%" : "280px"} style={{ minWidth: 0 }}>
           <Card size="small" style={{ marginBottom: 12 }}>
             <Steps
               direction="vertical"

@@ -1,10 +1,11 @@
 // Recent history: the 5 most recent launches and the pinned ones (from /api/launches).
 import { DeleteOutlined, EditOutlined, PushpinFilled, PushpinOutlined } from "@ant-design/icons";
-import { App, Button, Card, Empty, Input, List, Tooltip, Typography } from "antd";
+import { Button, Card, Empty, Input, List, Tooltip, Typography } from "antd";
 import { useRef, useState } from "react";
 import { ApiError } from "../api";
 import { formatTime } from "../format";
 import { launcherApi, type Launch } from "./launcherApi";
+import { useToast } from "../notifications/toast";
 
 interface Props {
   launches: Launch[] | null;
@@ -18,7 +19,7 @@ function describe(l: Launch): string {
 }
 
 export default function RecentHistory({ launches, onChanged, onOpen }: Props) {
-  const { message } = App.useApp();
+  const toast = useToast();
   const [editing, setEditing] = useState<string | null>(null);
   const [draft, setDraft] = useState("");
   // Enter or Esc closes the field; the blur that follows must not save again (or at all).
@@ -29,7 +30,7 @@ export default function RecentHistory({ launches, onChanged, onOpen }: Props) {
       await what;
       onChanged();
     } catch (e) {
-      message.error(e instanceof ApiError ? e.message : String(e));
+      toast.error(e instanceof ApiError ? e.message : String(e));
     }
   };
   const save = (l: Launch) => {

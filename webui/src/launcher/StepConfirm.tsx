@@ -1,7 +1,7 @@
 // Step 5: one card per step with an Edit link; a card with an error is marked and explains it.
 import { EditOutlined, ExclamationCircleOutlined } from "@ant-design/icons";
 import { Alert, Button, Card, Descriptions, Space, Tag, Typography } from "antd";
-import { formatBytes, formatCpu, formatTime } from "../format";
+import { environmentLabel, formatBytes, formatCpu, formatTime } from "../format";
 import {
   findImage,
   imageRef,
@@ -158,7 +158,7 @@ export default function StepConfirm({ form, errors, warnings, images, admin, onE
         1,
         <Descriptions {...d}>
           <Descriptions.Item label="Environment" span={2}>
-            {image ? `${image.display_name} ${image.version} ` : ""}
+            {image ? `${environmentLabel(image.display_name, image.version)} ` : ""}
             <Typography.Text code>{imageRef(form) || "-"}</Typography.Text>
           </Descriptions.Item>
           <Descriptions.Item label="CPU">{form.cpu !== null ? formatCpu(String(form.cpu)) : "-"}</Descriptions.Item>

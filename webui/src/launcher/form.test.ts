@@ -103,7 +103,7 @@ describe("validate", () => {
   it("needs a startup command for batch and the image minimum", () => {
     const { errors } = validate(form({ type: "batch", cpu: 0.5, memValue: 256, memUnit: "m" }), ctx);
     expect(errors.startup_command).toMatch(/startup command/);
-    expect(errors["resources.cpu"]).toMatch(/at least 1 cores/);
+    expect(errors["resources.cpu"]).toBe("the image needs at least 1 core"); // not "1 cores"
     expect(errors["resources.mem"]).toMatch(/at least 512m/);
   });
 });

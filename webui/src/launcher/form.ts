@@ -1,5 +1,6 @@
 // The launcher's form: its shape, defaults, URL encoding, the SessionCreate body it sends, and
 // the client-side rules (the same as src/berth/domain/rules.py, checked before the server).
+import { formatCpu } from "../format";
 import { sessionNameError } from "../rules";
 
 export type TimeUnit = "s" | "m" | "h" | "d" | "w";
@@ -411,12 +412,12 @@ export function validate(form: LaunchForm, ctx: RuleContext): { errors: Messages
   else if (!(cpu > 0)) errors["resources.cpu"] = "must be greater than zero";
   else if (Math.abs(Math.round(cpu * 100) - cpu * 100) > 1e-6) {
     errors["resources.cpu"] = "must be a multiple of 0.01 cores";
-  } else if (cpu < minCpu) errors["resources.cpu"] = `the image needs at least ${minCpu} cores`;
+  } else if (cpu < minCpu) errors["resources.cpu"] = `the image needs at least ${formatCpu(String(minCpu))}`;
   else if (maxOf("cpu", "capacity") !== null && cpu > maxOf("cpu", "capacity")!) {
-    errors["resources.cpu"] = `exceeds the largest agent's capacity (${maxOf("cpu", "capacity")})`;
+    errors["resources.cpu"] = `exceeds the largest agent's capacity (${formatCpu(String(maxOf("cpu", "capacity")))})`;
   } else if (maxOf("cpu", "free") !== null && cpu * count > maxOf("cpu", "free")!) {
     warnings["resources.cpu"] =
-      `more than any agent has free now (${maxOf("cpu", "free")} cores): the session will wait`;
+      `more than any agent has free now (${formatCpu(String(maxOf("cpu", "free")))}): the session will wait`;
   }
   const mem = sizeBytes(form.memValue, form.memUnit);
   if (mem === null) errors["resources.mem"] = "enter the memory size";

@@ -1,5 +1,5 @@
 import { DesktopOutlined, LogoutOutlined, UserOutlined } from "@ant-design/icons";
-import { Button, Dropdown, Layout, Menu, Space, Tag, Typography } from "antd";
+import { Button, Dropdown, Grid, Layout, Menu, Space, Tag, Typography } from "antd";
 import { Outlet, useLocation, useNavigate } from "react-router-dom";
 import { useAuth, useUser } from "../auth";
 import NotificationBell from "../notifications/NotificationBell";
@@ -13,6 +13,9 @@ export default function AppLayout() {
   const navigate = useNavigate();
   const location = useLocation();
   const selected = location.pathname.startsWith("/launch") ? "/launch" : "/sessions";
+  // Phone width: the user button shows only its icon (the email is in its menu) and the
+  // paddings shrink, so the header and the page fit 390 px without sideways scrolling.
+  const narrow = !Grid.useBreakpoint().md;
 
   return (
     <Layout style={{ minHeight: "100vh" }}>
@@ -20,10 +23,10 @@ export default function AppLayout() {
         style={{
           display: "flex",
           alignItems: "center",
-          gap: 24,
+          gap: narrow ? 8 : 24,
           background: "#fff",
           borderBottom: "1px solid #f0f0f0",
-          padding: "0 24px",
+          padding: narrow ? "0 12px" : "0 24px",
           position: "sticky",
           top: 0,
           zIndex: 10,
@@ -46,7 +49,7 @@ export default function AppLayout() {
           onClick={(e) => navigate(e.key)}
           items={[{ key: "/sessions", icon: <DesktopOutlined />, label: "Sessions" }]}
         />
-        <Space size="middle">
+        <Space size={narrow ? "small" : "middle"}>
           <NotificationBell />
           <Dropdown
             trigger={["click"]}
@@ -70,9 +73,9 @@ export default function AppLayout() {
               },
             }}
           >
-            <Button icon={<UserOutlined />} data-testid="user-menu">
-              {user.email}
-              {user.role !== "user" && (
+            <Button icon={<UserOutlined />} data-testid="user-menu" aria-label={`Account ${user.email}`}>
+              {narrow ? <span className="visually-hidden">{user.email}</span> : user.email}
+              {!narrow && user.role !== "user" && (
                 <Tag color="purple" style={{ marginInlineStart: 8, marginInlineEnd: 0 }}>
                   {user.role}
                 </Tag>
@@ -81,7 +84,7 @@ export default function AppLayout() {
           </Dropdown>
         </Space>
       </Header>
-      <Content style={{ padding: 24 }}>
+      <Content style={{ padding: narrow ? 8 : 24 }}>
         <Outlet />
       </Content>
     </Layout>

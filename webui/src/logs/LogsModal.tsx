@@ -1,10 +1,11 @@
 import { DownloadOutlined, ReloadOutlined } from "@ant-design/icons";
-import { Alert, App, Button, Modal, Space, Spin, Typography } from "antd";
+import { Alert, Button, Modal, Space, Spin, Typography } from "antd";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, ApiError } from "../api";
 import { logFileName } from "./highlight";
 import LogsToolbar, { type LogsOptions } from "./LogsToolbar";
 import LogText from "./LogText";
+import { useToast } from "../notifications/toast";
 
 export interface LogsTarget {
   sessionId: string;
@@ -22,7 +23,7 @@ const DEFAULTS: LogsOptions = { tail: 1000, autoRefresh: false, interval: 5, fol
 
 /** Container logs of one kernel: search, follow the tail, auto-refresh, download. */
 export default function LogsModal({ target, onClose }: Props) {
-  const { message } = App.useApp();
+  const toast = useToast();
   const [text, setText] = useState("");
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -84,7 +85,7 @@ export default function LogsModal({ target, onClose }: Props) {
       a.remove();
       window.setTimeout(() => URL.revokeObjectURL(url), 1000);
     } catch (e) {
-      message.error(`Download failed: ${(e as ApiError).message}`);
+      toast.error(`Download failed: ${(e as ApiError).message}`);
     }
   };
 

@@ -5,13 +5,12 @@ import { api } from "../api";
 import AppButtons from "../apps/AppButtons";
 import { useSessionEvents } from "../events";
 import type { LogsTarget } from "../logs/LogsModal";
+import OutcomeTag from "../sessions/OutcomeTag";
+import { noticeKind, type NoticeKind, type OutcomeInput } from "../sessions/outcome";
 import StatusTag from "../sessions/StatusTag";
 import { describeReason } from "../sessions/reasons";
 import { ENDED, type SessionStatus, type SessionType } from "../types";
 import type { NotifySession } from "./notify";
-
-/** Seconds a notification stays after its session ended. */
-export const CLOSE_AFTER_END_S = 5;
 
 interface Props {
   session: NotifySession;
@@ -19,25 +18,29 @@ interface Props {
   onLogs: (target: LogsTarget) => void;
   onApps: () => void;
   onTerminate: () => void;
-  onEnded: () => void;
+  /** The notice's kind changed (it started, failed, ended): the provider restyles it. */
+  onKind: (kind: NoticeKind) => void;
 }
 
-/** The body of a session notification: live status and the Apps / Terminal / Logs / Terminate
- * buttons (Apps and Terminal once an interactive session is RUNNING). */
-export default function LiveNotice({ session, userId, onLogs, onApps, onTerminate, onEnded }: Props) {
+/** The body of a session notification: live status (with the result once it ended) and the
+ * Apps / Terminal / Logs / Terminate buttons (Apps and Terminal once an interactive session is
+ * RUNNING). */
+export default function LiveNotice({ session, userId, onLogs, onApps, onTerminate, onKind }: Props) {
   const [status, setStatus] = useState<SessionStatus>(session.status);
   const [info, setInfo] = useState("");
   const [meta, setMeta] = useState<{ type: SessionType; owner_id: string } | null>(null);
+  const [result, setResult] = useState<OutcomeInput | null>(null);
   const [kernel, setKernel] = useState<{ id: string; host: string } | null>(null);
   const ended = ENDED.has(status);
-  const endedRef = useRef(onEnded);
-  endedRef.current = onEnded;
+  const kindRef = useRef(onKind);
+  kindRef.current = onKind;
 
   const refresh = () =>
     api.getSession(session.id).then((s) => {
       setStatus(s.status);
       setInfo(s.status_info);
       setMeta({ type: s.type, owner_id: s.owner_id });
+      setResult(s);
       const main = s.kernels.find((k) => k.role === "main") ?? s.kernels[0];
       if (main) setKernel({ id: main.id, host: main.cluster_hostname });
     }, () => undefined);
@@ -51,20 +54,28 @@ export default function LiveNotice({ session, userId, onLogs, onApps, onTerminat
       if (e.session_id !== session.id) return;
       setStatus(e.status);
       setInfo(e.status_info);
+      if (ENDED.has(e.status)) void refresh(); // the result and exit code
     },
     () => void refresh(),
   );
 
+  // Judged from the loaded session (result, exit code) once it matches the live status.
+  const kind: NoticeKind | null =
+    result && result.status === status ? noticeKind(result) : !ENDED.has(status) ? (status === "RUNNING" ? "success" : "progress") : null;
+  const shownKind = useRef<NoticeKind | null>(null);
   useEffect(() => {
-    if (!ended) return;
-    const timer = window.setTimeout(() => endedRef.current(), CLOSE_AFTER_END_S * 1000);
-    return () => window.clearTimeout(timer);
-  }, [ended]);
+    if (kind === null || kind === shownKind.current) return;
+    const first = shownKind.current === null;
+    shownKind.current = kind;
+    // The provider opened it with the launch status: restyle only when that changed.
+    if (!first || kind !== (session.status === "RUNNING" ? "success" : "progress")) kindRef.current(kind);
+  }, [kind, session.status]);
 
   return (
     <Space direction="vertical" style={{ width: "100%" }} data-testid={`notice-${session.name}`}>
       <Space wrap>
         <StatusTag status={status} />
+        {result && result.status === status && <OutcomeTag session={result} />}
         {info && <Typography.Text type="secondary">{describeReason(info)}</Typography.Text>}
       </Space>
       <Space style={{ justifyContent: "flex-end", width: "100%" }} size={4} wrap>

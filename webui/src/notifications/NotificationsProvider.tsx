@@ -1,15 +1,27 @@
+import { LoadingOutlined } from "@ant-design/icons";
 import { App } from "antd";
+import type { ArgsProps, IconType } from "antd/es/notification/interface";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import type { ReactNode } from "react";
 import AppLauncher, { type AppsTarget } from "../apps/AppLauncher";
 import { useUser } from "../auth";
 import { useSessionEvents } from "../events";
 import LogsModal, { type LogsTarget } from "../logs/LogsModal";
+import type { NoticeKind } from "../sessions/outcome";
 import TerminateDialog, { type Target } from "../sessions/TerminateDialog";
 import { NotificationsContext } from "./context";
 import LiveNotice from "./LiveNotice";
 import { setNotifyHandler, type NotifySession } from "./notify";
 import { loadEntries, saveEntries, type Entry } from "./store";
+import { SUCCESS_CLOSE_S } from "./toast";
+
+const NOTICE_TYPE: Record<NoticeKind, IconType> = {
+  progress: "info",
+  success: "success",
+  failure: "error",
+  neutral: "info",
+};
+type NoticeProps = NonNullable<ArgsProps["props"]>;
 
 /** Shows session notifications and keeps the Notifications list (the header bell). */
 export function NotificationsProvider({ children }: { children: ReactNode }) {
@@ -22,18 +34,23 @@ export function NotificationsProvider({ children }: { children: ReactNode }) {
 
   useEffect(() => saveEntries(user.id, entries), [user.id, entries]);
 
-  const show = useCallback(
-    (session: NotifySession) => {
-      setEntries((old) => [
-        { sessionId: session.id, name: session.name, status: session.status, at: new Date().toISOString(), read: false },
-        ...old.filter((e) => e.sessionId !== session.id),
-      ]);
+  // One notice per session, updated in place (same key) as it goes: "progress" while it
+  // starts (stays), green once RUNNING or ended well (closes by itself; hovering pauses it),
+  // red when it failed (stays until closed). The bell keeps every one.
+  const open = useCallback(
+    function openNotice(session: NotifySession, kind: NoticeKind) {
       const key = `session-${session.id}`;
+      const closes = kind === "success" || kind === "neutral";
       notification.open({
         key,
         message: `Session ${session.name}`,
-        duration: 0,
-        placement: "bottomRight",
+        type: NOTICE_TYPE[kind],
+        icon: kind === "progress" ? <LoadingOutlined style={{ color: "#1677ff" }} /> : undefined,
+        duration: closes ? SUCCESS_CLOSE_S : 0,
+        showProgress: closes,
+        pauseOnHover: true,
+        className: "session-notice",
+        props: { "data-kind": kind } as NoticeProps,
         description: (
           <LiveNotice
             session={session}
@@ -41,12 +58,23 @@ export function NotificationsProvider({ children }: { children: ReactNode }) {
             onLogs={setLogs}
             onApps={() => setApps({ id: session.id, name: session.name })}
             onTerminate={() => setTerminating([{ id: session.id, name: session.name }])}
-            onEnded={() => notification.destroy(key)}
+            onKind={(next) => openNotice(session, next)}
           />
         ),
       });
     },
     [notification, user.id],
+  );
+
+  const show = useCallback(
+    (session: NotifySession) => {
+      setEntries((old) => [
+        { sessionId: session.id, name: session.name, status: session.status, at: new Date().toISOString(), read: false },
+        ...old.filter((e) => e.sessionId !== session.id),
+      ]);
+      open(session, session.status === "RUNNING" ? "success" : "progress");
+    },
+    [open],
   );
 
   useEffect(() => {

@@ -60,8 +60,8 @@ export default function RenameField({ session, disabledReason, onRenamed }: Prop
 
   if (!editing) {
     return (
-      <Space>
-        <Typography.Title level={4} style={{ margin: 0 }} data-testid="drawer-name">
+      <Space style={{ maxWidth: "100%" }}>
+        <Typography.Title level={4} style={{ margin: 0, wordBreak: "break-all" }} data-testid="drawer-name">
           {session.name}
         </Typography.Title>
         <Tooltip title={disabledReason ?? "Rename"}>
@@ -79,7 +79,7 @@ export default function RenameField({ session, disabledReason, onRenamed }: Prop
 
   return (
     <Form.Item
-      style={{ margin: 0, minWidth: 360 }}
+      style={{ margin: 0, width: "100%", maxWidth: 420 }}
       validateStatus={error ? "error" : undefined}
       help={error ?? "Enter saves, Esc cancels"}
     >

@@ -4,6 +4,7 @@ import { formatBytes, formatCpu, formatSeconds, formatTime, timezoneName } from 
 import type { SessionDetail } from "../types";
 import { AgentCell } from "./AgentCell";
 import Elapsed from "./Elapsed";
+import OutcomeTag from "./OutcomeTag";
 import StatusTag from "./StatusTag";
 
 interface Props {
@@ -43,13 +44,8 @@ export default function SessionDetails({ session: s, onInfo }: Props) {
       <Descriptions.Item label="Type">
         <Space direction="vertical" size={4} style={{ width: "100%" }}>
           <span>
-            {s.type === "batch" ? "Batch" : "Interactive"}
-            {s.type === "batch" && s.result !== "UNDEFINED" && (
-              <Tag color={s.result === "SUCCESS" ? "success" : "error"} style={{ marginLeft: 8 }}>
-                {s.result}
-                {s.exit_code !== null ? ` (exit ${s.exit_code})` : ""}
-              </Tag>
-            )}
+            {s.type === "batch" ? "Batch" : "Interactive"}{" "}
+            <OutcomeTag session={s} />
           </span>
           {s.startup_command && (
             <pre className="command" data-testid="startup-command">

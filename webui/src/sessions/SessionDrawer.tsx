@@ -71,7 +71,7 @@ export default function SessionDrawer({ sessionId, onClose, onChanged }: Props) 
     <Drawer
       open={sessionId !== null}
       onClose={onClose}
-      width={760}
+      width="min(760px, 100vw)"
       destroyOnHidden
       title={
         s ? (
@@ -87,9 +87,15 @@ export default function SessionDrawer({ sessionId, onClose, onChanged }: Props) 
           "Session"
         )
       }
-      extra={
-        s && (
-          <Space>
+      data-testid="session-drawer"
+    >
+      {error && <Alert type="error" showIcon message="Could not load the session" description={error.message} />}
+      {!s && !error && <Skeleton active paragraph={{ rows: 12 }} />}
+      {s && (
+        <Space direction="vertical" size="large" style={{ width: "100%" }}>
+          {/* The actions have a row of their own, so renaming (a wide field in the title)
+              never covers them, and they wrap on a narrow screen. */}
+          <Space wrap data-testid="drawer-actions">
             <AppButtons session={s} userId={user.id} onApps={() => setApps({ id: s.id, name: s.name })} />
             <Tooltip title={logsReady ? "Logs of the main kernel" : "No logs before the kernel starts"}>
               <Button
@@ -109,14 +115,6 @@ export default function SessionDrawer({ sessionId, onClose, onChanged }: Props) 
               Terminate
             </Button>
           </Space>
-        )
-      }
-      data-testid="session-drawer"
-    >
-      {error && <Alert type="error" showIcon message="Could not load the session" description={error.message} />}
-      {!s && !error && <Skeleton active paragraph={{ rows: 12 }} />}
-      {s && (
-        <Space direction="vertical" size="large" style={{ width: "100%" }}>
           <SessionDetailsBlock session={s} onInfo={() => setInfoOpen(true)} />
           <div>
             <Typography.Title level={5}>Kernels</Typography.Title>

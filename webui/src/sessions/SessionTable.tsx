@@ -7,6 +7,7 @@ import { formatBytes, formatCpu, formatTime, timezoneName } from "../format";
 import { ENDED, type Session } from "../types";
 import { AgentCell } from "./AgentCell";
 import Elapsed from "./Elapsed";
+import OutcomeTag from "./OutcomeTag";
 import { PAGE_SIZES, sortPage, type ListView, type SortOrder } from "./query";
 import StatusTag from "./StatusTag";
 
@@ -63,6 +64,16 @@ export default function SessionTable(props: Props) {
       width: 130,
       render: (_: string, s) => <StatusTag status={s.status} info={s.status_info} />,
     },
+    ...(view.state === "finished"
+      ? [
+          {
+            title: "Result",
+            key: "result",
+            width: 150,
+            render: (_: unknown, s: Session) => <OutcomeTag session={s} />,
+          },
+        ]
+      : []),
     {
       title: "Type",
       dataIndex: "type",

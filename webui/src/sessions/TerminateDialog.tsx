@@ -1,6 +1,7 @@
-import { Alert, App, Checkbox, Modal, Space, Typography } from "antd";
+import { Alert, Checkbox, Modal, Space, Typography } from "antd";
 import { useEffect, useState } from "react";
 import { api, ApiError } from "../api";
+import { useToast } from "../notifications/toast";
 
 export interface Target {
   id: string;
@@ -16,7 +17,7 @@ interface Props {
 
 /** "Terminate N sessions?" with the scratch-data warning and a Force option. */
 export default function TerminateDialog({ targets, onClose, onDone }: Props) {
-  const { message } = App.useApp();
+  const toast = useToast();
   const [force, setForce] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -35,7 +36,7 @@ export default function TerminateDialog({ targets, onClose, onDone }: Props) {
     try {
       if (targets.length === 1) {
         await api.terminateSession(targets[0].id, force);
-        message.success(`Terminating ${targets[0].name}`);
+        toast.success(`Terminating ${targets[0].name}`);
       } else {
         const results = await api.terminateMany(
           targets.map((t) => t.id),
@@ -43,8 +44,8 @@ export default function TerminateDialog({ targets, onClose, onDone }: Props) {
         );
         const refused = targets.filter((t) => results[t.id] && results[t.id] !== "ok");
         const done = targets.length - refused.length;
-        if (done) message.success(`Terminating ${done} session${done === 1 ? "" : "s"}`);
-        for (const t of refused) message.warning(`${t.name}: ${results[t.id]}`);
+        if (done) toast.success(`Terminating ${done} session${done === 1 ? "" : "s"}`);
+        for (const t of refused) toast.warning(`${t.name}: ${results[t.id]}`);
       }
       onDone?.();
       onClose();
