@@ -86,6 +86,16 @@ class ManagerSettings(_SectionSettings):
     transition_timeout: float = Field(
         600.0, description="Seconds a session may stay in a transitional status."
     )
+    create_grace: float = Field(
+        30.0, gt=0, le=3600,
+        description="Seconds a kernel its agent does not report yet may still be on its way; "
+        "after that a missing kernel fails its session (kernel-lost, or failed-to-start).",
+    )
+    resend_after: float = Field(
+        10.0, gt=0, le=3600,
+        description="Seconds a PREPARING session waits with no hand-over in flight (e.g. cut "
+        "off by a manager restart) before the watchdog sends its kernels to the agent again.",
+    )
     agent_connect_timeout: float = Field(
         5.0, gt=0, le=600,
         description="Seconds to reach an agent (and for its health check) before it counts as "

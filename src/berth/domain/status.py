@@ -95,6 +95,9 @@ class StatusInfo(StrEnum):
     AGENT_UNREACHABLE = "agent-unreachable"
     STUCK_TIMEOUT = "stuck-in-transition"
     IDLE_TIMEOUT = "idle-timeout"
+    #: A background loop could not handle the session (its row cannot be read or its step
+    #: raised); ``status_data`` has ``error`` and ``where`` (scheduler, watchdog, ...).
+    INTERNAL_ERROR = "internal-error"
 
 
 class SessionResult(StrEnum):

@@ -1,15 +1,20 @@
 """What the manager does with agents' reports: register, list images, and reconcile sessions
-against the kernels an agent actually has (events are fast; heartbeats repair lost events)."""
+against the kernels an agent actually has (events are fast; heartbeats repair lost events).
+
+Load, decide, apply: the rows become snapshots, :mod:`berth.domain.reconcile` decides, and each
+session's actions are applied in a savepoint of their own, so one session whose row breaks
+its step is ended as ``internal-error`` (:mod:`.isolation`) while the others are reconciled."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.domain.status import ENDED, SessionStatus, StatusInfo, ended_outcome
-from berth.manager.context import Manager, change_status
+from berth.domain.reconcile import LIVE, Action, on_event, orphans, reconcile_session
+from berth.manager.context import Manager
 from berth.manager.db.engine import transaction
 from berth.manager.db.tables import (
     AgentRow,
@@ -20,89 +25,48 @@ from berth.manager.db.tables import (
     utcnow,
 )
 from berth.manager.events import Event
-from berth.manager.services.termination import (
-    begin_termination,
-    destroy_session,
-    fail_immediately,
-)
-from berth.rpc import EventKind, Heartbeat, KernelEvent, KernelReport, KernelState
+from berth.manager.services.actions import apply_to_session, kernel_views, run_later, session_view
+from berth.manager.services.isolation import TRANSIENT, fail_internal, fetch_each, graces_of
+from berth.rpc import Heartbeat, KernelEvent
 
-S = SessionStatus
-#: A kernel the agent does not know yet may still be on its way; give it this long.
-CREATE_GRACE = timedelta(seconds=30)
-LIVE = (S.PREPARING, S.CREATING, S.RUNNING, S.TERMINATING)
+log = logging.getLogger(__name__)
 
 
-def _mark_running(
-    db: AsyncSession, row: SessionRow, kernel: KernelRow, report: KernelReport
-) -> list[Event]:
-    kernel.container_id = report.container_id
-    kernel.app_ports = [a.model_dump() for a in report.app_ports]
-    events = []
-    if row.status is S.PREPARING:
-        events.append(change_status(db, row, S.CREATING, StatusInfo.CREATING))
-    if row.status is S.CREATING:
-        events.append(change_status(db, row, S.RUNNING, StatusInfo.STARTED))
-    return events
-
-
-def _on_exit(
-    db: AsyncSession, row: SessionRow, kernel: KernelRow, report: KernelReport
-) -> list[Event]:
-    """The kernel's container stopped by itself: end the session with the right reason."""
-    kernel.exit_code = report.exit_code
-    if row.status not in (S.PREPARING, S.CREATING, S.RUNNING):
-        return []
-    final, info, result = ended_outcome(row.type, report.exit_code, report.oom_killed)
-    row.exit_code = report.exit_code
-    row.result = result
-    data = {"exit_code": report.exit_code, "oom_killed": report.oom_killed}
-    return [begin_termination(db, row, info, final, info, data)]
-
-
-async def _session_of(db: AsyncSession, kernel_id: str) -> tuple[KernelRow, SessionRow] | None:
-    kernel = await db.get(KernelRow, kernel_id)
-    if kernel is None:
-        return None
-    row = await db.get(SessionRow, kernel.session_id, with_for_update=True)
-    assert row is not None
-    return kernel, row
+async def _session_of_kernel(db: AsyncSession, kernel_id: str) -> str | None:
+    found = await db.scalar(select(KernelRow.session_id).where(KernelRow.id == kernel_id))
+    return found
 
 
 async def handle_event(m: Manager, event: KernelEvent) -> None:
-    """Apply one kernel event. Idempotent: a repeated or late event changes nothing."""
-    to_destroy: list[str] = []
+    """Apply one kernel event. Idempotent: a repeated or late event changes nothing. A
+    session whose row breaks the step is ended as ``internal-error``."""
     events: list[Event] = []
+    later: list[Action] = []
     async with transaction(m.db) as db:
-        found = await _session_of(db, event.kernel.kernel_id)
-        if found is None:
+        session_id = await _session_of_kernel(db, event.kernel.kernel_id)
+        if session_id is None:
             return
-        kernel, row = found
-        if event.kind is EventKind.STARTED:
-            if row.status in ENDED:
-                to_destroy.append(row.id)
-            else:
-                events += _mark_running(db, row, kernel, event.kernel)
-        elif event.kind is EventKind.CREATE_FAILED:
-            if row.status in (S.SCHEDULED, S.PREPARING, S.CREATING):
-                events.append(
-                    fail_immediately(
-                        db,
-                        row,
-                        StatusInfo.FAILED_TO_START,
-                        {
-                            "error": event.error or "unknown error",
-                            "where": f"agent {event.agent_id}",
-                        },
-                    )
+        try:
+            async with db.begin_nested():
+                row = await db.get(SessionRow, session_id, with_for_update=True)
+                if row is None:
+                    return
+                view = session_view(row, m.inflight)
+                actions = on_event(
+                    event.kind, view, event.kernel.kernel_id, event.kernel, event.agent_id,
+                    event.error,
                 )
-        elif event.kind is EventKind.EXITED:
-            events += _on_exit(db, row, kernel, event.kernel)
-            if row.status is S.TERMINATING:
-                to_destroy.append(row.id)
+                applied = apply_to_session(db, row, actions)
+            events, later = applied.events, applied.later
+        except TRANSIENT:
+            raise
+        except Exception as e:
+            where = f"{event.kind} event from agent {event.agent_id}"
+            failed = await fail_internal(db, session_id, where, e, utcnow())
+            events = [failed] if failed else []
+        address = await db.scalar(select(AgentRow.address).where(AgentRow.id == event.agent_id))
     await m.publish(events)
-    for session_id in to_destroy:
-        m.spawn(destroy_session(m, session_id))
+    run_later(m, later, address)
     m.wake.set()
 
 
@@ -140,73 +104,60 @@ async def _upsert_agent(db: AsyncSession, beat: Heartbeat) -> None:
         row.updated_at = now
 
 
+async def _live_kernels(db: AsyncSession, agent_id: str) -> list[tuple[str, str]]:
+    """(kernel id, session id) of the live sessions' kernels on the agent; plain columns,
+    so no row's other values can break this query."""
+    result = await db.execute(
+        select(KernelRow.id, KernelRow.session_id)
+        .join(SessionRow, SessionRow.id == KernelRow.session_id)
+        .where(KernelRow.agent_id == agent_id, SessionRow.status.in_(LIVE))
+        .order_by(KernelRow.session_id, KernelRow.cluster_idx)
+    )
+    return [(k, s) for k, s in result.all()]
+
+
+async def _lock_sessions(db: AsyncSession, ids: Sequence[str]) -> list[SessionRow]:
+    query = select(SessionRow).where(SessionRow.id.in_(ids)).order_by(SessionRow.id)
+    return list((await db.scalars(query.with_for_update())).all())
+
+
 async def handle_heartbeat(m: Manager, beat: Heartbeat) -> None:
-    """Register the agent and reconcile its sessions with the kernels it reports."""
-    reported = {k.kernel_id: k for k in beat.kernels}
+    """Register the agent and reconcile its sessions with the kernels it reports. A session
+    whose row cannot be read or reconciled is ended as ``internal-error``; the others are
+    reconciled in the same pass, and its kernel is not taken for an orphan this time."""
+    graces = graces_of(m.settings)
+    reports = {k.kernel_id: k for k in beat.kernels}
     events: list[Event] = []
-    to_destroy: set[str] = set()
-    orphans: list[str] = []
-    now = utcnow()
+    later: list[Action] = []
     async with transaction(m.db) as db:
         was_new = await db.get(AgentRow, beat.agent_id) is None
         await _upsert_agent(db, beat)
-        kernels = (
-            await db.scalars(
-                select(KernelRow)
-                .join(SessionRow)
-                .where(KernelRow.agent_id == beat.agent_id, SessionRow.status.in_(LIVE))
-            )
-        ).all()
-        known = {k.id for k in kernels}
-        for kernel in kernels:
-            row = await db.get(SessionRow, kernel.session_id, with_for_update=True)
-            assert row is not None
-            report = reported.get(kernel.id)
-            if report is None:
-                # A heartbeat gathered just before the kernel started may arrive after its
-                # "started" event: only a kernel missing for longer than the grace is lost.
-                if now - row.status_changed_at <= CREATE_GRACE:
-                    continue
-                if row.status is S.RUNNING:
-                    events.append(
-                        fail_immediately(
-                            db,
-                            row,
-                            StatusInfo.KERNEL_LOST,
-                            {
-                                "error": "the agent has no container for this kernel any more",
-                                "where": f"agent {beat.agent_id}",
-                            },
-                        )
+        pairs = await _live_kernels(db, beat.agent_id)
+        ids = sorted({s for _, s in pairs})
+        rows, failed = await fetch_each(ids, lambda chunk: _lock_sessions(db, chunk))
+        now = utcnow()  # after the rows are locked: history never goes back in time
+        for row in rows:
+            try:
+                async with db.begin_nested():
+                    view = session_view(row, m.inflight)
+                    kernels = kernel_views(row, beat.agent_id)
+                    actions = reconcile_session(
+                        view, kernels, reports, beat.agent_id, now, graces
                     )
-                elif row.status in (S.PREPARING, S.CREATING):
-                    events.append(
-                        fail_immediately(
-                            db,
-                            row,
-                            StatusInfo.FAILED_TO_START,
-                            {
-                                "error": "the agent has no record of this kernel",
-                                "where": f"agent {beat.agent_id}",
-                            },
-                        )
-                    )
-            elif report.state is KernelState.RUNNING:
-                if row.status in (S.PREPARING, S.CREATING):
-                    events += _mark_running(db, row, kernel, report)
-                elif row.status is S.RUNNING and not kernel.app_ports:
-                    kernel.app_ports = [a.model_dump() for a in report.app_ports]
-            elif report.state is KernelState.EXITED:
-                events += _on_exit(db, row, kernel, report)
-                if row.status is S.TERMINATING:
-                    to_destroy.add(row.id)
-        for kernel_id, report in reported.items():
-            if kernel_id not in known and report.state is not KernelState.CREATING:
-                orphans.append(kernel_id)
+                    applied = apply_to_session(db, row, actions)
+                events += applied.events
+                later += applied.later
+            except TRANSIENT:
+                raise
+            except Exception as e:
+                failed[row.id] = e
+        for session_id, error in failed.items():
+            where = f"heartbeat of agent {beat.agent_id}"
+            if (event := await fail_internal(db, session_id, where, error, now)) is not None:
+                events.append(event)
+        unreadable = {k for k, s in pairs if s in failed}
+        later += orphans(beat.kernels, {k for k, _ in pairs}, unreadable)
     await m.publish(events)
-    for session_id in to_destroy:
-        m.spawn(destroy_session(m, session_id))
-    for kernel_id in orphans:
-        m.spawn(m.agents.destroy_kernel(beat.address, kernel_id, grace=0))
-    if was_new or events or to_destroy:
+    run_later(m, later, beat.address)
+    if was_new or events or later:
         m.wake.set()

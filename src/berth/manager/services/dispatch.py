@@ -3,10 +3,13 @@ transaction, then hand each scheduled session's kernel to its agent."""
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,44 +22,83 @@ from berth.manager.context import Manager, change_status, status_event
 from berth.manager.db.engine import transaction
 from berth.manager.db.tables import AgentRow, SessionHistoryRow, SessionRow, utcnow
 from berth.manager.events import Event
+from berth.manager.services.isolation import TRANSIENT, describe, fail_internal, fetch_each
 from berth.rpc import CreateKernel
 
+log = logging.getLogger(__name__)
 S = SessionStatus
 
 
+def _slots(data: Any) -> sl.Slots:
+    """Slots from a row's JSON; every amount must be a finite number not below zero (the
+    scheduler compares them, and NaN or text would break it for every session)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"slots must be a JSON object, not {type(data).__name__}")
+    amounts = sl.from_json(data)
+    bad = sorted(k for k, v in amounts.items() if not v.is_finite() or v < 0)
+    if bad:
+        raise ValueError(f"slot amounts must be finite and not negative: {', '.join(bad)}")
+    return amounts
+
+
 async def load_snapshot(db: AsyncSession) -> Snapshot:
-    """Alive agents with what the sessions placed on them occupy."""
+    """Alive agents with what the sessions placed on them occupy. An agent or session whose
+    slots cannot be read is left out (and logged), never the whole snapshot."""
     agents = (
         await db.scalars(select(AgentRow).where(AgentRow.status == "ALIVE").order_by(AgentRow.id))
     ).all()
-    occupying = await db.scalars(
-        select(SessionRow).where(SessionRow.status.in_(OCCUPYING), SessionRow.agent_id.is_not(None))
-    )
-    used: dict[str, list[sl.Slots]] = defaultdict(list)
-    for row in occupying:
-        used[row.agent_id or ""].append(sl.from_json(row.requested_slots))
-    return Snapshot(
-        tuple(
-            AgentState(
-                id=a.id,
-                resource_group=a.resource_group,
-                capacity=sl.from_json(a.capacity),
-                occupied=sl.total(used[a.id]),
-            )
-            for a in agents
+    occupying = await db.execute(
+        select(SessionRow.id, SessionRow.agent_id, SessionRow.requested_slots).where(
+            SessionRow.status.in_(OCCUPYING), SessionRow.agent_id.is_not(None)
         )
     )
+    used: dict[str, list[sl.Slots]] = defaultdict(list)
+    for session_id, agent_id, requested in occupying.all():
+        try:
+            used[agent_id or ""].append(_slots(requested))
+        except Exception as e:
+            log.warning("scheduler: slots of session %s not counted: %s", session_id, describe(e))
+    states = []
+    for a in agents:
+        try:
+            capacity = _slots(a.capacity)
+        except Exception as e:
+            log.warning("scheduler: agent %s left out: %s", a.id, describe(e))
+            continue
+        states.append(AgentState(a.id, a.resource_group, capacity, sl.total(used[a.id])))
+    return Snapshot(tuple(states))
 
 
 def _pending_of(row: SessionRow) -> PendingSession:
+    """Raises when the row's values cannot be scheduled (the caller ends the session)."""
+    if row.starts_at is not None and row.starts_at.tzinfo is None:
+        raise ValueError("starts_at has no time zone")
     return PendingSession(
         id=row.id,
         created_at=row.created_at,
-        requested=sl.from_json(row.requested_slots),
+        requested=_slots(row.requested_slots),
         resource_group=row.resource_group,
         starts_at=row.starts_at,
         agent_id=row.designated_agent,
     )
+
+
+def _plan(
+    snapshot: Snapshot, pending: list[PendingSession], now: datetime
+) -> tuple[Plan, dict[str, Exception]]:
+    """The scheduler's plan. Should it raise, each session is tried alone to find the ones
+    that make it raise; the plan is then made without them."""
+    try:
+        return schedule(snapshot, pending, now), {}
+    except Exception:  # noqa: BLE001 - find the sessions to blame below
+        pass
+    failed: dict[str, Exception] = {}
+    for one in pending:
+        try:
+            schedule(snapshot, [one], now)
+        except Exception as e:
+            failed[one.id] = e
+    return schedule(snapshot, [p for p in pending if p.id not in failed], now), failed
 
 
 def _record_wait(db: AsyncSession, row: SessionRow, plan: Plan, now: datetime) -> Event | None:
@@ -90,35 +132,73 @@ def _record_wait(db: AsyncSession, row: SessionRow, plan: Plan, now: datetime) -
     return status_event(row)
 
 
+def _place(db: AsyncSession, row: SessionRow, agent_id: str, now: datetime) -> list[Event]:
+    row.agent_id = agent_id
+    for kernel in row.kernels:
+        kernel.agent_id = agent_id
+    return [
+        change_status(db, row, S.SCHEDULED, StatusInfo.SCHEDULED, {"agent": agent_id}, now),
+        # Preparing starts in the same transaction: one commit less on every launch.
+        change_status(db, row, S.PREPARING, StatusInfo.PREPARING, now=now),
+    ]
+
+
+async def _pending_ids(db: AsyncSession) -> list[str]:
+    query = select(SessionRow.id).where(SessionRow.status == S.PENDING)
+    if db.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(await db.scalars(query.order_by(SessionRow.created_at).limit(500)))
+
+
+async def _rows(db: AsyncSession, ids: Sequence[str]) -> list[SessionRow]:
+    return list((await db.scalars(select(SessionRow).where(SessionRow.id.in_(ids)))).all())
+
+
 async def schedule_once(m: Manager) -> None:
-    """One scheduler pass; spawns dispatch of every session it placed."""
+    """One scheduler pass; spawns dispatch of every session it placed.
+
+    A PENDING session the pass cannot handle (its row cannot be read, its slots are not
+    numbers, the scheduler or the placement raises for it) is ended as ERROR
+    ``internal-error`` with ``status_data = {error, where: "scheduler"}``; the other sessions
+    are scheduled in the same pass."""
     events: list[Event] = []
     placed: list[str] = []
     async with transaction(m.db) as db:
-        query = select(SessionRow).where(SessionRow.status == S.PENDING)
-        if db.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        pending = (await db.scalars(query.order_by(SessionRow.created_at).limit(500))).all()
-        if not pending:
+        ids = await _pending_ids(db)
+        if not ids:
             return
+        rows, failed = await fetch_each(ids, lambda chunk: _rows(db, chunk))
         now = utcnow()  # after the rows are read: history never goes back in time
-        plan = schedule(await load_snapshot(db), [_pending_of(r) for r in pending], now)
-        for row in pending:
-            agent_id = plan.assignments.get(row.id)
-            if agent_id is None:
-                event = _record_wait(db, row, plan, now)
-                if event:
-                    events.append(event)
+        pending: dict[str, PendingSession] = {}
+        for row in rows:
+            try:
+                pending[row.id] = _pending_of(row)
+            except Exception as e:
+                failed[row.id] = e
+        plan, unplanned = _plan(await load_snapshot(db), list(pending.values()), now)
+        failed.update(unplanned)
+        order = {session_id: n for n, session_id in enumerate(ids)}
+        for row in sorted(rows, key=lambda r: order[r.id]):
+            if row.id in failed:
                 continue
-            row.agent_id = agent_id
-            for kernel in row.kernels:
-                kernel.agent_id = agent_id
-            events.append(
-                change_status(db, row, S.SCHEDULED, StatusInfo.SCHEDULED, {"agent": agent_id}, now)
-            )
-            # Preparing starts in the same transaction: one commit less on every launch.
-            events.append(change_status(db, row, S.PREPARING, StatusInfo.PREPARING, now=now))
-            placed.append(row.id)
+            try:
+                async with db.begin_nested():
+                    agent_id = plan.assignments.get(row.id)
+                    if agent_id is None:
+                        step = [e for e in [_record_wait(db, row, plan, now)] if e]
+                    else:
+                        step = _place(db, row, agent_id, now)
+            except TRANSIENT:
+                raise
+            except Exception as e:
+                failed[row.id] = e
+                continue
+            events += step
+            if agent_id is not None:
+                placed.append(row.id)
+        for session_id, error in failed.items():
+            if (event := await fail_internal(db, session_id, "scheduler", error, now)) is not None:
+                events.append(event)
     await m.publish(events)
     for session_id in placed:
         m.spawn(send_kernels(m, session_id))
@@ -187,7 +267,17 @@ async def _send(m: Manager, session_id: str) -> None:
         if row is None or row.status is not S.PREPARING:
             return
         agent = await db.get(AgentRow, row.agent_id or "")
-        specs = [kernel_spec(row, k.id, k.cluster_hostname) for k in row.kernels]
+        try:
+            specs = [kernel_spec(row, k.id, k.cluster_hostname) for k in row.kernels]
+        except Exception as e:  # the row cannot make a kernel: sending again would not help
+            unusable: Exception | None = e
+        else:
+            unusable = None
+    if unusable is not None:
+        async with transaction(m.db) as db:
+            failed = await fail_internal(db, session_id, "dispatch", unusable, utcnow())
+        await m.publish([failed] if failed else [])
+        return
     try:
         if agent is None:
             raise AgentUnreachable(f"agent {row.agent_id} is not registered any more")

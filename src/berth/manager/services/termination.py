@@ -21,8 +21,9 @@ from berth.domain.status import (
 from berth.manager.agent_client import AgentUnreachable
 from berth.manager.context import Manager, change_status
 from berth.manager.db.engine import transaction
-from berth.manager.db.tables import AgentRow, SessionRow
+from berth.manager.db.tables import AgentRow, SessionRow, utcnow
 from berth.manager.events import Event
+from berth.manager.services.isolation import TRANSIENT, fail_internal
 
 log = logging.getLogger(__name__)
 S = SessionStatus
@@ -59,7 +60,8 @@ async def destroy_session(
 
     Idempotent and restart-safe. When the agent cannot be reached the session stays
     TERMINATING (the watchdog retries) unless ``force`` is set, which ends it anyway and
-    notes the failed clean-up in ``status_data``.
+    notes the failed clean-up in ``status_data``. A session whose row breaks this (not the
+    database or the agent) is ended as ERROR ``internal-error``.
     """
     key = f"destroy:{session_id}"
     if key in m.inflight and not force:
@@ -67,6 +69,12 @@ async def destroy_session(
     m.inflight.add(key)
     try:
         await _destroy(m, session_id, grace, force)
+    except TRANSIENT:
+        raise
+    except Exception as e:  # e.g. a row whose data breaks the end: retrying would not help
+        async with transaction(m.db) as db:
+            event = await fail_internal(db, session_id, "destroy", e, utcnow())
+        await m.publish([event] if event else [])
     finally:
         m.inflight.discard(key)
 

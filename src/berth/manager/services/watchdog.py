@@ -1,109 +1,140 @@
 """Periodic repairs: batch timeouts, sessions stuck in a transitional status, silent agents,
-and resuming work a previous manager process left half-done."""
+and resuming work a previous manager process left half-done.
+
+Load, decide, apply: each watched session becomes a :class:`~berth.domain.reconcile.SessionView`,
+:func:`~berth.domain.reconcile.watch_session` decides, and its status changes are applied in a
+savepoint of their own after re-reading the row, so one session whose row breaks its step is
+ended as ``internal-error`` (:mod:`.isolation`) and the pass goes on with the others."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.domain.status import SessionResult, SessionStatus, SessionType, StatusInfo
+from berth.domain.reconcile import (
+    AFTER_COMMIT,
+    WATCHED,
+    Action,
+    AgentView,
+    Graces,
+    SessionView,
+    watch_agents,
+    watch_session,
+)
+from berth.domain.status import SessionStatus, SessionType
 from berth.manager.context import Manager
 from berth.manager.db.engine import transaction
 from berth.manager.db.tables import AgentRow, SessionRow, utcnow
 from berth.manager.events import Event
-from berth.manager.services.dispatch import dispatch_session, schedule_once, send_kernels
-from berth.manager.services.termination import begin_termination, destroy_session
+from berth.manager.services.actions import apply_to_session, run_later
+from berth.manager.services.dispatch import schedule_once
+from berth.manager.services.isolation import TRANSIENT, fail_internal, fetch_each, graces_of
 
 log = logging.getLogger(__name__)
 S = SessionStatus
-STARTING = (S.SCHEDULED, S.PREPARING, S.PULLING, S.CREATING)
-#: A session PREPARING this long with no dispatch in flight lost it to a restart: resend.
-RESEND_AFTER = timedelta(seconds=10)
+_COLUMNS = (
+    SessionRow.id,
+    SessionRow.status,
+    SessionRow.type,
+    SessionRow.status_changed_at,
+    SessionRow.started_at,
+    SessionRow.timeout_seconds,
+)
+
+
+async def _columns(db: AsyncSession, ids: Sequence[str]) -> list[Any]:
+    result = await db.execute(select(*_COLUMNS).where(SessionRow.id.in_(ids)))
+    return list(result.all())
+
+
+def _view(found: Any, inflight: set[str]) -> SessionView:
+    session_id, status, type_, changed, started, timeout = found
+    return SessionView(
+        id=session_id,
+        status=S(status),
+        type=SessionType(type_),
+        status_changed_at=changed,
+        started_at=started,
+        timeout_seconds=None if timeout is None else int(timeout),
+        dispatching=f"dispatch:{session_id}" in inflight,
+        destroying=f"destroy:{session_id}" in inflight,
+    )
+
+
+async def _apply(db: AsyncSession, view: SessionView, actions: list[Action]) -> list[Event]:
+    """Apply the status changes of one session's actions to its re-read, locked row, unless
+    the row changed since the snapshot was read (then the next pass decides again)."""
+    row = await db.get(SessionRow, view.id, with_for_update=True, populate_existing=True)
+    if (
+        row is None
+        or row.status is not view.status
+        or row.status_changed_at != view.status_changed_at
+    ):
+        return []
+    return apply_to_session(db, row, actions).events
+
+
+@dataclass
+class _Pass:
+    now: datetime
+    events: list[Event] = field(default_factory=list)
+    later: list[Action] = field(default_factory=list)
+    failed: dict[str, Exception] = field(default_factory=dict)
+
+
+async def _watch_sessions(m: Manager, db: AsyncSession, graces: Graces) -> _Pass:
+    ids = list(await db.scalars(select(SessionRow.id).where(SessionRow.status.in_(WATCHED))))
+    found, failed = await fetch_each(ids, lambda chunk: _columns(db, chunk))
+    # Read after the rows (SQLite's write lock is taken by the first query): a change
+    # recorded here never predates one already committed.
+    p = _Pass(utcnow(), failed=failed)
+    for columns in found:
+        session_id = columns[0]
+        try:
+            view = _view(columns, m.inflight)
+            actions = watch_session(view, p.now, graces)
+            if any(not isinstance(a, AFTER_COMMIT) for a in actions):
+                async with db.begin_nested():
+                    p.events += await _apply(db, view, actions)
+            p.later += [a for a in actions if isinstance(a, AFTER_COMMIT)]
+        except TRANSIENT:
+            raise
+        except Exception as e:
+            p.failed[session_id] = e
+    return p
+
+
+async def _watch_agents(db: AsyncSession, now: datetime, graces: Graces) -> None:
+    agents = (await db.scalars(select(AgentRow).where(AgentRow.status == "ALIVE"))).all()
+    views = [AgentView(a.id, alive=True, last_heartbeat=a.last_heartbeat) for a in agents]
+    lost = {a.agent_id: a for a in watch_agents(views, now, graces)}
+    for agent in agents:
+        if (action := lost.get(agent.id)) is not None:
+            agent.status = "LOST"
+            log.warning("agent %s is silent since %s", agent.id, action.silent_since)
 
 
 async def watchdog_once(m: Manager) -> None:
-    now = utcnow()
-    deadline = now - timedelta(seconds=m.settings.transition_timeout)
-    events: list[Event] = []
-    destroy: list[str] = []
-    redispatch: list[str] = []
-    force: list[str] = []
-    resend_ids: list[str] = []
-    resend = now - RESEND_AFTER
+    """One watchdog pass over every watched session and every alive agent. A session whose
+    row breaks its step is ended as ``internal-error``; the pass goes on with the rest."""
+    graces = graces_of(m.settings)
     async with transaction(m.db) as db:
-        rows = (
-            await db.scalars(
-                select(SessionRow).where(
-                    SessionRow.status.in_((S.RUNNING, S.TERMINATING, *STARTING))
-                )
-            )
-        ).all()
-        for row in rows:
-            if row.status is S.RUNNING:
-                if (
-                    row.type == SessionType.BATCH
-                    and row.timeout_seconds
-                    and row.started_at
-                    and now >= row.started_at + timedelta(seconds=row.timeout_seconds)
-                ):
-                    row.result = SessionResult.FAILURE
-                    events.append(
-                        begin_termination(
-                            db,
-                            row,
-                            StatusInfo.TASK_TIMEOUT,
-                            data={"timeout_seconds": row.timeout_seconds},
-                        )
-                    )
-                    destroy.append(row.id)
-            elif row.status is S.TERMINATING:
-                if row.status_changed_at < deadline:
-                    force.append(row.id)
-                elif f"destroy:{row.id}" not in m.inflight:
-                    destroy.append(row.id)
-            elif row.status_changed_at < deadline:
-                row.result = SessionResult.FAILURE
-                events.append(
-                    begin_termination(
-                        db,
-                        row,
-                        StatusInfo.STUCK_TIMEOUT,
-                        S.ERROR,
-                        StatusInfo.STUCK_TIMEOUT,
-                        {
-                            "error": f"no progress in {row.status} for "
-                            f"{m.settings.transition_timeout:.0f} s",
-                            "where": row.status,
-                        },
-                    )
-                )
-                destroy.append(row.id)
-            elif f"dispatch:{row.id}" not in m.inflight:
-                if row.status is S.SCHEDULED:
-                    redispatch.append(row.id)
-                elif row.status is S.PREPARING and row.status_changed_at < resend:
-                    resend_ids.append(row.id)
-        silent = now - timedelta(seconds=m.settings.heartbeat_timeout)
-        for agent in (
-            await db.scalars(
-                select(AgentRow).where(AgentRow.status == "ALIVE", AgentRow.last_heartbeat < silent)
-            )
-        ).all():
-            agent.status = "LOST"
-            log.warning("agent %s is silent since %s", agent.id, agent.last_heartbeat)
-    await m.publish(events)
-    for session_id in destroy:
-        m.spawn(destroy_session(m, session_id))
-    for session_id in force:
-        m.spawn(destroy_session(m, session_id, force=True))
-    for session_id in redispatch:
-        m.spawn(dispatch_session(m, session_id))
-    for session_id in resend_ids:
-        m.spawn(send_kernels(m, session_id))
+        p = await _watch_sessions(m, db, graces)
+        for session_id, error in p.failed.items():
+            event = await fail_internal(db, session_id, "watchdog", error, p.now)
+            if event is not None:
+                p.events.append(event)
+        await _watch_agents(db, p.now, graces)
+    await m.publish(p.events)
+    run_later(m, p.later)
 
 
 async def run_loops(m: Manager) -> None:
