@@ -16,15 +16,48 @@ Agent -> manager (``/api/agent/v1``, same bearer):
   start; the manager reconciles sessions against it, so a lost event is repaired by the next
   heartbeat. ``POST /events`` (:class:`KernelEvent`): a change as soon as it happens.
 Every message is idempotent: the receiver may get it twice or after a restart.
+
+Versions: every message with a body carries ``rpc_version``; each side reads that field
+before anything else (:func:`parse`) and answers a different version with a 400 naming both
+(:func:`version_problem`), so a manager and an agent of different versions fail loudly at
+the first message instead of misreading each other's fields.
 """
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
+from typing import TypeVar
 
 from pydantic import BaseModel, Field
 
 RPC_VERSION = 1
+M = TypeVar("M", bound=BaseModel)
+
+
+class VersionMismatch(ValueError):
+    """The message is of another RPC version; ``str()`` names both (answered 400)."""
+
+
+def version_problem(version: object) -> str | None:
+    """Why a message of ``version`` cannot be read here, or None when it can."""
+    if type(version) is int and version == RPC_VERSION:
+        return None
+    return f"rpc_version {version} is not supported (need {RPC_VERSION})"
+
+
+def parse(model: type[M], raw: bytes | str) -> M:
+    """Read a message: its ``rpc_version`` first (raises :class:`VersionMismatch`), then the
+    fields (raises pydantic.ValidationError). A body that is not a JSON object is read
+    as having no version."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = None
+    version = data.get("rpc_version") if isinstance(data, dict) else None
+    if problem := version_problem(version):
+        raise VersionMismatch(problem)
+    return model.model_validate(data)
 
 
 class AppPort(BaseModel):

@@ -14,16 +14,18 @@ from typing import Annotated
 
 import httpx
 from fastapi import Depends, FastAPI, Header, HTTPException, Request, WebSocket, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, StreamingResponse
+from pydantic import ValidationError
 
-from berth import __version__
+from berth import __version__, rpc
 from berth.agent.app_runner import start_app
 from berth.agent.apps import SSH_KEY_PATH, terminal_command
 from berth.agent.backends.base import BackendError, ContainerBackend, Exec, Terminal
 from berth.agent.backends.docker import DockerBackend
 from berth.agent.node import Node
 from berth.aio import until_first_done
-from berth.rpc import AppStarted, CreateKernel, DestroyResult, KernelEvent, StartApp
+from berth.rpc import AppStarted, CreateKernel, DestroyResult, KernelEvent, M, StartApp
 from berth.settings import AgentSettings
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,17 @@ def make_backend(settings: AgentSettings) -> ContainerBackend:
     raise ValueError(f"agent backend must be 'docker' or 'fake', not {settings.backend!r}")
 
 
+async def read_message(request: Request, model: type[M]) -> M:
+    """The manager's message in ``request``'s body, its RPC version checked first: another
+    version is a 400 naming both versions, a malformed body a 422."""
+    try:
+        return rpc.parse(model, await request.body())
+    except rpc.VersionMismatch as e:
+        raise HTTPException(400, str(e)) from e
+    except ValidationError as e:
+        raise RequestValidationError(e.errors(include_input=False)) from e
+
+
 def get_node(request: Request) -> Node:
     node: Node = request.app.state.node
     return node
@@ -118,7 +131,8 @@ def create_agent_app(settings: AgentSettings, backend: ContainerBackend | None =
         return {"agent_id": node.agent_id, "version": __version__}
 
     @app.post("/v1/kernels", status_code=202)
-    async def create_kernel(spec: CreateKernel, node: NodeDep) -> dict[str, str]:
+    async def create_kernel(request: Request, node: NodeDep) -> dict[str, str]:
+        spec = await read_message(request, CreateKernel)
         node.accept(spec)
         return {"kernel_id": spec.kernel_id}
 
@@ -151,7 +165,8 @@ def create_agent_app(settings: AgentSettings, backend: ContainerBackend | None =
         return node.backend
 
     @app.post("/v1/kernels/{kernel_id}/apps")
-    async def kernel_start_app(kernel_id: str, req: StartApp, node: NodeDep) -> AppStarted:
+    async def kernel_start_app(kernel_id: str, request: Request, node: NodeDep) -> AppStarted:
+        req = await read_message(request, StartApp)
         try:
             return await start_app(exec_backend(node), kernel_id, req)
         except KeyError as e:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from berth.manager.api.deps import ManagerDep
 from berth.manager.services.agents import handle_event, handle_heartbeat
-from berth.rpc import RPC_VERSION, Heartbeat, KernelEvent
+from berth.rpc import Heartbeat, KernelEvent, M, VersionMismatch, parse
 
 
 def agent_token(m: ManagerDep, authorization: Annotated[str, Header()] = "") -> None:
@@ -25,18 +27,21 @@ router = APIRouter(
 )
 
 
-def _version(v: int) -> None:
-    if v != RPC_VERSION:
-        raise HTTPException(400, f"rpc_version {v} is not supported (need {RPC_VERSION})")
+async def _message(request: Request, model: type[M]) -> M:
+    """The agent's message, its RPC version checked before its fields (see berth.rpc)."""
+    try:
+        return parse(model, await request.body())
+    except VersionMismatch as e:
+        raise HTTPException(400, str(e)) from e
+    except ValidationError as e:
+        raise RequestValidationError(e.errors(include_input=False)) from e
 
 
 @router.post("/heartbeat", status_code=204)
-async def heartbeat(beat: Heartbeat, m: ManagerDep) -> None:
-    _version(beat.rpc_version)
-    await handle_heartbeat(m, beat)
+async def heartbeat(request: Request, m: ManagerDep) -> None:
+    await handle_heartbeat(m, await _message(request, Heartbeat))
 
 
 @router.post("/events", status_code=204)
-async def kernel_event(event: KernelEvent, m: ManagerDep) -> None:
-    _version(event.rpc_version)
-    await handle_event(m, event)
+async def kernel_event(request: Request, m: ManagerDep) -> None:
+    await handle_event(m, await _message(request, KernelEvent))
