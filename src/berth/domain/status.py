@@ -113,6 +113,14 @@ class SessionType(StrEnum):
     BATCH = "batch"
 
 
+class AgentStatus(StrEnum):
+    """An agent as the manager sees it: ALIVE while its heartbeats arrive, LOST after
+    ``heartbeat_timeout`` seconds of silence (its sessions wait; a new heartbeat revives it)."""
+
+    ALIVE = "ALIVE"
+    LOST = "LOST"
+
+
 def ended_outcome(
     session_type: SessionType, exit_code: int | None, oom_killed: bool = False
 ) -> tuple[SessionStatus, StatusInfo, SessionResult]:

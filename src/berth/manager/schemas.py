@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from berth.domain.status import SessionResult, SessionStatus, SessionType
+from berth.domain.status import AgentStatus, SessionResult, SessionStatus, SessionType
 from berth.rpc import AppPort
 
 
@@ -134,7 +134,7 @@ class ImageOut(BaseModel):
 
 class AgentOut(BaseModel):
     id: str
-    status: str
+    status: AgentStatus
     resource_group: str
     capacity: dict[str, str]
     occupied: dict[str, str]
@@ -238,7 +238,7 @@ class SessionOut(BaseModel):
     project: str
     resource_group: str
     agent_id: str | None
-    agent_status: Literal["ALIVE", "LOST"] | None = Field(
+    agent_status: AgentStatus | None = Field(
         None, description="State of the agent that runs the session, while it has not ended: "
         "LOST when the agent stopped sending heartbeats (its apps, terminal and logs may not "
         "answer; the session is kept and resumes when the agent comes back); null when the "

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from berth.domain.status import SessionResult, SessionStatus, SessionType
+from berth.domain.status import AgentStatus, SessionResult, SessionStatus, SessionType
 
 
 def new_id() -> str:
@@ -139,7 +139,9 @@ class AgentRow(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     address: Mapped[str] = mapped_column(String(256))
     resource_group: Mapped[str] = mapped_column(ForeignKey("resource_groups.name"))
-    status: Mapped[str] = mapped_column(String(16), default="ALIVE")
+    status: Mapped[AgentStatus] = mapped_column(
+        StrEnumType(AgentStatus), default=AgentStatus.ALIVE
+    )
     capacity: Mapped[dict[str, Any]] = mapped_column(default=dict)
     version: Mapped[str] = mapped_column(String(32), default="")
     first_contact: Mapped[datetime] = mapped_column(default=utcnow)

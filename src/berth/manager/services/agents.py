@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.domain.reconcile import LIVE, Action, on_event, orphans, reconcile_session
+from berth.domain.status import AgentStatus
 from berth.manager.context import Manager
 from berth.manager.db.engine import transaction
 from berth.manager.db.tables import (
@@ -83,7 +84,7 @@ async def _upsert_agent(db: AsyncSession, beat: Heartbeat) -> None:
     agent.resource_group = beat.resource_group
     agent.capacity = beat.capacity
     agent.version = beat.version
-    agent.status = "ALIVE"
+    agent.status = AgentStatus.ALIVE
     agent.last_heartbeat = now
     reported = {i.ref: i for i in beat.images}
     for image in (await db.scalars(select(ImageRow))).all():

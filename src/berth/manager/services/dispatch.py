@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.domain import slots as sl
 from berth.domain.scheduler import AgentState, PendingSession, Plan, Snapshot, schedule
-from berth.domain.status import OCCUPYING, SessionStatus, SessionType, StatusInfo
+from berth.domain.status import OCCUPYING, AgentStatus, SessionStatus, SessionType, StatusInfo
 from berth.manager.agent_client import AgentUnreachable
 from berth.manager.context import Manager, change_status, status_event
 from berth.manager.db.engine import transaction
@@ -45,7 +45,9 @@ async def load_snapshot(db: AsyncSession) -> Snapshot:
     """Alive agents with what the sessions placed on them occupy. An agent or session whose
     slots cannot be read is left out (and logged), never the whole snapshot."""
     agents = (
-        await db.scalars(select(AgentRow).where(AgentRow.status == "ALIVE").order_by(AgentRow.id))
+        await db.scalars(
+            select(AgentRow).where(AgentRow.status == AgentStatus.ALIVE).order_by(AgentRow.id)
+        )
     ).all()
     occupying = await db.execute(
         select(SessionRow.id, SessionRow.agent_id, SessionRow.requested_slots).where(
@@ -304,7 +306,7 @@ async def _requeue(m: Manager, session_id: str, error: str) -> None:
             return
         agent = await db.get(AgentRow, row.agent_id or "")
         if agent is not None:
-            agent.status = "LOST"
+            agent.status = AgentStatus.LOST
         data = {"error": error, "agent": row.agent_id}
         row.agent_id = None
         for kernel in row.kernels:

@@ -3,23 +3,21 @@ names) are done here, one query each, so that routes never query the database.""
 
 from __future__ import annotations
 
-from typing import Literal
-
 from sqlalchemy import select
 
 from berth.domain import slots as sl
-from berth.domain.status import ENDED
+from berth.domain.status import ENDED, AgentStatus
 from berth.manager.context import Manager
 from berth.manager.db.tables import AgentRow, ProjectRow, SessionRow, UserRow
 from berth.manager.schemas import KernelOut, SessionOut
 
 
-def agent_status(row: SessionRow, agents: dict[str, str]) -> Literal["ALIVE", "LOST"] | None:
+def agent_status(row: SessionRow, agents: dict[str, AgentStatus]) -> AgentStatus | None:
     """The state of the session's agent (``agents``: id -> status) while the session has not
     ended; an agent that is gone from the table counts as LOST."""
     if row.agent_id is None or row.status in ENDED:
         return None
-    return "ALIVE" if agents.get(row.agent_id) == "ALIVE" else "LOST"
+    return AgentStatus.ALIVE if agents.get(row.agent_id) is AgentStatus.ALIVE else AgentStatus.LOST
 
 
 async def sessions_out(m: Manager, rows: list[SessionRow]) -> list[SessionOut]:

@@ -29,7 +29,7 @@ from berth.domain.reconcile import (
     watch_agents,
     watch_session,
 )
-from berth.domain.status import SessionStatus, SessionType
+from berth.domain.status import AgentStatus, SessionStatus, SessionType
 from berth.manager.context import Manager
 from berth.manager.db.engine import transaction
 from berth.manager.db.tables import AgentRow, SessionRow, utcnow
@@ -113,12 +113,12 @@ async def _watch_sessions(m: Manager, db: AsyncSession, graces: Graces) -> _Pass
 
 
 async def _watch_agents(db: AsyncSession, now: datetime, graces: Graces) -> None:
-    agents = (await db.scalars(select(AgentRow).where(AgentRow.status == "ALIVE"))).all()
+    agents = (await db.scalars(select(AgentRow).where(AgentRow.status == AgentStatus.ALIVE))).all()
     views = [AgentView(a.id, alive=True, last_heartbeat=a.last_heartbeat) for a in agents]
     lost = {a.agent_id: a for a in watch_agents(views, now, graces)}
     for agent in agents:
         if (action := lost.get(agent.id)) is not None:
-            agent.status = "LOST"
+            agent.status = AgentStatus.LOST
             log.warning("agent %s is silent since %s", agent.id, action.silent_since)
 
 
