@@ -8,10 +8,15 @@ Configuration: explicit arguments, else ``BERTH_ENDPOINT`` / ``BERTH_API_KEY``, 
         [s] = berth.create_session(image="berth/python:3.11", type="batch",
                                    startup_command="python -c 'print(42)'")
         berth.wait(s["id"])
+
+Both clients have one method per API operation, with the same names and arguments
+(``berth.client.operations.OPERATIONS`` maps each operation to its method); answers are the
+API's JSON as plain dicts and lists.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -22,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from berth.client import operations as op
 from berth.files import write_private
 
 ENDED = {"TERMINATED", "CANCELLED", "ERROR"}
@@ -74,11 +80,17 @@ def _raise_for(r: httpx.Response) -> None:
     raise ApiError(r.status_code, detail)
 
 
-def _session_body(kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in kwargs.items() if v is not None}
+def _event(kind: str, line: str) -> dict[str, Any] | None:
+    """The data of a ``session.status`` server-sent event line, else None."""
+    if line.startswith("data:") and kind == "session.status":
+        data: dict[str, Any] = json.loads(line[5:])
+        return data
+    return None
 
 
 class Client:
+    """The API for ordinary (blocking) code. Raises :class:`ApiError` for refusals."""
+
     def __init__(
         self, endpoint: str | None = None, api_key: str | None = None, timeout: float = 30
     ) -> None:
@@ -98,18 +110,27 @@ class Client:
         self.http.close()
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Any API call: the answer's JSON (None when empty). Raises ApiError."""
         r = self.http.request(method, path, **kwargs)
         _raise_for(r)
         return r.json() if r.content else None
 
+    def _do(self, call: op.Call) -> Any:
+        method, path, kwargs = call
+        return self.request(method, path, **kwargs)
+
+    # ---- accounts ----
     def login(self, email: str, password: str, label: str = "cli") -> dict[str, Any]:
         """Trade email + password for a new API key (labelled ``label``) and use it from now
         on. The answer holds ``token`` (shown once), ``access_key`` and ``user``."""
-        data: dict[str, Any] = self.request(
-            "POST", "/api/auth/token", json={"email": email, "password": password, "label": label}
-        )
+        data: dict[str, Any] = self._do(op.login(email, password, label))
         self.http.headers["Authorization"] = f"Bearer {data['token']}"
         return data
+
+    def logout(self) -> None:
+        """End this client's browser login, if it has one (an API key stays valid: delete
+        it with :meth:`delete_key`)."""
+        self.request("POST", "/api/auth/logout")
 
     def logins(self) -> list[dict[str, Any]]:
         """Your browser logins (web UI), newest first."""
@@ -118,38 +139,69 @@ class Client:
 
     def revoke_login(self, login_id: str) -> None:
         """End one of your browser logins; that browser is logged out."""
-        self.request("DELETE", f"/api/logins/{login_id}")
+        self.request("DELETE", f"/api/logins/{op.seg(login_id)}")
 
-    def create_session(self, **fields: Any) -> list[dict[str, Any]]:
-        """Create sessions; fields as in the API's SessionCreate."""
-        result: list[dict[str, Any]] = self.request(
-            "POST", "/api/sessions", json=_session_body(fields)
-        )
+    def me(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", "/api/users/me")
+        return result
+
+    def users(self) -> list[dict[str, Any]]:
+        """Every account (admins only)."""
+        result: list[dict[str, Any]] = self.request("GET", "/api/users")
+        return result
+
+    def create_user(self, email: str, password: str, role: str = "user",
+                    full_name: str = "") -> dict[str, Any]:
+        result: dict[str, Any] = self._do(op.create_user(email, password, role, full_name))
+        return result
+
+    def keys(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.request("GET", "/api/keys")
+        return result
+
+    def create_key(self, label: str = "") -> dict[str, Any]:
+        """A new API key; its ``token`` is in this answer only."""
+        result: dict[str, Any] = self.request("POST", "/api/keys", json={"label": label})
+        return result
+
+    def delete_key(self, access_key: str) -> None:
+        self.request("DELETE", f"/api/keys/{op.seg(access_key)}")
+
+    # ---- sessions ----
+    def create_session(self, dry_run: bool = False, **fields: Any) -> list[dict[str, Any]]:
+        """Create sessions; fields as in the API's SessionCreate. ``dry_run`` only validates
+        and answers the sessions that would be made."""
+        result: list[dict[str, Any]] = self._do(op.create_session(fields, dry_run))
         return result
 
     def list_sessions(self, **params: Any) -> dict[str, Any]:
-        result: dict[str, Any] = self.request("GET", "/api/sessions", params=_session_body(params))
+        """A page of your sessions: ``state``, ``type``, ``name``, ``offset``, ``limit``,
+        ``sort`` as in the API."""
+        result: dict[str, Any] = self.request("GET", "/api/sessions", params=op.present(params))
         return result
 
     def get_session(self, ref: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.request("GET", f"/api/sessions/{ref}")
+        result: dict[str, Any] = self.request("GET", f"/api/sessions/{op.seg(ref)}")
         return result
 
     def rename_session(self, ref: str, name: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.request("PATCH", f"/api/sessions/{ref}", json={"name": name})
+        result: dict[str, Any] = self._do(op.rename_session(ref, name))
         return result
 
     def terminate_session(self, ref: str, force: bool = False) -> dict[str, Any]:
-        result: dict[str, Any] = self.request(
-            "POST", f"/api/sessions/{ref}/terminate", json={"force": force}
-        )
+        result: dict[str, Any] = self._do(op.terminate_session(ref, force))
+        return result
+
+    def terminate_sessions(self, refs: list[str], force: bool = False) -> dict[str, str]:
+        """Terminate several sessions: each ref with "ok" or why it was refused."""
+        result: dict[str, str] = self._do(op.terminate_sessions(refs, force))
         return result
 
     def logs(
         self, ref: str, kernel: str | None = None, follow: bool = False, tail: int | None = None
     ) -> Iterator[bytes]:
-        params = _session_body({"kernel": kernel, "follow": follow, "tail": tail})
-        with self.http.stream("GET", f"/api/sessions/{ref}/logs", params=params, timeout=None) as r:
+        method, path, kwargs = op.logs(ref, kernel, follow, tail)
+        with self.http.stream(method, path, **kwargs) as r:
             if r.status_code >= 400:
                 r.read()
                 _raise_for(r)
@@ -160,8 +212,8 @@ class Client:
     ) -> Iterator[dict[str, Any]]:
         """Status events as they happen (server-sent events), forever. ``on_ready`` is called
         once the server has subscribed: no event after that moment is missed."""
-        params = {"session_id": session_id} if session_id else {}
-        with self.http.stream("GET", "/api/events", params=params, timeout=None) as r:
+        method, path, kwargs = op.events(session_id)
+        with self.http.stream(method, path, **kwargs) as r:
             if r.status_code >= 400:
                 r.read()
                 _raise_for(r)
@@ -171,8 +223,8 @@ class Client:
                     kind = line[6:].strip()
                     if kind == "ready" and on_ready is not None:
                         on_ready()
-                elif line.startswith("data:") and kind == "session.status":
-                    yield json.loads(line[5:])
+                elif (event := _event(kind, line)) is not None:
+                    yield event
 
     def wait(
         self,
@@ -192,36 +244,58 @@ class Client:
                 raise TimeoutError(f"session {ref} still {session['status']} after {timeout}s")
             time.sleep(interval)
 
-    def images(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self.request("GET", "/api/images")
-        return result
-
+    # ---- apps ----
     def apps(self, ref: str) -> list[dict[str, Any]]:
         """The session's apps and which are open (``route``)."""
-        result: list[dict[str, Any]] = self.request("GET", f"/api/sessions/{ref}/apps")
+        result: list[dict[str, Any]] = self.request("GET", f"/api/sessions/{op.seg(ref)}/apps")
         return result
 
     def open_app(self, ref: str, name: str, public: bool = False,
                  allowed_ips: list[str] | None = None, preferred_port: int | None = None,
                  logdir: str | None = None) -> dict[str, Any]:
         """Start an app and route it through the proxy; ``url`` is a one-time link."""
-        body = _session_body({"public": public, "allowed_ips": allowed_ips,
-                              "preferred_port": preferred_port, "logdir": logdir})
-        result: dict[str, Any] = self.request(
-            "POST", f"/api/sessions/{ref}/apps/{name}/open", json=body, timeout=200)
+        result: dict[str, Any] = self._do(
+            op.open_app(ref, name, public, allowed_ips, preferred_port, logdir))
         return result
 
     def close_app(self, ref: str, name: str) -> None:
-        self.request("DELETE", f"/api/sessions/{ref}/apps/{name}")
+        self.request("DELETE", f"/api/sessions/{op.seg(ref)}/apps/{op.seg(name)}")
 
     def ssh_key(self, ref: str) -> str:
-        r = self.http.get(f"/api/sessions/{ref}/ssh-key")
+        r = self.http.get(f"/api/sessions/{op.seg(ref)}/ssh-key")
         _raise_for(r)
         return r.text
 
+    # ---- launches, catalog, health ----
+    def launches(self) -> list[dict[str, Any]]:
+        """Your pinned and most recent launches."""
+        result: list[dict[str, Any]] = self.request("GET", "/api/launches")
+        return result
+
+    def update_launch(self, launch_id: str, label: str | None = None,
+                      pinned: bool | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = self._do(op.update_launch(launch_id, label, pinned))
+        return result
+
+    def delete_launch(self, launch_id: str) -> None:
+        self.request("DELETE", f"/api/launches/{op.seg(launch_id)}")
+
+    def images(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.request("GET", "/api/images")
+        return result
+
+    def agents(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.request("GET", "/api/agents")
+        return result
+
+    def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", "/api/health")
+        return result
+
 
 class AsyncClient:
-    """The same API for asyncio code."""
+    """The same API for asyncio code: the same methods, awaited (``logs`` and ``events``
+    are async iterators)."""
 
     def __init__(
         self, endpoint: str | None = None, api_key: str | None = None, timeout: float = 30
@@ -236,40 +310,106 @@ class AsyncClient:
         return self
 
     async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
         await self.http.aclose()
 
     async def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Any API call: the answer's JSON (None when empty). Raises ApiError."""
         r = await self.http.request(method, path, **kwargs)
         _raise_for(r)
         return r.json() if r.content else None
 
+    async def _do(self, call: op.Call) -> Any:
+        method, path, kwargs = call
+        return await self.request(method, path, **kwargs)
+
+    # ---- accounts ----
     async def login(self, email: str, password: str, label: str = "sdk") -> dict[str, Any]:
         """As :meth:`Client.login`."""
-        data: dict[str, Any] = await self.request(
-            "POST", "/api/auth/token", json={"email": email, "password": password, "label": label}
-        )
+        data: dict[str, Any] = await self._do(op.login(email, password, label))
         self.http.headers["Authorization"] = f"Bearer {data['token']}"
         return data
 
-    async def create_session(self, **fields: Any) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = await self.request(
-            "POST", "/api/sessions", json=_session_body(fields)
-        )
+    async def logout(self) -> None:
+        await self.request("POST", "/api/auth/logout")
+
+    async def logins(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.request("GET", "/api/logins")
+        return result
+
+    async def revoke_login(self, login_id: str) -> None:
+        await self.request("DELETE", f"/api/logins/{op.seg(login_id)}")
+
+    async def me(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", "/api/users/me")
+        return result
+
+    async def users(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.request("GET", "/api/users")
+        return result
+
+    async def create_user(self, email: str, password: str, role: str = "user",
+                          full_name: str = "") -> dict[str, Any]:
+        result: dict[str, Any] = await self._do(
+            op.create_user(email, password, role, full_name))
+        return result
+
+    async def keys(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.request("GET", "/api/keys")
+        return result
+
+    async def create_key(self, label: str = "") -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("POST", "/api/keys", json={"label": label})
+        return result
+
+    async def delete_key(self, access_key: str) -> None:
+        await self.request("DELETE", f"/api/keys/{op.seg(access_key)}")
+
+    # ---- sessions ----
+    async def create_session(self, dry_run: bool = False,
+                             **fields: Any) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._do(op.create_session(fields, dry_run))
+        return result
+
+    async def list_sessions(self, **params: Any) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request(
+            "GET", "/api/sessions", params=op.present(params))
         return result
 
     async def get_session(self, ref: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self.request("GET", f"/api/sessions/{ref}")
+        result: dict[str, Any] = await self.request("GET", f"/api/sessions/{op.seg(ref)}")
+        return result
+
+    async def rename_session(self, ref: str, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._do(op.rename_session(ref, name))
         return result
 
     async def terminate_session(self, ref: str, force: bool = False) -> dict[str, Any]:
-        result: dict[str, Any] = await self.request(
-            "POST", f"/api/sessions/{ref}/terminate", json={"force": force}
-        )
+        result: dict[str, Any] = await self._do(op.terminate_session(ref, force))
         return result
 
-    async def events(self, session_id: str | None = None) -> AsyncIterator[dict[str, Any]]:
-        params = {"session_id": session_id} if session_id else {}
-        async with self.http.stream("GET", "/api/events", params=params, timeout=None) as r:
+    async def terminate_sessions(self, refs: list[str], force: bool = False) -> dict[str, str]:
+        result: dict[str, str] = await self._do(op.terminate_sessions(refs, force))
+        return result
+
+    async def logs(
+        self, ref: str, kernel: str | None = None, follow: bool = False, tail: int | None = None
+    ) -> AsyncIterator[bytes]:
+        method, path, kwargs = op.logs(ref, kernel, follow, tail)
+        async with self.http.stream(method, path, **kwargs) as r:
+            if r.status_code >= 400:
+                await r.aread()
+                _raise_for(r)
+            async for chunk in r.aiter_bytes():
+                yield chunk
+
+    async def events(
+        self, session_id: str | None = None, on_ready: Callable[[], None] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        method, path, kwargs = op.events(session_id)
+        async with self.http.stream(method, path, **kwargs) as r:
             if r.status_code >= 400:
                 await r.aread()
                 _raise_for(r)
@@ -277,5 +417,71 @@ class AsyncClient:
             async for line in r.aiter_lines():
                 if line.startswith("event:"):
                     kind = line[6:].strip()
-                elif line.startswith("data:") and kind == "session.status":
-                    yield json.loads(line[5:])
+                    if kind == "ready" and on_ready is not None:
+                        on_ready()
+                elif (event := _event(kind, line)) is not None:
+                    yield event
+
+    async def wait(
+        self,
+        ref: str,
+        statuses: set[str] | None = None,
+        timeout: float = 600,  # noqa: ASYNC109 - the same arguments as Client.wait
+        interval: float = 0.5,
+    ) -> dict[str, Any]:
+        """As :meth:`Client.wait`."""
+        want = statuses or ENDED
+        deadline = time.monotonic() + timeout
+        while True:
+            session = await self.get_session(ref)
+            if session["status"] in want or session["status"] in ENDED:
+                return session
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"session {ref} still {session['status']} after {timeout}s")
+            await asyncio.sleep(interval)
+
+    # ---- apps ----
+    async def apps(self, ref: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.request(
+            "GET", f"/api/sessions/{op.seg(ref)}/apps")
+        return result
+
+    async def open_app(self, ref: str, name: str, public: bool = False,
+                       allowed_ips: list[str] | None = None, preferred_port: int | None = None,
+                       logdir: str | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = await self._do(
+            op.open_app(ref, name, public, allowed_ips, preferred_port, logdir))
+        return result
+
+    async def close_app(self, ref: str, name: str) -> None:
+        await self.request("DELETE", f"/api/sessions/{op.seg(ref)}/apps/{op.seg(name)}")
+
+    async def ssh_key(self, ref: str) -> str:
+        r = await self.http.get(f"/api/sessions/{op.seg(ref)}/ssh-key")
+        _raise_for(r)
+        return r.text
+
+    # ---- launches, catalog, health ----
+    async def launches(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.request("GET", "/api/launches")
+        return result
+
+    async def update_launch(self, launch_id: str, label: str | None = None,
+                            pinned: bool | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = await self._do(op.update_launch(launch_id, label, pinned))
+        return result
+
+    async def delete_launch(self, launch_id: str) -> None:
+        await self.request("DELETE", f"/api/launches/{op.seg(launch_id)}")
+
+    async def images(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.request("GET", "/api/images")
+        return result
+
+    async def agents(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.request("GET", "/api/agents")
+        return result
+
+    async def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", "/api/health")
+        return result
