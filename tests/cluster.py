@@ -90,7 +90,9 @@ class Cluster:
             **(manager_env or {}),
         }
         self.agent_env = {
-            **base, "BERTH_AGENT_DATA_DIR": str(self.root), "BERTH_AGENT_ID": self.agent_id,
+            # The manager's data dir too: the agent looks for the token there first.
+            **base, "BERTH_DATA_DIR": str(self.root),
+            "BERTH_AGENT_DATA_DIR": str(self.root), "BERTH_AGENT_ID": self.agent_id,
             "BERTH_AGENT_PORT": str(self.agent_port), "BERTH_AGENT_MANAGER_URL": self.url,
             "BERTH_AGENT_CPU": "4", "BERTH_AGENT_MEM": str(4 * 2**30),
             "BERTH_AGENT_HEARTBEAT_INTERVAL": "1", "BERTH_CONFIG": str(self.root / "none.toml"),
@@ -180,6 +182,7 @@ class Cluster:
         c = self.client()
         c.login(email, password)
         c.email = email  # type: ignore[attr-defined]
+        c.password = password  # type: ignore[attr-defined]
         return c
 
     # ---- teardown ----

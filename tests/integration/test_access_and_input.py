@@ -190,9 +190,8 @@ def test_browser_session_cannot_be_used_from_another_origin(berth: Cluster) -> N
     preflight = httpx.options(f"{berth.url}/api/sessions", headers=evil)
     assert preflight.status_code >= 400
     assert "access-control-allow-origin" not in preflight.headers
-    token = r.json()["token"]
     cross = httpx.get(f"{berth.url}/api/sessions", headers={"Origin": "http://evil.example"},
-                      cookies={"berth_token": token})
+                      cookies={"berth_login": r.cookies["berth_login"]})
     assert "access-control-allow-origin" not in cross.headers
     anonymous = httpx.get(f"{berth.url}/api/sessions", headers={"Origin": "http://evil.example"})
     assert anonymous.status_code == 401

@@ -21,7 +21,7 @@ import pytest
 import websockets
 
 from berth.client import ApiError, Client
-from berth.manager.auth import COOKIE_NAME
+from berth.domain.credentials import LOGIN_COOKIE
 from cluster import Cluster, run_async, wait_for, wait_status
 from dockerutil import exec_in
 
@@ -220,11 +220,15 @@ def test_terminal_refuses_strangers(apps_cluster: Cluster, owner: Client,
     assert "authentication required" in run_async(first_message({}))
     assert "no session" in run_async(first_message(
         {"Authorization": other.http.headers["Authorization"]}))
-    # The owner's login cookie (its value is an API key), sent by another site's page.
-    key = owner.http.headers["Authorization"].split()[1]
-    msg = run_async(first_message({"Cookie": f"{COOKIE_NAME}={key}",
-                                   "Origin": "http://evil.example"}))
-    assert "may not use this session" in msg
+    # The owner's login cookie, sent by a page of another origin (an app port of this very
+    # host among them): the handshake itself is refused.
+    login = httpx.post(f"{apps_cluster.url}/api/auth/login",
+                       json={"email": owner.email, "password": owner.password})  # type: ignore
+    cookie = f"{LOGIN_COOKIE}={login.cookies[LOGIN_COOKIE]}"
+    for origin in ("http://evil.example", f"http://127.0.0.1:{apps_cluster.proxy_pool.start}"):
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            run_async(first_message({"Cookie": cookie, "Origin": origin}))
+        assert refused.value.response.status_code == 403
 
 
 # ---- who may use an app ------------------------------------------------------------------
