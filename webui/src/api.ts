@@ -110,9 +110,10 @@ export async function requestText(path: string, opts: RequestOptions = {}): Prom
 }
 
 // ---- endpoints --------------------------------------------------------------------------
+/** A browser login's answer: the login itself lives in the HttpOnly cookie. */
 export interface LoginResult {
-  access_key: string;
   user: User;
+  login: { id: string; expires_at: string };
 }
 
 export const api = {

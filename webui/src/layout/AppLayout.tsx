@@ -1,6 +1,8 @@
-import { DesktopOutlined, LogoutOutlined, UserOutlined } from "@ant-design/icons";
+import { DesktopOutlined, LaptopOutlined, LogoutOutlined, UserOutlined } from "@ant-design/icons";
 import { Button, Dropdown, Grid, Layout, Menu, Space, Tag, Typography } from "antd";
+import { useState } from "react";
 import { Outlet, useLocation, useNavigate } from "react-router-dom";
+import LoginsModal from "../account/LoginsModal";
 import { useAuth, useUser } from "../auth";
 import NotificationBell from "../notifications/NotificationBell";
 import Logo from "./Logo";
@@ -16,6 +18,7 @@ export default function AppLayout() {
   // Phone width: the user button shows only its icon (the email is in its menu) and the
   // paddings shrink, so the header and the page fit 390 px without sideways scrolling.
   const narrow = !Grid.useBreakpoint().md;
+  const [loginsOpen, setLoginsOpen] = useState(false);
 
   return (
     <Layout style={{ minHeight: "100vh" }}>
@@ -66,9 +69,11 @@ export default function AppLayout() {
                   ),
                 },
                 { type: "divider" },
+                { key: "logins", icon: <LaptopOutlined />, label: "Logins" },
                 { key: "logout", icon: <LogoutOutlined />, label: "Log out", danger: true },
               ],
               onClick: (e) => {
+                if (e.key === "logins") setLoginsOpen(true);
                 if (e.key === "logout") void logout().then(() => navigate("/login"));
               },
             }}
@@ -87,6 +92,7 @@ export default function AppLayout() {
       <Content style={{ padding: narrow ? 8 : 24 }}>
         <Outlet />
       </Content>
+      <LoginsModal open={loginsOpen} onClose={() => setLoginsOpen(false)} />
     </Layout>
   );
 }
