@@ -12,7 +12,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from berth.domain import rules
+from berth.domain import limits, rules
 from berth.domain.rules import (
     MAX_PREOPEN_PORTS,
     RESERVED_PORTS,
@@ -205,7 +205,50 @@ def test_tiny_duration_is_not_zero() -> None:
 
 @given(st.integers(1, 10**6), st.sampled_from("smhdw"))
 def test_duration_units(amount: int, unit: str) -> None:
-    assert parse_duration(f"{amount}{unit}").total_seconds() == amount * rules.DURATION_UNITS[unit]
+    seconds = amount * rules.DURATION_UNITS[unit]
+    if seconds <= limits.TIMEOUT_MAX.total_seconds():
+        assert parse_duration(f"{amount}{unit}").total_seconds() == seconds
+    else:
+        assert broken(parse_duration, f"{amount}{unit}").message == "must be at most 365d"
+
+
+@pytest.mark.parametrize("text", ["365d", "31536000s", "8760h", "525600m", "52w"])
+def test_durations_at_the_limit(text: str) -> None:
+    assert parse_duration(text) <= limits.TIMEOUT_MAX
+
+
+@pytest.mark.parametrize("text", ["366d", "31536001s", "53w", "1" + "0" * 40 + "s",
+                                  "9" * 400 + ".5w"])
+def test_durations_past_the_limit(text: str) -> None:
+    err = broken(parse_duration, text)
+    assert (err.field, err.message) == ("timeout", "must be at most 365d")
+
+
+def test_duration_limit_is_a_parameter() -> None:
+    assert parse_duration("1h", "idle", timedelta(hours=1)) == timedelta(hours=1)
+    err = broken(parse_duration, "2h", "idle", timedelta(hours=1))
+    assert (err.field, err.message) == ("idle", "must be at most 3600s")
+
+
+@given(st.text(max_size=60))
+def test_any_duration_text_parses_within_the_limit_or_names_the_rule(text: str) -> None:
+    try:
+        value = parse_duration(text)
+    except RuleError as e:
+        assert e.field == "timeout"
+    else:
+        assert timedelta(0) < value <= limits.TIMEOUT_MAX
+
+
+@given(st.one_of(st.text(max_size=60), st.integers(-(2**80), 2**80),
+                 st.from_regex(r"\A\d{1,60}(\.\d{1,60})?[kmgtKMGT]?(i?b)?\Z", fullmatch=True)))
+def test_any_size_parses_within_the_limit_or_names_the_rule(text: str | int) -> None:
+    try:
+        value = parse_size(text)
+    except RuleError as e:
+        assert e.field == "mem"
+    else:
+        assert 1 <= value <= limits.MEM_MAX
 
 
 # --- sizes ---------------------------------------------------------------------------------
@@ -255,13 +298,26 @@ def test_format_size(size: int, text: str) -> None:
     assert format_size(size) == text
 
 
-@given(st.integers(1, 2**50))
+@given(st.integers(1, limits.MEM_MAX))
 def test_format_then_parse_size_round_trips(size: int) -> None:
     assert parse_size(format_size(size)) == size
 
 
+@pytest.mark.parametrize("text", ["64t", "65536g", str(limits.MEM_MAX), limits.MEM_MAX])
+def test_sizes_at_the_limit(text: str | int) -> None:
+    assert parse_size(text) == limits.MEM_MAX
+
+
+@pytest.mark.parametrize("text", ["99999999999t", "65t", "64.001t", str(limits.MEM_MAX + 1),
+                                  limits.MEM_MAX + 1, "9" * 400, "9" * 400 + ".9g", 10**400])
+def test_sizes_past_the_limit(text: str | int) -> None:
+    err = broken(parse_size, text, "resources.shmem")
+    assert (err.field, err.message) == ("resources.shmem", "must be at most 64t")
+
+
 @given(st.integers(1, 10**6), st.sampled_from(["k", "m", "g", "t"]), st.sampled_from(["", "b"]))
 def test_parse_then_format_size_is_shortest(amount: int, unit: str, suffix: str) -> None:
+    assume(amount * rules.SIZE_UNITS[unit] <= limits.MEM_MAX)
     size = parse_size(f"{amount}{unit}{suffix}")
     assert size == amount * rules.SIZE_UNITS[unit]
     assert parse_size(format_size(size)) == size
@@ -415,3 +471,96 @@ def test_bad_threads(value: int) -> None:
     err = broken(check_threads, value, "threads")
     assert err.field == "threads"
     assert "between 1 and 1000" in err.message
+
+
+# --- limits on text, dates and the environment ----------------------------------------------
+
+
+def test_environ_limits_at_the_limit() -> None:
+    env = {"N" * limits.ENV_NAME_MAX: "é" * (limits.ENV_VALUE_MAX // 2)}
+    assert rules.environ_errors(env) == []
+    many = {f"V{i}": "x" for i in range(limits.ENV_COUNT_MAX)}
+    assert rules.environ_errors(many) == []
+
+
+def test_environ_limits_past_the_limit() -> None:
+    assert rules.environ_errors({"N" * 257: "v"}) == [RuleError(
+        "environ." + "N" * 257, "variable name must be at most 256 characters long")]
+    assert rules.environ_errors({"V": "é" * (limits.ENV_VALUE_MAX // 2) + "x"}) == [
+        RuleError("environ.V", "value must be at most 32 KiB (UTF-8)")]
+    many = {f"V{i}": "x" for i in range(limits.ENV_COUNT_MAX + 1)}
+    assert rules.environ_errors(many) == [
+        RuleError("environ", "at most 256 variables are allowed")]
+
+
+def test_environ_total_counts_name_value_and_separators() -> None:
+    # 8 values: 7 of 32 KiB, one filling up to exactly 256 KiB with "NAME=VALUE\0" each.
+    env = {f"V{i}": "x" * limits.ENV_VALUE_MAX for i in range(7)}
+    used = sum(len(k) + len(v) + 2 for k, v in env.items())
+    env["LAST"] = "y" * (limits.ENV_TOTAL_MAX - used - len("LAST") - 2)
+    assert rules.environ_errors(env) == []
+    env["LAST"] += "y"
+    [err] = rules.environ_errors(env)
+    assert err.field == "environ"
+    assert err.message.startswith("the variables must total at most 256 KiB")
+
+
+def test_check_environ_raises_the_first_problem() -> None:
+    assert broken(check_environ, {"A": "", "1": "x"}).field == "environ.A"
+
+
+@given(st.dictionaries(st.text(max_size=300), st.text(max_size=100), max_size=30))
+def test_environ_errors_never_raise_and_name_fields(env: dict[str, str]) -> None:
+    for err in rules.environ_errors(env):
+        assert err.field == "environ" or err.field.startswith("environ.")
+
+
+def test_startup_command_limit() -> None:
+    assert rules.startup_command_problem("x" * limits.STARTUP_COMMAND_MAX) is None
+    assert rules.startup_command_problem("x" * (limits.STARTUP_COMMAND_MAX + 1)) == (
+        "must be at most 64 KiB (UTF-8)")
+
+
+def test_starts_at_window() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    assert rules.starts_at_problem(now - limits.STARTS_AT_PAST_MAX, now) is None
+    assert rules.starts_at_problem(now + limits.STARTS_AT_FUTURE_MAX, now) is None
+    assert rules.starts_at_problem(now - timedelta(days=2), now) == (
+        "must not be more than 1 day in the past")
+    assert rules.starts_at_problem(now + timedelta(days=366), now) == (
+        "must not be more than 365 days in the future")
+    assert "timezone" in (rules.starts_at_problem(datetime(2030, 1, 1), now) or "")
+
+
+@pytest.mark.parametrize(("cpu", "problem"), [
+    (1024, None), (0.01, None), (1024.01, "must be at most 1024 cores"),
+    (float("nan"), "must be a finite number"), (float("-inf"), "must be a finite number"),
+    (0, "must be greater than zero"), (2.005, "must be a multiple of 0.01 cores")])
+def test_cpu_problem(cpu: float, problem: str | None) -> None:
+    assert rules.cpu_problem(cpu) == problem
+
+
+def test_memory_maximum_in_resources() -> None:
+    check_resources(1, limits.MEM_MAX, limits.MEM_MAX)
+    err = broken(check_resources, 1, limits.MEM_MAX + 1, MiB)
+    assert (err.field, err.message) == ("resources.mem", "must be at most 64t")
+
+
+def test_unknown_slots_are_refused_by_name() -> None:
+    assert rules.slot_name_errors(["cpu", "gpu", "mem"], ["cpu", "mem", "shmem"]) == [
+        RuleError("resources.gpu", "unknown resource slot; known slots: cpu, mem, shmem")]
+    assert len(rules.slot_name_errors([f"x{i}" for i in range(100)], ["cpu"])) == 10
+
+
+def test_rule_errors_carry_every_error() -> None:
+    errs = rules.RuleErrors([RuleError("a", "one"), RuleError("b", "two")])
+    assert [e.field for e in errs.errors] == ["a", "b"]
+    assert str(errs) == "a: one; b: two"
+
+
+@pytest.mark.parametrize(("size", "text"), [(32 * 1024, "32 KiB"), (2**20, "1 MiB"),
+                                            (1000, "1000 bytes")])
+def test_format_bytes_limit(size: int, text: str) -> None:
+    assert rules.format_bytes_limit(size) == text

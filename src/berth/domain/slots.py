@@ -13,6 +13,17 @@ Slots = dict[str, Decimal]
 
 #: Slots that are capacity-bearing; others (shmem) are carried for the container only.
 CAPACITY_SLOTS = ("cpu", "mem")
+#: Slots every session may request by name.
+BUILTIN_SLOTS = ("cpu", "mem", "shmem")
+#: Accelerator slots a session may request, by name, with what one unit is. Empty until an
+#: accelerator plugin registers its slots (e.g. ``"cuda.device": "one GPU"``); any other slot
+#: name in a request is refused by name, never dropped.
+ACCELERATOR_SLOTS: dict[str, str] = {}
+
+
+def requestable_slots() -> tuple[str, ...]:
+    """Every slot name a create request may carry."""
+    return (*BUILTIN_SLOTS, *sorted(ACCELERATOR_SLOTS))
 
 
 def slots(**amounts: float | int | str | Decimal) -> Slots:

@@ -15,10 +15,12 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from berth import __version__
-from berth.domain.rules import RuleError
+from berth.domain.rules import RuleError, RuleErrors
 from berth.domain.status import InvalidTransition
 from berth.manager.agent_client import AgentClient, AgentTimeouts, AgentUnreachable
 from berth.manager.api import apps, auth, catalog, events, internal, launches, sessions
+from berth.manager.api_docs import mount_api_docs
+from berth.manager.body_limit import BodyLimit
 from berth.manager.context import Manager
 from berth.manager.csrf import CsrfGuard
 from berth.manager.db.engine import make_engine, make_sessionmaker
@@ -33,12 +35,13 @@ from berth.settings import ManagerSettings
 
 
 def _rule_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RuleError)
-    loc = ["body", *exc.field.split(".")]
-    return JSONResponse(
-        status_code=422,
-        content={"detail": [{"loc": loc, "msg": exc.message, "type": "value_error"}]},
-    )
+    """One broken rule (RuleError) or several (RuleErrors): one 422 listing each, in the
+    shape FastAPI uses for its own validation errors."""
+    assert isinstance(exc, RuleError | RuleErrors)
+    errors = exc.errors if isinstance(exc, RuleErrors) else [exc]
+    detail = [{"loc": ["body", *e.field.split(".")], "msg": e.message, "type": "value_error"}
+              for e in errors]
+    return JSONResponse(status_code=422, content={"detail": detail})
 
 
 class _RejectUnstorableText:
@@ -124,14 +127,16 @@ def create_app(settings: ManagerSettings) -> FastAPI:
         version=__version__,
         description="Compute sessions in containers on your own servers.",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # mount_api_docs: the same page with assets served from here
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
     app.add_middleware(_RejectUnstorableText)
     app.add_middleware(CsrfGuard, public_url=settings.public_url)
+    app.add_middleware(BodyLimit)  # outermost: refuses large bodies before anything reads them
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RuleError, _rule_error)
+    app.add_exception_handler(RuleErrors, _rule_error)
     app.add_exception_handler(NotFound, _status(404))
     app.add_exception_handler(Forbidden, _status(403))
     app.add_exception_handler(Conflict, _status(409))
@@ -144,6 +149,7 @@ def create_app(settings: ManagerSettings) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    mount_api_docs(app, "/api/openapi.json")
     mount_webui(app, settings.resolved_webui_dir())
     return app
 

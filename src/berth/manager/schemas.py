@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic_core import PydanticCustomError
 
+from berth.domain import limits as lim
 from berth.domain.status import AgentStatus, SessionResult, SessionStatus, SessionType
 from berth.rpc import AppPort
 
@@ -49,16 +51,16 @@ class In(BaseModel):
 
 # ---- accounts ----------------------------------------------------------------------------
 class LoginIn(In):
-    email: str = Field(max_length=254)
-    password: str = Field(max_length=1024)
+    email: str = Field(max_length=lim.EMAIL_MAX)
+    password: str = Field(max_length=lim.PASSWORD_MAX)
 
 
 class UserCreate(In):
     email: str = Field(
-        max_length=254, pattern=r"^[^@\s]+@[^@\s]+$", description="Login name; unique."
+        max_length=lim.EMAIL_MAX, pattern=r"^[^@\s]+@[^@\s]+$", description="Login name; unique."
     )
-    password: str = Field(min_length=8, max_length=1024)
-    full_name: str = Field("", max_length=128)
+    password: str = Field(min_length=8, max_length=lim.PASSWORD_MAX)
+    full_name: str = Field("", max_length=lim.FULL_NAME_MAX)
     role: Literal["superadmin", "admin", "user"] = "user"
 
 
@@ -105,7 +107,7 @@ class LoggedInOut(BaseModel):
 
 
 class KeyCreate(In):
-    label: str = Field("", max_length=64)
+    label: str = Field("", max_length=lim.LABEL_MAX)
 
 
 class KeyOut(BaseModel):
@@ -144,45 +146,103 @@ class AgentOut(BaseModel):
 
 
 # ---- sessions ----------------------------------------------------------------------------
+#: Bytes, or text such as '512m'. The bounds are checked by ``_bounded_size`` (a union of
+#: constrained types would report each member's error under a field named after the member).
+SIZE_SCHEMA: dict[str, JsonValue] = {
+    "maxLength": lim.SIZE_TEXT_MAX, "exclusiveMinimum": 0, "maximum": lim.MEM_MAX
+}
+EnvName = Annotated[str, Field(min_length=1, max_length=lim.ENV_NAME_MAX)]
+#: Characters here; the rule counts UTF-8 bytes (docs/limits.md).
+EnvValue = Annotated[str, Field(max_length=lim.ENV_VALUE_MAX)]
+Port = Annotated[int, Field(ge=lim.PORT_MIN, le=lim.PORT_MAX)]
+SessionRef = Annotated[str, Field(min_length=1, max_length=lim.SESSION_REF_MAX)]
+AcceleratorAmount = Annotated[float, Field(ge=0, le=lim.ACCELERATOR_MAX, allow_inf_nan=False)]
+
+
 class ResourcesIn(In):
-    cpu: float | None = Field(None, gt=0, le=1024, description="CPU cores (0.01 steps).")
-    mem: str | int | None = Field(None, description="Memory: bytes or e.g. '2g', '512m'.")
-    shmem: str | int | None = Field(
-        None, description="Shared memory (/dev/shm), part of mem. Default 64m."
+    """cpu, mem and shmem; other keys are accelerator slots by name (refused by name unless
+    an accelerator registered them: ``berth.domain.slots.ACCELERATOR_SLOTS``)."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, AcceleratorAmount] = Field(init=False)
+    cpu: float | None = Field(
+        None, gt=0, le=lim.CPU_MAX, allow_inf_nan=False,
+        description=f"CPU cores: up to {lim.CPU_MAX}, in steps of 0.01.",
     )
+    mem: str | int | None = Field(
+        None, json_schema_extra=SIZE_SCHEMA,
+        description="Memory: bytes or e.g. '2g', '512m'; 64m to 64t.",
+    )
+    shmem: str | int | None = Field(
+        None, json_schema_extra=SIZE_SCHEMA,
+        description="Shared memory (/dev/shm), part of mem. Default 64m.",
+    )
+
+    @field_validator("mem", "shmem")
+    @classmethod
+    def _bounded_size(cls, value: str | int | None) -> str | int | None:
+        if isinstance(value, str) and len(value) > lim.SIZE_TEXT_MAX:
+            raise PydanticCustomError(
+                "string_too_long", "String should have at most {max_length} characters",
+                {"max_length": lim.SIZE_TEXT_MAX},
+            )
+        if isinstance(value, int) and not 0 < value <= lim.MEM_MAX:
+            raise PydanticCustomError(
+                "size_out_of_range", "must be between 1 byte and 64t ({le} bytes)",
+                {"le": lim.MEM_MAX},
+            )
+        return value
 
 
 class SessionCreate(In):
+    """Limits: docs/limits.md. Shape and bounds are checked here (all at once); the rules
+    that need the database or the time are checked next, all at once too
+    (:func:`berth.domain.launch.validate_launch`)."""
+
     model_config = ConfigDict(extra="forbid")
     type: SessionType = SessionType.INTERACTIVE
     name: str | None = Field(
-        None, description="4-64 chars, ASCII letters, digits, _ - .; empty: generated."
+        None, max_length=lim.NAME_MAX,
+        description="4-64 chars, ASCII letters, digits, _ - .; empty: generated.",
     )
-    image: str = Field(min_length=1, max_length=256, description="Environment image reference.")
+    image: str = Field(
+        min_length=1, max_length=lim.IMAGE_REF_MAX, description="Environment image reference."
+    )
     resources: ResourcesIn = ResourcesIn()
-    environ: dict[str, str] = Field(default_factory=dict, description="Environment variables.")
+    environ: dict[EnvName, EnvValue] = Field(
+        default_factory=dict, max_length=lim.ENV_COUNT_MAX,
+        description=f"Environment variables: at most {lim.ENV_COUNT_MAX}, each value at most "
+        "32 KiB and all together at most 256 KiB of UTF-8.",
+    )
     threads: int | None = Field(
-        None,
+        None, ge=lim.THREADS_MIN, le=lim.THREADS_MAX,
         description="OMP_NUM_THREADS/OPENBLAS_NUM_THREADS; default: the session's CPU cores.",
     )
-    count: int = Field(1, ge=1, le=20, description="Create this many identical sessions.")
+    count: int = Field(
+        1, ge=1, le=lim.SESSIONS_PER_REQUEST_MAX, description="Create this many identical sessions."
+    )
     startup_command: str | None = Field(
-        None, max_length=65536, description="Batch: the command to run (required for batch)."
+        None, max_length=lim.STARTUP_COMMAND_MAX,
+        description="Batch: the command to run (required for batch); at most 64 KiB of UTF-8.",
     )
     starts_at: datetime | None = Field(
-        None, description="Batch: do not start before this time (ISO 8601 with timezone)."
+        None, description="Batch: do not start before this time (ISO 8601 with timezone); at "
+        "most 1 day in the past and 365 days in the future.",
     )
     timeout: str | None = Field(
-        None, max_length=32, description="Batch: terminate after this long, e.g. '30m', '2h'."
+        None, max_length=lim.DURATION_TEXT_MAX,
+        description="Batch: terminate after this long, e.g. '30m', '2h'; at most '365d'.",
     )
     owner_email: str | None = Field(
-        None, max_length=254, description="Admins: create the session for this user."
+        None, max_length=lim.EMAIL_MAX, description="Admins: create the session for this user."
     )
-    resource_group: str = Field("default", max_length=64)
-    agent: str | None = Field(None, max_length=64, description="Run on this agent only.")
-    preopen_ports: list[int] = Field(default_factory=list, max_length=64)
+    resource_group: str = Field("default", min_length=1, max_length=lim.GROUP_NAME_MAX)
+    agent: str | None = Field(
+        None, max_length=lim.AGENT_ID_MAX, description="Run on this agent only."
+    )
+    preopen_ports: list[Port] = Field(default_factory=list, max_length=lim.PREOPEN_PORTS_MAX)
     cluster_mode: Literal["single-node", "multi-node"] = "single-node"
-    cluster_size: int = Field(1, ge=1, le=64)
+    cluster_size: int = Field(1, ge=1, le=lim.CLUSTER_SIZE_MAX)
 
 
 class SessionUpdate(In):
@@ -195,7 +255,7 @@ class TerminateIn(In):
 
 
 class BulkTerminateIn(TerminateIn):
-    ids: list[str] = Field(min_length=1, max_length=500)
+    ids: list[SessionRef] = Field(min_length=1, max_length=lim.BULK_TERMINATE_MAX)
 
 
 class KernelOut(BaseModel):
@@ -283,7 +343,7 @@ class LaunchOut(BaseModel):
 
 class LaunchUpdate(In):
     model_config = ConfigDict(extra="forbid")
-    label: str | None = Field(None, max_length=64)
+    label: str | None = Field(None, max_length=lim.LABEL_MAX)
     pinned: bool | None = None
 
 
@@ -308,15 +368,15 @@ class AppOut(BaseModel):
 class AppOpenIn(In):
     model_config = ConfigDict(extra="forbid")
     public: bool = Field(False, description="Anyone with the URL may use it (no permit).")
-    allowed_ips: list[str] = Field(
-        default_factory=list, max_length=64,
+    allowed_ips: list[Annotated[str, Field(max_length=lim.IP_TEXT_MAX)]] = Field(
+        default_factory=list, max_length=lim.ALLOWED_IPS_MAX,
         description="Only these client IPs/CIDRs may use the app (public or not).",
     )
     preferred_port: int | None = Field(
         None, ge=1, le=65535, description="Use this port of the proxy's pool when free."
     )
     logdir: str | None = Field(
-        None, max_length=1024, description="TensorBoard: the log directory (default "
+        None, max_length=lim.LOGDIR_MAX, description="TensorBoard: the log directory (default "
         "/home/work/logs); another directory restarts it."
     )
 

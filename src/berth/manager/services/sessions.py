@@ -3,18 +3,16 @@ so before anything is written, and a create of N sessions is one transaction."""
 
 from __future__ import annotations
 
-import math
 import secrets
-from datetime import UTC
-from decimal import Decimal
+from datetime import UTC, datetime
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.domain import rules
+from berth.domain import launch, limits, rules
 from berth.domain import slots as sl
-from berth.domain.rules import RuleError
+from berth.domain.rules import RuleErrors
 from berth.domain.status import ENDED, SessionStatus, SessionType, StatusInfo
 from berth.manager import access
 from berth.manager.access import Action
@@ -37,8 +35,6 @@ from berth.manager.services.launches import remember_launch
 from berth.manager.services.termination import terminate
 
 S = SessionStatus
-DEFAULT_MEM = 1 * 2**30
-DEFAULT_SHMEM = 64 * 2**20
 
 
 class NotFound(LookupError):
@@ -83,17 +79,12 @@ async def find_session(
     return row
 
 
-async def _owner(db: AsyncSession, actor: Actor, email: str | None) -> UserRow:
+async def _owner(db: AsyncSession, actor: Actor, email: str | None) -> UserRow | None:
+    """The caller, or the active user ``email`` names (None when there is none)."""
     if email is None:
-        user = await db.get(UserRow, actor.id)
-        assert user is not None
-        return user
-    if not actor.is_admin:
-        raise Forbidden("only admins may create sessions for another user (owner_email)")
+        return await db.get(UserRow, actor.id)
     user = await db.scalar(select(UserRow).where(UserRow.email == email.lower()))
-    if user is None or not user.is_active:
-        raise RuleError("owner_email", f"no active user with email {email}")
-    return user
+    return user if user is not None and user.is_active else None
 
 
 async def _project_of(db: AsyncSession, user: UserRow) -> str:
@@ -106,82 +97,82 @@ async def _project_of(db: AsyncSession, user: UserRow) -> str:
     return project_id
 
 
-def _requested(req: SessionCreate, image: ImageRow) -> sl.Slots:
-    min_cpu = Decimal(image.min_slots.get("cpu", "0"))
-    min_mem = int(Decimal(image.min_slots.get("mem", "0")))
-    cpu = (
-        Decimal(str(req.resources.cpu))
-        if req.resources.cpu is not None
-        else max(Decimal(1), min_cpu)
+def launch_request(req: SessionCreate) -> launch.LaunchRequest:
+    """The domain's view of a create body (its schema checks passed)."""
+    return launch.LaunchRequest(
+        image=req.image, type=req.type, name=req.name or None,
+        cpu=req.resources.cpu, mem=req.resources.mem, shmem=req.resources.shmem,
+        other_slots=dict(req.resources.model_extra or {}), environ=dict(req.environ),
+        threads=req.threads, count=req.count, startup_command=req.startup_command,
+        starts_at=req.starts_at, timeout=req.timeout, owner_email=req.owner_email,
+        resource_group=req.resource_group, agent=req.agent,
+        preopen_ports=list(req.preopen_ports), cluster_size=req.cluster_size,
     )
-    mem = (
-        rules.parse_size(req.resources.mem, "resources.mem")
-        if req.resources.mem is not None
-        else max(DEFAULT_MEM, min_mem)
+
+
+async def _launch_context(
+    db: AsyncSession, actor: Actor, req: launch.LaunchRequest
+) -> launch.LaunchContext:
+    """Everything the launch check needs, read once: the owner and their project and active
+    names, the image, the agents of the resource group, the time, a seed for names."""
+    owner = await _owner(db, actor, req.owner_email)
+    image = await db.get(ImageRow, req.image)
+    agents = (
+        await db.scalars(select(AgentRow).where(AgentRow.resource_group == req.resource_group))
+    ).all()
+    seed = secrets.token_hex(4)
+    taken: set[str] = set()
+    if owner is not None and 1 <= req.count <= limits.SESSIONS_PER_REQUEST_MAX:
+        names = launch.session_names(req, seed)
+        taken = set(
+            (
+                await db.scalars(
+                    select(SessionRow.name).where(
+                        SessionRow.owner_id == owner.id,
+                        SessionRow.name.in_(names),
+                        SessionRow.status.not_in(ENDED),
+                    )
+                )
+            ).all()
+        )
+    return launch.LaunchContext(
+        owner_id=owner.id if owner is not None and owner.is_active else None,
+        project_id=await _project_of(db, owner) if owner is not None else "",
+        image=launch.ImageFacts(
+            ref=image.ref,
+            min_slots=dict(image.min_slots),
+            app_ports=frozenset(int(a["port"]) for a in image.apps),
+            available=bool(image.agents),
+        ) if image is not None else None,
+        agents=[launch.AgentFacts(a.id, sl.from_json(a.capacity)) for a in agents],
+        taken_names=frozenset(taken),
+        name_seed=seed,
+        now=datetime.now(UTC),
     )
-    shmem = (
-        rules.parse_size(req.resources.shmem, "resources.shmem")
-        if req.resources.shmem is not None
-        else min(DEFAULT_SHMEM, mem)
-    )
-    rules.check_resources(float(cpu), mem, shmem)
-    if cpu < min_cpu:
-        raise RuleError("resources.cpu", f"the image needs at least {min_cpu} cores")
-    if mem < min_mem:
-        raise RuleError("resources.mem", f"the image needs at least {rules.format_size(min_mem)}")
-    return {"cpu": cpu, "mem": Decimal(mem), "shmem": Decimal(shmem)}
 
 
-async def _check_capacity(db: AsyncSession, req: SessionCreate, want: sl.Slots) -> None:
-    query = select(AgentRow).where(AgentRow.resource_group == req.resource_group)
-    agents = (await db.scalars(query)).all()
-    if req.agent is not None:
-        agents = [a for a in agents if a.id == req.agent]
-        if not agents:
-            raise RuleError("agent", f"no agent {req.agent} in resource group {req.resource_group}")
-    if not agents:
-        raise RuleError("resource_group", f"no agent in resource group {req.resource_group}")
-    for key, field in (("cpu", "resources.cpu"), ("mem", "resources.mem")):
-        largest = max(Decimal(a.capacity.get(key, "0")) for a in agents)
-        if want[key] > largest:
-            shown = rules.format_size(int(largest)) if key == "mem" else str(largest)
-            raise RuleError(field, f"exceeds the largest agent's capacity ({shown})")
-
-
-def _batch_fields(req: SessionCreate) -> int | None:
-    if req.type is SessionType.BATCH:
-        if not (req.startup_command or "").strip():
-            raise RuleError("startup_command", "a batch session needs a startup command")
-    else:
-        for field in ("startup_command", "starts_at", "timeout"):
-            if getattr(req, field) is not None:
-                raise RuleError(field, "only batch sessions take this option")
-    if req.starts_at is not None and req.starts_at.tzinfo is None:
-        raise RuleError("starts_at", "must include a timezone, e.g. 2030-01-01T09:00:00+00:00")
-    if req.timeout is None:
-        return None
-    return math.ceil(rules.parse_duration(req.timeout, "timeout").total_seconds())
-
-
-def _names(req: SessionCreate) -> list[str]:
-    base = req.name if req.name else None
-    if base is not None:
-        rules.check_session_name(base)
-    if req.count == 1:
-        return [base or f"s-{secrets.token_hex(4)}"]
-    base = base or f"s-{secrets.token_hex(4)}"
-    names = [f"{base}-{i}" for i in range(1, req.count + 1)]
-    rules.check_session_name(names[-1])
-    return names
-
-
-def _environ(req: SessionCreate) -> dict[str, str]:
-    environ = rules.check_environ(dict(req.environ))
-    if req.threads is not None:
-        rules.check_threads(req.threads, "threads")
-        for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            environ.setdefault(key, str(req.threads))
-    return environ
+def _rows(plan: launch.LaunchPlan, creator_id: str) -> list[SessionRow]:
+    return [
+        SessionRow(
+            name=name,
+            owner_id=plan.owner_id,
+            creator_id=creator_id,
+            project_id=plan.project_id,
+            type=plan.type,
+            image=plan.image,
+            resource_group=plan.resource_group,
+            designated_agent=plan.agent,
+            requested_slots=sl.to_json(plan.slots),
+            environ=dict(plan.environ),
+            startup_command=plan.startup_command,
+            starts_at=plan.starts_at,
+            timeout_seconds=plan.timeout_seconds,
+            preopen_ports=list(plan.preopen_ports),
+            status=S.PENDING,
+            kernels=[KernelRow()],
+        )
+        for name in plan.names
+    ]
 
 
 class _DryRun(Exception):
@@ -192,63 +183,24 @@ class _DryRun(Exception):
 async def create_sessions(
     m: Manager, actor: Actor, req: SessionCreate, dry_run: bool = False
 ) -> list[SessionRow]:
-    """Validate everything, then create ``req.count`` PENDING sessions in one transaction and
-    remember the launch in the caller's recent history. Raises RuleError (422), Forbidden
-    (403) or Conflict (409); nothing is written then. ``dry_run`` validates and returns the
-    sessions that would be made, writing nothing."""
-    timeout = _batch_fields(req)
-    environ = _environ(req)
-    names = _names(req)
-    if req.cluster_size != 1:
-        raise RuleError(
-            "cluster_size", "sessions with more than one kernel are not supported yet; use 1"
-        )
+    """Load what the request needs, validate all of it at once
+    (:func:`berth.domain.launch.validate_launch`), then create ``req.count`` PENDING sessions
+    in one transaction and remember the launch in the caller's recent history. Raises
+    Forbidden (403: ``owner_email`` from a non-admin), RuleErrors (422: every broken rule, a
+    name already in use included) or Conflict (409: a concurrent create took a name); nothing
+    is written then. ``dry_run`` validates and returns the sessions that would be made,
+    writing nothing."""
+    if req.owner_email is not None and not actor.is_admin:
+        raise Forbidden("only admins may create sessions for another user (owner_email)")
+    request = launch_request(req)
     events = []
     try:
         async with transaction(m.db) as db:
-            owner = await _owner(db, actor, req.owner_email)
-            image = await db.get(ImageRow, req.image)
-            if image is None or not image.agents:
-                raise RuleError("image", f"unknown image {req.image!r}; see the image list")
-            rules.check_ports(
-                req.preopen_ports, "preopen_ports", frozenset(a["port"] for a in image.apps)
-            )
-            want = _requested(req, image)
-            await _check_capacity(db, req, want)
-            taken = (
-                await db.scalars(
-                    select(SessionRow.name).where(
-                        SessionRow.owner_id == owner.id,
-                        SessionRow.name.in_(names),
-                        SessionRow.status.not_in(ENDED),
-                    )
-                )
-            ).all()
-            if taken:
-                raise Conflict(f"name: a session named {taken[0]!r} is already active")
-            project_id = await _project_of(db, owner)
-            rows = []
-            for name in names:
-                row = SessionRow(
-                    name=name,
-                    owner_id=owner.id,
-                    creator_id=actor.id,
-                    project_id=project_id,
-                    type=req.type,
-                    image=req.image,
-                    resource_group=req.resource_group,
-                    designated_agent=req.agent,
-                    requested_slots=sl.to_json(want),
-                    environ=environ,
-                    startup_command=req.startup_command,
-                    starts_at=req.starts_at.astimezone(UTC) if req.starts_at else None,
-                    timeout_seconds=timeout,
-                    preopen_ports=req.preopen_ports,
-                    status=S.PENDING,
-                    kernels=[KernelRow()],
-                )
-                db.add(row)
-                rows.append(row)
+            plan = launch.validate_launch(request, await _launch_context(db, actor, request))
+            if isinstance(plan, list):
+                raise RuleErrors(plan)
+            rows = _rows(plan, actor.id)
+            db.add_all(rows)
             await db.flush()
             if dry_run:
                 db.expunge_all()  # keep the rows' values; the rollback below discards them
@@ -257,12 +209,16 @@ async def create_sessions(
                 events.append(_created_event(db, row))
             await remember_launch(db, actor.id, req)
     except IntegrityError as e:
-        raise Conflict("name: a session with this name is already active") from e
+        raise Conflict(f"name: {NAME_TAKEN}") from e
     except _DryRun as dry:
         return dry.rows
     await m.publish(events)
     m.wake.set()
     return rows
+
+
+#: A concurrent request took the name between the check and the write (the unique index).
+NAME_TAKEN = "another active session already has this name"
 
 
 def _created_event(db: AsyncSession, row: SessionRow) -> Event:
@@ -365,10 +321,10 @@ async def rename(m: Manager, actor: Actor, ref: str, new_name: str) -> SessionRo
                     )
                 )
                 if clash:
-                    raise Conflict(f"name: a session named {new_name!r} is already active")
+                    raise Conflict(f"name: another active session is already named '{new_name}'")
                 row.name = new_name
     except IntegrityError as e:
-        raise Conflict("name: a session with this name is already active") from e
+        raise Conflict(f"name: {NAME_TAKEN}") from e
     async with m.db() as db:  # as stored, with its kernels
         return await find_session(db, actor, row.id)
 
