@@ -12,11 +12,13 @@ from typing import Any, TypeVar
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from berth.client import ApiError, Client
+from berth.domain.rules import RuleError
 
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error stays on one line
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -24,19 +26,39 @@ def client() -> Client:
     return Client()
 
 
+def bad_option(option: str, message: str) -> typer.BadParameter:
+    """A bad value the user gave ``option``: :func:`handle_errors` prints it on one line."""
+    return typer.BadParameter(message, param_hint=option)
+
+
+def one_line(text: str) -> str:
+    """Server messages and user values may hold newlines; an error stays one line."""
+    return " ".join(str(text).split())
+
+
 def handle_errors(fn: F) -> F:
-    """Turn API and connection errors into a one-line message and exit code 1."""
+    """Turn bad option values (exit code 2), API and connection errors (exit code 1) into a
+    one-line message each, never a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except typer.BadParameter as e:
+            err.print(f"[red]Error:[/red] {escape(one_line(e.format_message()))}",
+                      highlight=False)
+            raise typer.Exit(2) from None
+        except RuleError as e:  # a rule checked before sending (field named as the API does)
+            err.print(f"[red]Error:[/red] {escape(one_line(str(e)))}", highlight=False)
+            raise typer.Exit(2) from None
         except ApiError as e:
             if e.fields:
                 for field, msg in e.fields.items():
-                    err.print(f"[red]Error:[/red] {field}: {msg}")
+                    err.print(f"[red]Error:[/red] {escape(one_line(f'{field}: {msg}'))}",
+                              highlight=False)
             else:
-                err.print(f"[red]Error ({e.status}):[/red] {e}")
+                err.print(f"[red]Error ({e.status}):[/red] {escape(one_line(str(e)))}",
+                          highlight=False)
             if e.status == 401:
                 err.print("Log in with 'berth login' or set BERTH_API_KEY.")
             raise typer.Exit(1) from None
@@ -45,6 +67,10 @@ def handle_errors(fn: F) -> F:
                 f"[red]Error:[/red] cannot reach the Berth manager ({e}). "
                 "Is 'berth up' running? Set BERTH_ENDPOINT if it is elsewhere."
             )
+            raise typer.Exit(1) from None
+        except httpx.HTTPError as e:
+            err.print("[red]Error:[/red] talking to the Berth manager failed: "
+                      f"{escape(one_line(str(e)))}")
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]

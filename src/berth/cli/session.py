@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from berth.cli.common import (
+    bad_option,
     client,
     console,
     elapsed,
@@ -20,6 +22,8 @@ from berth.cli.common import (
     styled_status,
 )
 from berth.client import ENDED, Client
+from berth.domain import rules
+from berth.domain.rules import RuleError
 
 app = typer.Typer(help="Launch, inspect and end compute sessions.", no_args_is_help=True)
 
@@ -58,31 +62,68 @@ PortsOpt = Annotated[
 
 
 def _environ(pairs: list[str] | None) -> dict[str, str]:
+    """NAME=VALUE pairs; the server applies the variable rules (names, sizes, count)."""
     environ: dict[str, str] = {}
     for pair in pairs or []:
         name, sep, value = pair.partition("=")
         if not sep:
-            raise typer.BadParameter(f"'{pair}' is not NAME=VALUE", param_hint="--env")
+            raise bad_option("--env", f"'{_short(pair)}' is not NAME=VALUE")
         if name in environ:
-            raise typer.BadParameter(f"{name} is given twice", param_hint="--env")
+            raise bad_option("--env", f"{_short(name)} is given twice")
         environ[name] = value
     return environ
 
 
+def _short(text: str, keep: int = 40) -> str:
+    return text if len(text) <= keep else text[:keep] + "..."
+
+
 def _resources(cpu: float | None, mem: str | None, shmem: str | None) -> dict[str, Any]:
+    """The resources body; values that could not even be sent (NaN) or that no server
+    accepts are refused here, naming the option."""
+    if cpu is not None and (problem := rules.cpu_problem(cpu)):
+        raise bad_option("--cpu", problem)
+    for option, value in (("--mem", mem), ("--shmem", shmem)):
+        if value is not None:
+            try:
+                rules.parse_size(value, option)
+            except RuleError as e:
+                raise bad_option(option, e.message) from None
     given = {"cpu": cpu, "mem": mem, "shmem": shmem}
     return {k: v for k, v in given.items() if v is not None}
+
+
+def _start_at(text: str | None) -> str | None:
+    """An ISO 8601 time with a timezone (the server checks the window around now)."""
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise bad_option(
+            "--start-at", f"'{_short(text)}' is not an ISO time such as 2030-01-01T09:00:00+00:00"
+        ) from None
+    if when.tzinfo is None:
+        raise bad_option("--start-at", "must include a timezone, e.g. 2030-01-01T09:00:00+00:00")
+    return when.isoformat()
+
+
+def _timeout(text: str | None) -> str | None:
+    if text is not None:
+        try:
+            rules.parse_duration(text, "--timeout")
+        except RuleError as e:
+            raise bad_option("--timeout", e.message) from None
+    return text
 
 
 def _ports(text: str | None) -> list[int] | None:
     if not text:
         return None
-    from berth.domain.rules import RuleError, parse_ports
-
     try:
-        return parse_ports(text)
+        return rules.parse_ports(text)
     except RuleError as e:
-        raise typer.BadParameter(e.message, param_hint="--preopen-ports") from None
+        raise bad_option("--preopen-ports", e.message) from None
 
 
 def wait_with_progress(
@@ -142,8 +183,8 @@ def create(
             threads=threads,
             count=count,
             startup_command=startup_command,
-            starts_at=start_at,
-            timeout=timeout,
+            starts_at=_start_at(start_at),
+            timeout=_timeout(timeout),
             owner_email=owner,
             resource_group=resource_group,
             agent=agent,
@@ -338,8 +379,8 @@ def run(
                 resources=_resources(cpu, mem, shmem),
                 environ=_environ(env),
                 threads=threads,
-                timeout=timeout,
-                starts_at=start_at,
+                timeout=_timeout(timeout),
+                starts_at=_start_at(start_at),
                 resource_group=resource_group,
                 agent=agent,
             )
