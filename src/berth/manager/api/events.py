@@ -9,19 +9,25 @@ from sse_starlette.sse import EventSourceResponse
 
 from berth.manager import access
 from berth.manager.api.deps import ActorDep, ManagerDep
-from berth.manager.events import event_json
+from berth.manager.events import SessionStatusEvent, event_json
 
 router = APIRouter(prefix="/api", tags=["events"])
 
 
+class EventStream(EventSourceResponse):
+    # Declared on the class so that the OpenAPI document lists the events under it.
+    media_type = "text/event-stream"
+
+
 @router.get(
     "/events",
-    response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    response_class=EventStream,
+    responses={200: {"model": SessionStatusEvent,
+                     "description": "Server-sent events; each ``data`` is one event's JSON."}},
 )
 async def events(
     actor: ActorDep, m: ManagerDep, session_id: str | None = None
-) -> EventSourceResponse:
+) -> EventStream:
     """Server-sent events ``session.status`` for the sessions you may see, as they happen.
     Each event's data is JSON with the session id, name, status, status_info, result and
     exit_code. Optionally only one session's events."""
@@ -35,4 +41,4 @@ async def events(
             if access.can_see(actor, event):
                 yield {"event": event.type, "data": event_json(event)}
 
-    return EventSourceResponse(stream(), ping=15)
+    return EventStream(stream(), ping=15)
