@@ -34,7 +34,12 @@ def _slots(data: Any) -> sl.Slots:
     scheduler compares them, and NaN or text would break it for every session)."""
     if not isinstance(data, dict):
         raise ValueError(f"slots must be a JSON object, not {type(data).__name__}")
-    amounts = sl.from_json(data)
+    amounts: sl.Slots = {}
+    for key, value in data.items():
+        try:
+            amounts[key] = sl.from_json({key: value})[key]
+        except (ArithmeticError, TypeError, ValueError):
+            raise ValueError(f"slot {key} is not a number: {value!r}") from None
     bad = sorted(k for k, v in amounts.items() if not v.is_finite() or v < 0)
     if bad:
         raise ValueError(f"slot amounts must be finite and not negative: {', '.join(bad)}")
