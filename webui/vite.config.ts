@@ -1,11 +1,33 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import type { Plugin } from "vite";
 import { defineConfig } from "vitest/config";
 import react from "@vitejs/plugin-react";
+
+/** Swagger UI's files for the API docs page (/api/docs), copied into the bundle as
+ * dist/api-docs/: the manager serves them itself, so the page works without the internet
+ * (FastAPI's default page loads them from a CDN). */
+export const API_DOCS_FILES = ["swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "LICENSE", "NOTICE"];
+
+function apiDocsAssets(): Plugin {
+  const dist = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
+  return {
+    name: "berth-api-docs-assets",
+    apply: "build",
+    generateBundle() {
+      for (const name of API_DOCS_FILES) {
+        this.emitFile({ type: "asset", fileName: `api-docs/${name}`, source: readFileSync(join(dist, name)) });
+      }
+    },
+  };
+}
 
 // `npm run dev` serves the UI on :5173 and forwards the API (including the event stream) to a
 // manager started with `./scripts/up.sh`; the built bundle (dist/) is served by the manager.
 export default defineConfig({
   base: "/",
-  plugins: [react()],
+  plugins: [react(), apiDocsAssets()],
   server: {
     proxy: {
       // ws: the browser terminal's WebSocket (/api/sessions/{ref}/terminal)
