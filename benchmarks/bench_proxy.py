@@ -350,8 +350,8 @@ async def start_session(client: AsyncClient) -> dict[str, Any]:
 
 
 def host_port(kernel: dict[str, Any]) -> int | None:
-    for item in kernel.get("service_ports") or []:
-        if item["port"] == APP_PORT and item.get("host_port"):
+    for item in kernel.get("app_ports") or []:
+        if item["container_port"] == APP_PORT and item.get("host_port"):
             return int(item["host_port"])
     return None
 
@@ -397,7 +397,7 @@ async def open_app(client: AsyncClient, session_id: str) -> Target:
         "POST", f"/api/sessions/{session_id}/apps/{APP_NAME}/open", json={"public": True}
     )
     url = urlsplit(opened["url"])
-    host, port = url.hostname or "127.0.0.1", int(url.port or opened["port"])
+    host, port = url.hostname or "127.0.0.1", int(url.port or opened["proxy_port"])
     reader, writer = await asyncio.open_connection(host, port)
     try:
         path = url.path + (f"?{url.query}" if url.query else "")

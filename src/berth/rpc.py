@@ -31,7 +31,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, Field
 
-RPC_VERSION = 1
+RPC_VERSION = 2  # 2: apps name their ports container_port / host_port
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -61,11 +61,11 @@ def parse(model: type[M], raw: bytes | str) -> M:
 
 
 class AppPort(BaseModel):
-    """A service inside the kernel: ``name`` over ``protocol`` on container ``port``."""
+    """A service inside the kernel: ``name`` over ``protocol`` on ``container_port``."""
 
     name: str
     protocol: str
-    port: int
+    container_port: int
     host_port: int | None = None  # published on 127.0.0.1 once the container runs
 
 
@@ -141,7 +141,7 @@ class StartApp(BaseModel):
     rpc_version: int = RPC_VERSION
     app: str
     protocol: str
-    port: int  # inside the container
+    container_port: int
     host_port: int  # published on the agent's loopback
     args: dict[str, str] = {}  # jupyter: token; tensorboard: logdir
 

@@ -222,18 +222,18 @@ def test_apps_on_a_host_name_of_their_own_get_no_manager_cookie(
         s = running_session(me, "own-host")
         start_server(s["kernels"][0]["container_id"])
         opened = me.client.open_app(s["id"], "port-8080")
-        assert opened["url"].startswith(f"http://localhost:{opened['port']}/__berth__/permit?")
+        assert opened["url"].startswith(f"http://localhost:{opened['proxy_port']}/__berth__/permit?")
         # The permit is set by the proxy on the app's host name and works there.
         response = page.goto(opened["url"].replace("next=/", "next=/echo"))
         assert response is not None and response.status == 200
-        assert page.url == f"http://localhost:{opened['port']}/echo"
+        assert page.url == f"http://localhost:{opened['proxy_port']}/echo"
         by_host = {(c["domain"], c["name"]) for c in ctx.cookies()}
         assert ("127.0.0.1", "berth_login") in by_host
-        assert ("localhost", f"berth_app_{opened['port']}") in by_host
+        assert ("localhost", f"berth_app_{opened['proxy_port']}") in by_host
         assert not cookie_sent(response, "berth_login")  # never even sent to the app host
         assert "berth_" not in page.locator("body").inner_text()
         # Without the permit (another browser) the private app stays closed.
-        assert httpx.get(f"http://localhost:{opened['port']}/echo").status_code == 403
+        assert httpx.get(f"http://localhost:{opened['proxy_port']}/echo").status_code == 403
     finally:
         ctx.close()
         cluster.end_all_sessions()

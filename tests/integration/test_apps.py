@@ -110,12 +110,12 @@ def test_jupyter_runs_code_and_terminal_sees_its_files(apps_cluster: Cluster, ow
     opened = owner.open_app(session["id"], "jupyter")
     assert opened["url"].startswith("http://127.0.0.1:")
     assert "/__berth__/permit?token=" in opened["url"]
-    assert opened["port"] in apps_cluster.proxy_pool
+    assert opened["proxy_port"] in apps_cluster.proxy_pool
     with browser() as b:
         page = b.get(opened["url"])
         assert page.status_code == 200 and "JupyterLab" in page.text, page.text[:300]
         assert str(page.url).endswith("/lab")
-        base = f"http://127.0.0.1:{opened['port']}"
+        base = f"http://127.0.0.1:{opened['proxy_port']}"
         # No second login: the proxy adds Jupyter's token; Python kernel runs code.
         kernel = b.post(f"{base}/api/kernels", json={"name": "python3"})
         assert kernel.status_code == 201, kernel.text
@@ -156,7 +156,7 @@ def test_jupyter_runs_code_and_terminal_sees_its_files(apps_cluster: Cluster, ow
     ]))
     with browser() as b:
         again = owner.open_app(session["id"], "jupyter")
-        assert again["port"] == opened["port"]
+        assert again["proxy_port"] == opened["proxy_port"]
         b.get(again["url"])
         seen = b.get(f"{base}/api/contents/from-terminal.txt", params={"content": 1})
         assert seen.json()["content"].strip() == "made-in-terminal"
@@ -235,7 +235,7 @@ def test_terminal_refuses_strangers(apps_cluster: Cluster, owner: Client,
 def test_private_app_is_for_the_owner_browser_only(apps_cluster: Cluster, owner: Client,
                                                    session: dict[str, Any]) -> None:
     opened = owner.open_app(session["id"], "port-8080")
-    port = opened["port"]
+    port = opened["proxy_port"]
     with browser() as anonymous:
         r = anonymous.get(f"http://127.0.0.1:{port}/")
         assert r.status_code == 403 and "owner" in r.text
@@ -260,7 +260,7 @@ def test_private_app_is_for_the_owner_browser_only(apps_cluster: Cluster, owner:
     second = owner.open_app(session["id"], "port-8081")
     with browser() as b:
         b.get(second["url"])
-        permit = b.cookies[f"berth_app_{second['port']}"]
+        permit = b.cookies[f"berth_app_{second['proxy_port']}"]
         r = httpx.get(f"http://127.0.0.1:{port}/",
                       headers={"Cookie": f"berth_app_{port}={permit}"})
         assert r.status_code == 403
@@ -268,7 +268,7 @@ def test_private_app_is_for_the_owner_browser_only(apps_cluster: Cluster, owner:
 
 def test_proxy_forwards_only_to_the_kernel(owner: Client, session: dict[str, Any]) -> None:
     opened = owner.open_app(session["id"], "port-8080", public=True)
-    port = opened["port"]
+    port = opened["proxy_port"]
     # An absolute-form target and a foreign Host header still reach the kernel's server.
     text = raw_get(port, "GET http://example.org:9/probe HTTP/1.1\r\nHost: example.org:9\r\n"
                          "Connection: close\r\n\r\n")
@@ -280,10 +280,10 @@ def test_proxy_forwards_only_to_the_kernel(owner: Client, session: dict[str, Any
 def test_public_app_allowlist_preferred_port_and_traffic(apps_cluster: Cluster, owner: Client,
                                                          session: dict[str, Any]) -> None:
     pool = apps_cluster.proxy_pool
-    taken = {a["route"]["port"] for a in owner.apps(session["id"]) if a["route"]}
+    taken = {a["route"]["proxy_port"] for a in owner.apps(session["id"]) if a["route"]}
     preferred = next(p for p in pool if p not in taken)
     opened = owner.open_app(session["id"], "port-8081", public=True, preferred_port=preferred)
-    assert opened["port"] == preferred and opened["preferred_port_used"] is True
+    assert opened["proxy_port"] == preferred and opened["preferred_port_used"] is True
     assert httpx.get(f"http://127.0.0.1:{preferred}/").status_code == 200  # anyone
     # The same preferred port for another app: taken, so a random one, and the user is told.
     moved = owner.open_app(session["id"], "port-8080", public=True, preferred_port=preferred)
@@ -316,10 +316,10 @@ def test_tensorboard_uses_the_log_directory_asked_for(owner: Client,
     with browser() as b:
         first = owner.open_app(session["id"], "tensorboard")
         b.get(first["url"])
-        base = f"http://127.0.0.1:{first['port']}"
+        base = f"http://127.0.0.1:{first['proxy_port']}"
         assert b.get(f"{base}/data/logdir").json()["logdir"] == "/home/work/logs"
         again = owner.open_app(session["id"], "tensorboard", logdir="/home/work/runs/b")
-        assert again["port"] == first["port"]
+        assert again["proxy_port"] == first["proxy_port"]
         b.get(again["url"])
         assert b.get(f"{base}/data/logdir").json()["logdir"] == "/home/work/runs/b"
     with pytest.raises(ApiError) as e:
@@ -330,7 +330,7 @@ def test_tensorboard_uses_the_log_directory_asked_for(owner: Client,
 def test_ssh_and_sftp_with_the_session_key(owner: Client, session: dict[str, Any]) -> None:
     opened = owner.open_app(session["id"], "sshd")
     ssh = opened["ssh"]
-    assert opened["url"] is None and ssh["user"] == "work" and ssh["port"] == opened["port"]
+    assert opened["url"] is None and ssh["user"] == "work" and ssh["port"] == opened["proxy_port"]
     key = owner.ssh_key(session["id"])
     assert "PRIVATE KEY" in key
     container = session["kernels"][0]["container_id"]
@@ -404,7 +404,7 @@ def test_cli_lists_and_opens_apps_and_logs_in_over_ssh(apps_cluster: Cluster, ow
 def test_routes_survive_a_manager_restart_and_end_with_the_session(
         apps_cluster: Cluster, owner: Client, session: dict[str, Any]) -> None:
     opened = owner.open_app(session["id"], "port-8080")
-    port = opened["port"]
+    port = opened["proxy_port"]
     b = browser()
     try:
         assert b.get(opened["url"]).status_code == 200
@@ -432,12 +432,12 @@ def test_app_routes_on_postgres(docker_ready: None) -> None:
         s = wait_status(user, s["id"], "RUNNING")
         start_echo(s["kernels"][0]["container_id"], 8080)
         opened = user.open_app(s["id"], "port-8080", public=True)
-        wait_for(lambda: direct_answers(opened["port"]), 15,
+        wait_for(lambda: direct_answers(opened["proxy_port"]), 15,
                  what="the echo server through the proxy")
         [app] = [a for a in user.apps(s["id"]) if a["name"] == "port-8080"]
-        assert app["route"]["public"] is True and app["route"]["port"] == opened["port"]
+        assert app["route"]["public"] is True and app["route"]["proxy_port"] == opened["proxy_port"]
         user.close_app(s["id"], "port-8080")
-        wait_for(lambda: not port_answers(opened["port"]), 10, what="closed port")
+        wait_for(lambda: not port_answers(opened["proxy_port"]), 10, what="closed port")
     finally:
         c.close()
 

@@ -104,9 +104,9 @@ async def proxy() -> AsyncIterator[AppProxy]:
 
 
 def route_to(backend: Backend, **kw: object) -> Route:
-    values: dict[str, object] = dict(id="r1", port=free_port(), session_id="s1", app="app",
+    values: dict[str, object] = dict(id="r1", proxy_port=free_port(), session_id="s1", app="app",
                                      protocol="http", target_host="127.0.0.1",
-                                     target_port=backend.port)
+                                     host_port=backend.port)
     values.update(kw)
     return Route(**values)  # type: ignore[arg-type]
 
@@ -134,19 +134,19 @@ async def test_private_route_needs_a_permit_and_strips_it(proxy: AppProxy,
                                                           backend: Backend) -> None:
     route = route_to(backend, headers={"Authorization": "token abc"})
     await proxy.open(route)
-    denied = await exchange(route.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", read_all=True)
+    denied = await exchange(route.proxy_port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", read_all=True)
     assert denied.startswith(b"HTTP/1.1 403") and b"owner" in denied
     token = proxy.issue_token(route)
-    permit = await exchange(route.port, f"GET /__berth__/permit?token={token}&next=/lab "
+    permit = await exchange(route.proxy_port, f"GET /__berth__/permit?token={token}&next=/lab "
                             "HTTP/1.1\r\nHost: x\r\n\r\n".encode(), read_all=True)
     assert permit.startswith(b"HTTP/1.1 302") and b"Location: /lab" in permit
-    assert f"Set-Cookie: berth_app_{route.port}=".encode() in permit
-    again = await exchange(route.port, f"GET /__berth__/permit?token={token} HTTP/1.1\r\n"
+    assert f"Set-Cookie: berth_app_{route.proxy_port}=".encode() in permit
+    again = await exchange(route.proxy_port, f"GET /__berth__/permit?token={token} HTTP/1.1\r\n"
                            "Host: x\r\n\r\n".encode(), read_all=True)
     assert again.startswith(b"HTTP/1.1 403")
     cookie = make_permit(SECRET, route, proxy.clock())
-    ok = await exchange(route.port, f"GET /a HTTP/1.1\r\nHost: x\r\nCookie: other=1; "
-                        f"berth_app_{route.port}={cookie}\r\nAuthorization: forged\r\n\r\n"
+    ok = await exchange(route.proxy_port, f"GET /a HTTP/1.1\r\nHost: x\r\nCookie: other=1; "
+                        f"berth_app_{route.proxy_port}={cookie}\r\nAuthorization: forged\r\n\r\n"
                         .encode(), until=b"body=0")
     assert ok.startswith(b"HTTP/1.1 200")
     assert b"Cookie: other=1" in backend.received and b"berth_app_" not in backend.received
@@ -163,7 +163,7 @@ async def test_bodies_pipelining_and_chunks_arrive_intact(proxy: AppProxy,
                 + b"POST /2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                   b"5\r\nhello\r\n3;ext=1\r\nabc\r\n0\r\n\r\n"
                 + b"GET /3 HTTP/1.1\r\nHost: x\r\n\r\n")
-    got = await exchange(route.port, requests, until=b"head=28 body=0")
+    got = await exchange(route.proxy_port, requests, until=b"head=28 body=0")
     assert got.count(b"HTTP/1.1 200") == 3
     assert b"body=300000" in got
     assert b"5\r\nhello\r\n3;ext=1\r\nabc\r\n0\r\n\r\n" in backend.received
@@ -173,7 +173,7 @@ async def test_bodies_pipelining_and_chunks_arrive_intact(proxy: AppProxy,
 async def test_upgrade_becomes_a_two_way_copy(proxy: AppProxy, backend: Backend) -> None:
     route = route_to(backend, public=True)
     await proxy.open(route)
-    reader, writer = await asyncio.open_connection("127.0.0.1", route.port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", route.proxy_port)
     writer.write(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade"
                  b"\r\n\r\nearly")
     async with asyncio.timeout(10):
@@ -184,38 +184,39 @@ async def test_upgrade_becomes_a_two_way_copy(proxy: AppProxy, backend: Backend)
             writer.write(b"msg%d;" % i)
             assert await reader.readexactly(len(b"msg%d;" % i)) == b"MSG%d;" % i
     assert proxy.connections() == 1
-    await proxy.close(route.port)  # the route ends: live connections are cut
+    await proxy.close(route.proxy_port)  # the route ends: live connections are cut
     async with asyncio.timeout(10):
         assert await reader.read() == b""
     writer.close()
     with pytest.raises(OSError):
-        await asyncio.open_connection("127.0.0.1", route.port)
+        await asyncio.open_connection("127.0.0.1", route.proxy_port)
 
 
 async def test_bad_requests_and_a_missing_app(proxy: AppProxy, backend: Backend) -> None:
     route = route_to(backend, public=True)
     await proxy.open(route)
-    assert (await exchange(route.port, b"HELLO\r\n\r\n", read_all=True)).startswith(
+    assert (await exchange(route.proxy_port, b"HELLO\r\n\r\n", read_all=True)).startswith(
         b"HTTP/1.1 400")
     huge = b"GET / HTTP/1.1\r\nX: " + b"a" * 70_000 + b"\r\n\r\n"
     try:
-        answer = await exchange(route.port, huge, read_all=True)
+        answer = await exchange(route.proxy_port, huge, read_all=True)
     except ConnectionResetError:  # refused while the client was still sending
         answer = b""
     assert answer == b"" or answer.startswith(b"HTTP/1.1 431")
     assert not backend.received  # nothing of it went to the app
     both = b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
-    assert (await exchange(route.port, both, read_all=True)).startswith(b"HTTP/1.1 400")
-    gone = route_to(backend, id="r2", public=True, target_port=free_port())
+    assert (await exchange(route.proxy_port, both, read_all=True)).startswith(b"HTTP/1.1 400")
+    gone = route_to(backend, id="r2", public=True, host_port=free_port())
     await proxy.open(gone)
-    answer = await exchange(gone.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", read_all=True)
+    answer = await exchange(gone.proxy_port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", read_all=True)
     assert answer.startswith(b"HTTP/1.1 502") and b"does not answer" in answer
     # Accepted, then hung up on without a word (the engine's port with no server inside).
     mute = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
     hangs_up = route_to(backend, id="r5", public=True,
-                        target_port=mute.sockets[0].getsockname()[1])
+                        host_port=mute.sockets[0].getsockname()[1])
     await proxy.open(hangs_up)
-    answer = await exchange(hangs_up.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", read_all=True)
+    answer = await exchange(hangs_up.proxy_port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                            read_all=True)
     assert answer.startswith(b"HTTP/1.1 502") and b"nothing listens" in answer
     mute.close()
 
@@ -223,23 +224,23 @@ async def test_bad_requests_and_a_missing_app(proxy: AppProxy, backend: Backend)
 async def test_allowlist_and_tcp_routes(proxy: AppProxy, backend: Backend) -> None:
     blocked = route_to(backend, public=True, allowed_ips=("10.0.0.0/8",))
     await proxy.open(blocked)
-    answer = await exchange(blocked.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", read_all=True)
+    answer = await exchange(blocked.proxy_port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", read_all=True)
     assert answer.startswith(b"HTTP/1.1 403") and b"127.0.0.1" in answer
     tcp = route_to(backend, id="r3", protocol="tcp", allowed_ips=("127.0.0.1/32",))
     await proxy.open(tcp)
-    got = await exchange(tcp.port, b"GET / HTTP/1.1\r\nCookie: berth_app_1=x\r\n\r\n",
+    got = await exchange(tcp.proxy_port, b"GET / HTTP/1.1\r\nCookie: berth_app_1=x\r\n\r\n",
                          until=b"body=0")
     assert got.startswith(b"HTTP/1.1 200") and b"berth_app_1=x" in backend.received  # raw
     tcp_blocked = route_to(backend, id="r4", protocol="tcp", allowed_ips=("10.0.0.1",))
     await proxy.open(tcp_blocked)
-    assert await exchange(tcp_blocked.port, b"x", read_all=True) == b""
+    assert await exchange(tcp_blocked.proxy_port, b"x", read_all=True) == b""
 
 
 async def test_connections_are_released(proxy: AppProxy, backend: Backend) -> None:
     route = route_to(backend, public=True)
     await proxy.open(route)
     for _ in range(20):
-        await asyncio.gather(*(exchange(route.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        await asyncio.gather(*(exchange(route.proxy_port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
                                         until=b"body=0") for _ in range(25)))
 
     async with asyncio.timeout(10):  # closing is asynchronous: wait for it, with a deadline
@@ -301,11 +302,11 @@ async def test_an_app_sees_no_login_cookie_nor_api_key(proxy: AppProxy, backend:
     route = route_to(backend, public=True, headers={"X-App": "1"})
     await proxy.open(route)
     creds = (f"Cookie: berth_login=L1.secret-login; berth_token={API_KEY}; "
-             f"berth_app_{route.port}=p; keep=1\r\nAuthorization: Bearer {API_KEY}\r\n")
-    ok = await exchange(route.port, f"GET / HTTP/1.1\r\nHost: x\r\n{creds}\r\n".encode(),
+             f"berth_app_{route.proxy_port}=p; keep=1\r\nAuthorization: Bearer {API_KEY}\r\n")
+    ok = await exchange(route.proxy_port, f"GET / HTTP/1.1\r\nHost: x\r\n{creds}\r\n".encode(),
                         until=b"body=0")
     assert ok.startswith(b"HTTP/1.1 200")
-    upgraded = await exchange(route.port, f"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket"
+    upgraded = await exchange(route.proxy_port, f"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket"
                               f"\r\nConnection: Upgrade\r\n{creds}\r\nping".encode(), until=b"PING")
     assert b"101" in upgraded
     seen = bytes(backend.received)

@@ -50,7 +50,7 @@ G = Graces(
     heartbeat_timeout=timedelta(seconds=30),
 )
 AGENT = "a1"
-PORTS = (AppPort(name="jupyter", protocol="http", port=8888, host_port=30001),)
+PORTS = (AppPort(name="jupyter", protocol="http", container_port=8888, host_port=30001),)
 
 
 def session(

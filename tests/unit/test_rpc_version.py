@@ -19,7 +19,7 @@ TOKEN = "test-token"
 CREATE = {"kernel_id": "k1", "session_id": "s1", "session_name": "n", "owner_id": "u",
           "session_type": "interactive", "image": "img", "cpu": 1, "mem": 2**30,
           "shmem": 2**26}
-START = {"app": "jupyter", "protocol": "http", "port": 8888, "host_port": 40000}
+START = {"app": "jupyter", "protocol": "http", "container_port": 8888, "host_port": 40000}
 
 
 @pytest.fixture

@@ -566,8 +566,11 @@ export interface components {
              * @description Open this in a browser: a one-time link that grants this browser the app (None for SSH: use `ssh`).
              */
             url: string | null;
-            /** Port */
-            port: number | null;
+            /**
+             * Proxy Port
+             * @description The app proxy's port serving this app (none for the terminal, which opens in Berth).
+             */
+            proxy_port: number | null;
             /**
              * Preferred Port Used
              * @description Whether the preferred port was given to the app (None: none asked).
@@ -592,24 +595,24 @@ export interface components {
              */
             protocol: "http" | "tcp" | "pty" | "preopen";
             /**
-             * Port
-             * @description Port inside the kernel (none for the terminal).
+             * Container Port
+             * @description The app's port inside the kernel (none for the terminal).
              */
-            port: number | null;
+            container_port: number | null;
             /** @description Set while the app is open. */
             route: components["schemas"]["RouteOut"] | null;
         };
         /**
          * AppPort
-         * @description A service inside the kernel: ``name`` over ``protocol`` on container ``port``.
+         * @description A service inside the kernel: ``name`` over ``protocol`` on ``container_port``.
          */
         AppPort: {
             /** Name */
             name: string;
             /** Protocol */
             protocol: string;
-            /** Port */
-            port: number;
+            /** Container Port */
+            container_port: number;
             /** Host Port */
             host_port?: number | null;
         };
@@ -841,10 +844,10 @@ export interface components {
         /** RouteOut */
         RouteOut: {
             /**
-             * Port
+             * Proxy Port
              * @description The app proxy's port serving this app.
              */
-            port: number;
+            proxy_port: number;
             /**
              * Url
              * @description The app's address (a private app also needs a permit).
@@ -1161,7 +1164,10 @@ export interface components {
         SshInfo: {
             /** Host */
             host: string;
-            /** Port */
+            /**
+             * Port
+             * @description Where ssh connects (``ssh -p``): the app's proxy port.
+             */
             port: number;
             /** User */
             user: string;

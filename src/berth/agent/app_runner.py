@@ -35,7 +35,7 @@ async def answers(host: str, port: int, protocol: str) -> bool:
 async def start_app(backend: Exec, kernel_id: str, req: StartApp) -> AppStarted:
     """Run the app's start script (if it has one) and wait until it answers on its published
     port. Raises KeyError (no such kernel) or BackendError (it failed, with its output)."""
-    script = start_script(req.app, req.port, req.args)
+    script = start_script(req.app, req.container_port, req.args)
     if script is not None:
         code, output = await backend.exec_script(kernel_id, script, START_TIMEOUT)
         if code != 0:
@@ -43,8 +43,8 @@ async def start_app(backend: Exec, kernel_id: str, req: StartApp) -> AppStarted:
     elif req.protocol == "preopen":
         # The user's own server: it may come later; say whether it answers now.
         ready = await answers("127.0.0.1", req.host_port, "http")
-        return AppStarted(app=req.app, ready=ready,
-                          detail="" if ready else f"nothing listens on port {req.port} yet")
+        detail = "" if ready else f"nothing listens on port {req.container_port} yet"
+        return AppStarted(app=req.app, ready=ready, detail=detail)
     deadline = time.monotonic() + READY_TIMEOUT
     while not await answers("127.0.0.1", req.host_port, req.protocol):
         if time.monotonic() > deadline:

@@ -32,11 +32,11 @@ def list_apps(
     if json:
         print_json(apps)
         return
-    table = Table("app", "title", "kind", "port inside", "open at", "public", "last traffic")
+    table = Table("app", "title", "kind", "container port", "open at", "public", "last traffic")
     for a in apps:
         route = a["route"]
         table.add_row(
-            a["name"], a["title"], a["protocol"], str(a["port"] or "-"),
+            a["name"], a["title"], a["protocol"], str(a["container_port"] or "-"),
             route["url"] if route else "-", ("yes" if route["public"] else "no") if route else "-",
             (route["last_traffic_at"] or "-") if route else "-",
         )

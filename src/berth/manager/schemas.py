@@ -349,7 +349,7 @@ class LaunchUpdate(In):
 
 # ---- apps --------------------------------------------------------------------------------
 class RouteOut(BaseModel):
-    port: int = Field(description="The app proxy's port serving this app.")
+    proxy_port: int = Field(description="The app proxy's port serving this app.")
     url: str = Field(description="The app's address (a private app also needs a permit).")
     public: bool
     allowed_ips: list[str]
@@ -361,7 +361,8 @@ class AppOut(BaseModel):
     name: str = Field(description="jupyter, tensorboard, sshd, terminal, or port-<N>.")
     title: str
     protocol: Literal["http", "tcp", "pty", "preopen"]
-    port: int | None = Field(description="Port inside the kernel (none for the terminal).")
+    container_port: int | None = Field(
+        description="The app's port inside the kernel (none for the terminal).")
     route: RouteOut | None = Field(description="Set while the app is open.")
 
 
@@ -383,7 +384,7 @@ class AppOpenIn(In):
 
 class SshInfo(BaseModel):
     host: str
-    port: int
+    port: int = Field(description="Where ssh connects (``ssh -p``): the app's proxy port.")
     user: str
 
 
@@ -393,7 +394,8 @@ class AppOpenOut(BaseModel):
         description="Open this in a browser: a one-time link that grants this browser the app "
         "(None for SSH: use `ssh`)."
     )
-    port: int | None
+    proxy_port: int | None = Field(description="The app proxy's port serving this app "
+                                   "(none for the terminal, which opens in Berth).")
     preferred_port_used: bool | None = Field(
         description="Whether the preferred port was given to the app (None: none asked)."
     )

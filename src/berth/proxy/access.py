@@ -28,16 +28,16 @@ TOKEN_TTL = 120.0
 
 @dataclass(frozen=True)
 class Route:
-    """One opened app: the proxy's ``port`` forwards to ``target_host:target_port``, the
+    """One opened app: the proxy's ``proxy_port`` forwards to ``target_host:host_port``, the
     kernel's published loopback port, and nowhere else."""
 
     id: str
-    port: int
+    proxy_port: int
     session_id: str
     app: str
     protocol: str  # "http" (HTTP + WebSocket, permits) or "tcp" (raw, e.g. ssh)
     target_host: str
-    target_port: int
+    host_port: int
     public: bool = False
     allowed_ips: tuple[str, ...] = ()
     headers: dict[str, str] = field(default_factory=dict)  # added to forwarded requests
@@ -45,7 +45,7 @@ class Route:
     @property
     def cookie_name(self) -> str:
         # Browsers send a host's cookies to every port of it: the name keeps permits apart.
-        return f"{COOKIE_PREFIX}{self.port}"
+        return f"{COOKIE_PREFIX}{self.proxy_port}"
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

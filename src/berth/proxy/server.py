@@ -43,16 +43,16 @@ class AppProxy:
     async def open(self, route: Route) -> None:
         """Start serving ``route``; replaces a route on the same port. Raises OSError when
         the port cannot be bound."""
-        if route.port in self._servers:
-            if self.routes[route.port] == route:
+        if route.proxy_port in self._servers:
+            if self.routes[route.proxy_port] == route:
                 return
-            await self.close(route.port)
+            await self.close(route.proxy_port)
         loop = asyncio.get_running_loop()
         server = await loop.create_server(lambda: _Connection(self, route), self.host,
-                                          route.port, reuse_address=True)
-        self._servers[route.port] = server
-        self._conns[route.port] = set()
-        self.routes[route.port] = route
+                                          route.proxy_port, reuse_address=True)
+        self._servers[route.proxy_port] = server
+        self._conns[route.proxy_port] = set()
+        self.routes[route.proxy_port] = route
 
     async def close(self, port: int) -> None:
         """Stop serving ``port`` and cut its connections. Idempotent."""
@@ -139,7 +139,7 @@ class _Connection(asyncio.Protocol):
         self.client = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         peer = transport.get_extra_info("peername")
         self.peer = peer[0] if peer else ""
-        conns = self.proxy._conns.get(self.route.port)
+        conns = self.proxy._conns.get(self.route.proxy_port)
         if conns is None:  # the route closed while this connection was accepted
             self.client.abort()
             self.state = "closed"
@@ -155,7 +155,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.state = "closed"
-        conns = self.proxy._conns.get(self.route.port)
+        conns = self.proxy._conns.get(self.route.proxy_port)
         if conns is not None:
             conns.discard(self)
         if self.up is not None:
@@ -194,7 +194,7 @@ class _Connection(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         try:
             up, _ = await loop.create_connection(
-                lambda: _Upstream(self), self.route.target_host, self.route.target_port)
+                lambda: _Upstream(self), self.route.target_host, self.route.host_port)
         except OSError:
             if self.state != "closed":
                 if self.route.protocol == "http":

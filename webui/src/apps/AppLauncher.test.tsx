@@ -5,11 +5,11 @@ import type { SessionApp } from "../types";
 import AppLauncher from "./AppLauncher";
 
 const APPS: SessionApp[] = [
-  { name: "jupyter", title: "Jupyter", protocol: "http", port: 8888, route: null },
-  { name: "terminal", title: "Terminal", protocol: "pty", port: null, route: null },
-  { name: "tensorboard", title: "TensorBoard", protocol: "http", port: 6006, route: null },
-  { name: "sshd", title: "SSH/SFTP", protocol: "tcp", port: 2200, route: null },
-  { name: "port-8080", title: "Port 8080", protocol: "preopen", port: 8080, route: null },
+  { name: "jupyter", title: "Jupyter", protocol: "http", container_port: 8888, route: null },
+  { name: "terminal", title: "Terminal", protocol: "pty", container_port: null, route: null },
+  { name: "tensorboard", title: "TensorBoard", protocol: "http", container_port: 6006, route: null },
+  { name: "sshd", title: "SSH/SFTP", protocol: "tcp", container_port: 2200, route: null },
+  { name: "port-8080", title: "Port 8080", protocol: "preopen", container_port: 8080, route: null },
 ];
 
 interface Call {

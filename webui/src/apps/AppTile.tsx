@@ -28,7 +28,7 @@ function look(app: SessionApp): { icon: ReactNode; color: string } {
 
 function hint(app: SessionApp): string {
   if (app.protocol === "preopen") {
-    return `Your own server on port ${app.port} inside the container: start it before opening, or the page stays blank.`;
+    return `Your own server on port ${app.container_port} inside the container: start it before opening, or the page stays blank.`;
   }
   if (app.protocol === "pty") return "A terminal (tmux) in the session, in a new window";
   if (app.protocol === "tcp") return "Host, port and key for SSH/SFTP clients";
@@ -66,7 +66,7 @@ export default function AppTile({ app, busy, disabled, onOpen, onCloseRoute }: P
       {route && (
         <span className="app-tile-route">
           <Typography.Text type="secondary" style={{ fontSize: 11 }}>
-            {route.public ? "public" : "open"} · port {route.port}
+            {route.public ? "public" : "open"} · port {route.proxy_port}
           </Typography.Text>
           <Tooltip title={`Close the route to ${app.title}`}>
             <Button

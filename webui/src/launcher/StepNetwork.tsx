@@ -38,7 +38,7 @@ export default function StepNetwork({ form, setForm, errors, warnings, images }:
       <Typography.Paragraph type="secondary">
         Not available: the reserved ports 2200, 6006, 7681, 8888
         {image && image.apps.length > 0
-          ? ` and this environment's app ports ${image.apps.map((a) => `${a.port} (${a.name})`).join(", ")}`
+          ? ` and this environment's app ports ${image.apps.map((a) => `${a.container_port} (${a.name})`).join(", ")}`
           : ""}
         .
       </Typography.Paragraph>

@@ -18,7 +18,7 @@ const IMAGE: ImageInfo = {
   ref: "berth/python:3.11",
   display_name: "Python 3.11",
   version: "3.11",
-  apps: [{ name: "jupyter", port: 8090 }],
+  apps: [{ name: "jupyter", container_port: 8090 }],
   min_slots: { cpu: "1", mem: String(512 * 2 ** 20) },
 };
 const AGENT = {

@@ -329,7 +329,7 @@ export interface ImageInfo {
   ref: string;
   display_name: string;
   version: string;
-  apps: { name: string; port: number }[];
+  apps: { name: string; container_port: number }[];
   min_slots: Record<string, string>;
 }
 
@@ -451,7 +451,7 @@ export function validate(form: LaunchForm, ctx: RuleContext): { errors: Messages
       }
     }
   }
-  const appPorts = new Set((image?.apps ?? []).map((a) => a.port));
+  const appPorts = new Set((image?.apps ?? []).map((a) => a.container_port));
   const ports = parsePorts(form.ports, appPorts);
   if (ports.error) errors.preopen_ports = ports.error;
   return { errors, warnings };

@@ -35,7 +35,7 @@ def parse_apps(label: str) -> list[AppPort]:
     apps = []
     for item in filter(None, (p.strip() for p in label.split(","))):
         name, protocol, port = item.split(":")
-        apps.append(AppPort(name=name, protocol=protocol, port=int(port)))
+        apps.append(AppPort(name=name, protocol=protocol, container_port=int(port)))
     return apps
 
 
@@ -56,7 +56,8 @@ def _published_ports(spec: CreateKernel, apps: list[AppPort]) -> list[AppPort]:
     # batch sessions, which nobody opens apps in, publish only the ports the user asked for.
     interactive = spec.session_type == "interactive"
     ports = [a for a in apps if a.protocol in ("http", "tcp")] if interactive else []
-    ports += [AppPort(name=f"port-{p}", protocol="preopen", port=p) for p in spec.preopen_ports]
+    ports += [AppPort(name=f"port-{p}", protocol="preopen", container_port=p)
+              for p in spec.preopen_ports]
     return ports
 
 
@@ -79,9 +80,9 @@ def container_config(
             LABEL_SESSION_NAME: spec.session_name,
             LABEL_OWNER: spec.owner_id,
             LABEL_AGENT: agent_id,
-            LABEL_APPS: ",".join(f"{a.name}:{a.protocol}:{a.port}" for a in published),
+            LABEL_APPS: ",".join(f"{a.name}:{a.protocol}:{a.container_port}" for a in published),
         },
-        "ExposedPorts": {f"{a.port}/tcp": {} for a in published},
+        "ExposedPorts": {f"{a.container_port}/tcp": {} for a in published},
         "HostConfig": {
             "NanoCpus": int(round(spec.cpu * 1e9)),
             "Memory": spec.mem,
@@ -94,7 +95,8 @@ def container_config(
             "Init": True,
             "Binds": [f"{scratch_dir}:/home/work"],
             "PortBindings": {
-                f"{a.port}/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}] for a in published
+                f"{a.container_port}/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]
+                for a in published
             },
             "RestartPolicy": {"Name": "no"},
         },
@@ -107,7 +109,7 @@ def _status(data: dict[str, Any]) -> ContainerStatus:
     bound = (data.get("NetworkSettings") or {}).get("Ports") or {}
     apps = parse_apps(labels.get(LABEL_APPS, ""))
     for app in apps:
-        hosts = bound.get(f"{app.port}/tcp") or []
+        hosts = bound.get(f"{app.container_port}/tcp") or []
         ipv4 = [h for h in hosts if h.get("HostIp") == "127.0.0.1"] or hosts
         app.host_port = int(ipv4[0]["HostPort"]) if ipv4 else None
     running = bool(state.get("Running"))

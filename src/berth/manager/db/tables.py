@@ -263,8 +263,9 @@ class LaunchRow(Base):
 
 
 class AppRouteRow(Base):
-    """An opened app: the proxy serves ``port`` and forwards to the kernel's published
-    ``target_host:target_port``. Removed when the app is closed or the session ends."""
+    """An opened app: the proxy serves ``proxy_port`` and forwards to the kernel's
+    ``container_port``, published on the agent's host as ``target_host:host_port``. Removed
+    when the app is closed or the session ends."""
 
     __tablename__ = "app_routes"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -272,10 +273,10 @@ class AppRouteRow(Base):
     kernel_id: Mapped[str] = mapped_column(String(36))
     app: Mapped[str] = mapped_column(String(64))
     protocol: Mapped[str] = mapped_column(String(16))
-    port: Mapped[int] = mapped_column(Integer, unique=True)
+    proxy_port: Mapped[int] = mapped_column(Integer, unique=True)
     container_port: Mapped[int | None] = mapped_column(default=None)
     target_host: Mapped[str] = mapped_column(String(256))
-    target_port: Mapped[int] = mapped_column(Integer)
+    host_port: Mapped[int] = mapped_column(Integer)
     public: Mapped[bool] = mapped_column(default=False)
     allowed_ips: Mapped[list[Any]] = mapped_column(default=list)
     app_token: Mapped[str] = mapped_column(String(128), default="")  # e.g. Jupyter's token

@@ -50,7 +50,8 @@ def kernel_apps(row: SessionRow) -> list[dict[str, Any]]:
     kernel = main_kernel(row)
     apps = [dict(p) for p in (kernel.app_ports if kernel else [])]
     if row.type == SessionType.INTERACTIVE:
-        apps.append({"name": "terminal", "protocol": "pty", "port": None, "host_port": None})
+        apps.append({"name": "terminal", "protocol": "pty", "container_port": None,
+                     "host_port": None})
     return apps
 
 
@@ -64,14 +65,14 @@ def app_url(m: Manager, port: int, path: str = "/") -> str:
 
 def route_of(r: AppRouteRow) -> Route:
     headers = {"Authorization": f"token {r.app_token}"} if r.app_token else {}
-    return Route(id=r.id, port=r.port, session_id=r.session_id, app=r.app,
+    return Route(id=r.id, proxy_port=r.proxy_port, session_id=r.session_id, app=r.app,
                  protocol="tcp" if r.protocol == "tcp" else "http",
-                 target_host=r.target_host, target_port=r.target_port, public=r.public,
+                 target_host=r.target_host, host_port=r.host_port, public=r.public,
                  allowed_ips=tuple(r.allowed_ips), headers=headers)
 
 
 def route_out(m: Manager, r: AppRouteRow) -> RouteOut:
-    return RouteOut(port=r.port, url=app_url(m, r.port), public=r.public,
+    return RouteOut(proxy_port=r.proxy_port, url=app_url(m, r.proxy_port), public=r.public,
                     allowed_ips=list(r.allowed_ips), created_at=r.created_at,
                     last_traffic_at=r.last_traffic_at)
 
@@ -82,8 +83,8 @@ async def list_apps(m: Manager, actor: Actor, ref: str) -> list[AppOut]:
         routes = {r.app: r for r in (await db.scalars(
             select(AppRouteRow).where(AppRouteRow.session_id == row.id))).all()}
         return [
-            AppOut(name=a["name"], title=TITLES.get(a["name"], f"Port {a['port']}"),
-                   protocol=a["protocol"], port=a["port"],
+            AppOut(name=a["name"], title=TITLES.get(a["name"], f"Port {a['container_port']}"),
+                   protocol=a["protocol"], container_port=a["container_port"],
                    route=route_out(m, routes[a["name"]]) if a["name"] in routes else None)
             for a in kernel_apps(row)
         ]
@@ -144,13 +145,13 @@ async def open_app(m: Manager, actor: Actor, ref: str, name: str, req: AppOpenIn
             raise RuleError("name", f"this session has no app '{name}' (its apps: {names})")
         kernel, agent = await _running_kernel(db, row, "apps open")
         if app["protocol"] == "pty":
-            return AppOpenOut(name=name, url=f"/terminal/{row.id}", port=None,
+            return AppOpenOut(name=name, url=f"/terminal/{row.id}", proxy_port=None,
                               preferred_port_used=None, message="The terminal opens in Berth.")
         if not app.get("host_port"):
             raise Conflict("the session's kernel has no published port for this app")
         existing = (await db.scalars(select(AppRouteRow).where(
             AppRouteRow.session_id == row.id, AppRouteRow.app == name))).first()
-        taken = set((await db.scalars(select(AppRouteRow.port))).all())
+        taken = set((await db.scalars(select(AppRouteRow.proxy_port))).all())
         session_id, kernel_id, address, agent_id = row.id, kernel.id, agent.address, agent.id
     token = existing.app_token if existing else (secrets.token_urlsafe(24)
                                                    if name == "jupyter" else "")
@@ -159,47 +160,48 @@ async def open_app(m: Manager, actor: Actor, ref: str, name: str, req: AppOpenIn
         args["logdir"] = req.logdir or "/home/work/logs"
     try:
         started = await m.agents.start_app(address, kernel_id, StartApp(
-            app=name, protocol=app["protocol"], port=app["port"], host_port=app["host_port"],
+            app=name, protocol=app["protocol"], container_port=app["container_port"],
+            host_port=app["host_port"],
             args=args), agent=agent_id)
     except AppFailed as e:
         raise Conflict(str(e)) from e
     target_host = urlsplit(address).hostname or "127.0.0.1"
     values = dict(session_id=session_id, kernel_id=kernel_id, app=name,
-                  protocol=app["protocol"], container_port=app["port"], target_host=target_host,
-                  target_port=int(app["host_port"]), public=req.public,
+                  protocol=app["protocol"], container_port=app["container_port"],
+                  target_host=target_host, host_port=int(app["host_port"]), public=req.public,
                   allowed_ips=[s.strip() for s in req.allowed_ips], app_token=token)
     route_row = await _bind(m, existing, values, pool, taken, req.preferred_port)
     route = route_of(route_row)
-    used = None if req.preferred_port is None else route.port == req.preferred_port
+    used = None if req.preferred_port is None else route.proxy_port == req.preferred_port
     notes = []
     if used is False:
         notes.append(f"Port {req.preferred_port} is not free in the proxy's pool "
-                     f"({pool.start}-{pool.stop - 1}); the app is on port {route.port}.")
+                     f"({pool.start}-{pool.stop - 1}); the app is on port {route.proxy_port}.")
     if not started.ready and started.detail:
         notes.append(f"Nothing answers yet: {started.detail}.")
     if route.protocol == "tcp":
-        ssh = SshInfo(host=public_host(m), port=route.port, user=SSH_USER)
-        notes.insert(0, f"ssh -i id_container -p {route.port} {SSH_USER}@{ssh.host}")
-        return AppOpenOut(name=name, url=None, port=route.port, preferred_port_used=used,
-                          message=" ".join(notes), ssh=ssh)
+        ssh = SshInfo(host=public_host(m), port=route.proxy_port, user=SSH_USER)
+        notes.insert(0, f"ssh -i id_container -p {route.proxy_port} {SSH_USER}@{ssh.host}")
+        return AppOpenOut(name=name, url=None, proxy_port=route.proxy_port,
+                          preferred_port_used=used, message=" ".join(notes), ssh=ssh)
     token_once = m.proxy.issue_token(route)
     landing = LANDING.get(name, "/")
-    url = app_url(m, route.port, f"{PERMIT_PATH}?token={token_once}&next={landing}")
+    url = app_url(m, route.proxy_port, f"{PERMIT_PATH}?token={token_once}&next={landing}")
     if route.public:
-        notes.append(f"Open to public: anyone may use {app_url(m, route.port)}"
+        notes.append(f"Open to public: anyone may use {app_url(m, route.proxy_port)}"
                      + (" from the allowed addresses." if route.allowed_ips else "."))
-    return AppOpenOut(name=name, url=url, port=route.port, preferred_port_used=used,
+    return AppOpenOut(name=name, url=url, proxy_port=route.proxy_port, preferred_port_used=used,
                       message=" ".join(notes) or f"{TITLES.get(name, name)} is on port "
-                      f"{route.port}.")
+                      f"{route.proxy_port}.")
 
 
 async def _bind(m: Manager, existing: AppRouteRow | None, values: dict[str, Any], pool: range,
                 taken: set[int], preferred: int | None) -> AppRouteRow:
     """Store the route and serve it: on its current port when it has one and no other port is
     asked for, else on the first bindable candidate. Raises Conflict when the pool is full."""
-    keep = existing is not None and (preferred is None or preferred == existing.port)
+    keep = existing is not None and (preferred is None or preferred == existing.proxy_port)
     if existing is not None and keep:
-        candidates = [existing.port]
+        candidates = [existing.proxy_port]
     else:
         candidates = port_candidates(pool, taken, preferred, random.Random())
     for port in candidates:
@@ -208,12 +210,12 @@ async def _bind(m: Manager, existing: AppRouteRow | None, values: dict[str, Any]
                 row = await db.get(AppRouteRow, existing.id)
                 if row is None:
                     raise Conflict("the app was closed while it was being opened; open it again")
-                old_port = row.port
+                old_port = row.proxy_port
                 for k, v in values.items():
                     setattr(row, k, v)
-                row.port = port
+                row.proxy_port = port
             else:
-                row = AppRouteRow(port=port, **values)
+                row = AppRouteRow(proxy_port=port, **values)
                 old_port = None
                 db.add(row)
             try:
@@ -245,7 +247,7 @@ async def close_app(m: Manager, actor: Actor, ref: str, name: str) -> None:
     """Close the app's route (the app keeps running in the kernel). Idempotent."""
     async with m.db() as db, db.begin():
         row = await _owned(db, actor, ref, Action.OPEN_APP)
-        ports = (await db.scalars(select(AppRouteRow.port).where(
+        ports = (await db.scalars(select(AppRouteRow.proxy_port).where(
             AppRouteRow.session_id == row.id, AppRouteRow.app == name))).all()
         await db.execute(delete(AppRouteRow).where(
             AppRouteRow.session_id == row.id, AppRouteRow.app == name))
@@ -286,7 +288,7 @@ async def sync_routes(m: Manager, flushed: dict[str, float]) -> None:
         stale = [r.id for r, status in rows if status != SessionStatus.RUNNING]
         if stale:
             await db.execute(delete(AppRouteRow).where(AppRouteRow.id.in_(stale)))
-        live = {r.port: route_of(r) for r, status in rows if status == SessionStatus.RUNNING}
+        live = {r.proxy_port: route_of(r) for r, status in rows if status == SessionStatus.RUNNING}
         for session_id, at in list(m.proxy.last_traffic.items()):
             if at > flushed.get(session_id, 0):
                 await db.execute(update(AppRouteRow).where(

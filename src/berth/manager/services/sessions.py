@@ -141,7 +141,7 @@ async def _launch_context(
         image=launch.ImageFacts(
             ref=image.ref,
             min_slots=dict(image.min_slots),
-            app_ports=frozenset(int(a["port"]) for a in image.apps),
+            app_ports=frozenset(int(a["container_port"]) for a in image.apps),
             available=bool(image.agents),
         ) if image is not None else None,
         agents=[launch.AgentFacts(a.id, sl.from_json(a.capacity)) for a in agents],
