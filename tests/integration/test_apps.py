@@ -287,7 +287,7 @@ def test_public_app_allowlist_preferred_port_and_traffic(apps_cluster: Cluster, 
     assert httpx.get(f"http://127.0.0.1:{preferred}/").status_code == 200  # anyone
     # The same preferred port for another app: taken, so a random one, and the user is told.
     moved = owner.open_app(session["id"], "port-8080", public=True, preferred_port=preferred)
-    assert moved["preferred_port_used"] is False and moved["port"] != preferred
+    assert moved["preferred_port_used"] is False and moved["proxy_port"] != preferred
     assert f"Port {preferred} is not free" in moved["message"]
     # The allowlist: 127.0.0.1 is outside 10.0.0.0/8.
     owner.open_app(session["id"], "port-8081", public=True, allowed_ips=["10.0.0.0/8"])
