@@ -101,8 +101,8 @@ BAD_CREATES: list[tuple[dict[str, Any], str, str]] = [
      "timeout", "unit"),
     ({"image": PYTHON_IMAGE, "type": "batch", "startup_command": "true",
       "starts_at": "2030-01-01T00:00:00"}, "starts_at", "timezone"),
-    ({"image": PYTHON_IMAGE, "threads": 0}, "threads", "between 1 and 1000"),
-    ({"image": PYTHON_IMAGE, "preopen_ports": [80]}, "preopen_ports", "outside"),
+    ({"image": PYTHON_IMAGE, "threads": 0}, "threads", "greater than or equal to 1"),
+    ({"image": PYTHON_IMAGE, "preopen_ports": [80]}, "preopen_ports.0", "greater than or equal"),
     ({"image": PYTHON_IMAGE, "preopen_ports": [8888]}, "preopen_ports", "reserved"),
     ({"image": PYTHON_IMAGE, "count": 0}, "count", "greater than or equal"),
     ({"image": PYTHON_IMAGE, "type": "sometimes"}, "type", "interactive"),
@@ -125,10 +125,17 @@ def test_bad_create_names_field_and_rule(berth: Cluster, body: dict[str, Any], f
 def test_duplicate_names_and_half_created_batches(berth: Cluster) -> None:
     [s] = berth.admin.create_session(image=PYTHON_IMAGE, name="unique-one")
     before = berth.admin.list_sessions(state="all")["total"]
-    _refused(lambda: berth.admin.create_session(image=PYTHON_IMAGE, name="unique-one"), 409)
+    # A name in use is a field error like any other, reported with the others at once.
+    taken = _refused(lambda: berth.admin.create_session(
+        image=PYTHON_IMAGE, name="unique-one", threads=5000), 422)
+    assert taken.fields == {
+        "name": "another active session is already named 'unique-one'",
+        "threads": "Input should be less than or equal to 1000"}
     # count=3 where the last name would be taken: nothing of the three is created.
     berth.admin.create_session(image=PYTHON_IMAGE, name="trio-3")
-    _refused(lambda: berth.admin.create_session(image=PYTHON_IMAGE, name="trio", count=3), 409)
+    trio = _refused(lambda: berth.admin.create_session(image=PYTHON_IMAGE, name="trio", count=3),
+                    422)
+    assert trio.fields == {"name": "another active session is already named 'trio-3'"}
     assert berth.admin.list_sessions(state="all")["total"] == before + 1
     berth.admin.terminate_session(s["id"], force=True)
     wait_status(berth.admin, s["id"], {"TERMINATED", "CANCELLED"})
