@@ -127,10 +127,10 @@ def test_duplicate_names_and_half_created_batches(berth: Cluster) -> None:
     before = berth.admin.list_sessions(state="all")["total"]
     # A name in use is a field error like any other, reported with the others at once.
     taken = _refused(lambda: berth.admin.create_session(
-        image=PYTHON_IMAGE, name="unique-one", threads=5000), 422)
+        image=PYTHON_IMAGE, name="unique-one", resources={"mem": "1g", "shmem": "2g"}), 422)
     assert taken.fields == {
         "name": "another active session is already named 'unique-one'",
-        "threads": "Input should be less than or equal to 1000"}
+        "resources.shmem": "must not be larger than memory"}
     # count=3 where the last name would be taken: nothing of the three is created.
     berth.admin.create_session(image=PYTHON_IMAGE, name="trio-3")
     trio = _refused(lambda: berth.admin.create_session(image=PYTHON_IMAGE, name="trio", count=3),
