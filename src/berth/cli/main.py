@@ -168,7 +168,8 @@ def up(log_level: Annotated[str, typer.Option(help="Log level.")] = "warning") -
     signal.signal(signal.SIGINT, stop)
     try:
         supervise(spawn, procs, lambda: stopping,  # type: ignore[arg-type]
-                  lambda line: err.print(f"berth up: {line}", highlight=False))
+                  lambda line: err.print(f"berth up: {line}", markup=False, highlight=False,
+                                            soft_wrap=True))
     finally:
         for p in procs.values():
             if p.poll() is None:
