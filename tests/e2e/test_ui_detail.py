@@ -61,7 +61,7 @@ def test_detail_panel_and_inline_rename(page: Page, berth: Cluster, me: Account)
     panel.get_by_role("button", name="Rename").click()
     field.fill("taken-name")
     field.press("Enter")
-    expect(panel).to_contain_text("already active")
+    expect(panel).to_contain_text("another active session is already named")
 
     field.fill("renamed-demo")
     field.press("Enter")

@@ -16,8 +16,8 @@ describe("errorFrom", () => {
   });
 
   it("maps 'field: message' conflict texts to the field", () => {
-    const err = errorFrom(409, { detail: "name: a session named 'x' is already active" });
-    expect(err.fieldMessage("name")).toBe("a session named 'x' is already active");
+    const err = errorFrom(409, { detail: "name: another active session is already named 'x'" });
+    expect(err.fieldMessage("name")).toBe("another active session is already named 'x'");
   });
 
   it("keeps plain messages", () => {

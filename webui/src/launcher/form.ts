@@ -1,7 +1,16 @@
 // The launcher's form: its shape, defaults, URL encoding, the SessionCreate body it sends, and
 // the client-side rules (the same as src/berth/domain/rules.py, checked before the server).
 import { formatCpu } from "../format";
-import { sessionNameError } from "../rules";
+import {
+  cpuLimitError,
+  environError,
+  envVariableError,
+  memLimitError,
+  sessionNameError,
+  startsAtError,
+  startupCommandError,
+  timeoutError,
+} from "../rules";
 
 export type TimeUnit = "s" | "m" | "h" | "d" | "w";
 export type SizeUnit = "m" | "g";
@@ -374,10 +383,14 @@ export function validate(form: LaunchForm, ctx: RuleContext): { errors: Messages
   }
   if (form.type === "batch") {
     if (!form.startupCommand.trim()) errors.startup_command = "a batch session needs a startup command";
-    if (form.timeoutValue !== null && !(form.timeoutValue > 0)) {
-      errors.timeout = "must be greater than zero";
+    else if (startupCommandError(form.startupCommand)) {
+      errors.startup_command = startupCommandError(form.startupCommand)!;
     }
-    if (form.startsAt && Date.parse(form.startsAt) < Date.now()) {
+    const timeoutProblem = form.timeoutValue !== null ? timeoutError(form.timeoutValue, form.timeoutUnit) : null;
+    if (timeoutProblem) errors.timeout = timeoutProblem;
+    const startsProblem = form.startsAt ? startsAtError(form.startsAt, Date.now()) : null;
+    if (startsProblem) errors.starts_at = startsProblem;
+    else if (form.startsAt && Date.parse(form.startsAt) < Date.now()) {
       warnings.starts_at = "this time has passed: the session starts as soon as it can";
     }
   }
@@ -398,9 +411,15 @@ export function validate(form: LaunchForm, ctx: RuleContext): { errors: Messages
       errors[`environ.${i}.name`] =
         "variable name must start with a letter or '_' and contain only letters, digits and '_'";
     } else if (seen.has(key)) errors[`environ.${i}.name`] = "variable names must not repeat";
+    else if (envVariableError(key, "").name) errors[`environ.${i}.name`] = envVariableError(key, "").name!;
     else seen.set(key, i);
     if (row.value === "") errors[`environ.${i}.value`] = "a value is required";
+    else if (envVariableError("", row.value).value) {
+      errors[`environ.${i}.value`] = envVariableError("", row.value).value!;
+    }
   });
+  const environProblem = environError(form.env.map((r) => ({ name: r.name.trim(), value: r.value })));
+  if (environProblem) errors.environ = environProblem;
 
   const minCpu = Number(image?.min_slots.cpu ?? 0);
   const minMem = Number(image?.min_slots.mem ?? 0);
@@ -410,6 +429,7 @@ export function validate(form: LaunchForm, ctx: RuleContext): { errors: Messages
   const cpu = form.cpu;
   if (cpu === null) errors["resources.cpu"] = "enter the number of CPU cores";
   else if (!(cpu > 0)) errors["resources.cpu"] = "must be greater than zero";
+  else if (cpuLimitError(cpu)) errors["resources.cpu"] = cpuLimitError(cpu)!;
   else if (Math.abs(Math.round(cpu * 100) - cpu * 100) > 1e-6) {
     errors["resources.cpu"] = "must be a multiple of 0.01 cores";
   } else if (cpu < minCpu) errors["resources.cpu"] = `the image needs at least ${formatCpu(String(minCpu))}`;
@@ -422,6 +442,7 @@ export function validate(form: LaunchForm, ctx: RuleContext): { errors: Messages
   const mem = sizeBytes(form.memValue, form.memUnit);
   if (mem === null) errors["resources.mem"] = "enter the memory size";
   else if (mem < 64 * MIB) errors["resources.mem"] = "must be at least 64m";
+  else if (memLimitError(mem)) errors["resources.mem"] = memLimitError(mem)!;
   else if (mem < minMem) errors["resources.mem"] = `the image needs at least ${formatMiB(minMem)}`;
   else if (maxOf("mem", "capacity") !== null && mem > maxOf("mem", "capacity")!) {
     errors["resources.mem"] =
