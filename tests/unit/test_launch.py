@@ -144,14 +144,14 @@ def test_designated_agent_must_be_in_the_group() -> None:
 
 def test_resources_beyond_the_largest_agent() -> None:
     assert errors_of(replace(REQ, cpu=8, mem="16g")) == {
-        "resources.cpu": "exceeds the largest agent's capacity (4)",
+        "resources.cpu": "exceeds the largest agent's capacity (4 cores)",
         "resources.mem": "exceeds the largest agent's capacity (8g)",
     }
 
 
 def test_resources_below_the_image_minimum() -> None:
     assert errors_of(replace(REQ, cpu=0.5, mem="512m")) == {
-        "resources.cpu": "the image needs at least 1 cores",
+        "resources.cpu": "the image needs at least 1 core",
         "resources.mem": "the image needs at least 1g",
     }
 
@@ -281,6 +281,14 @@ def test_environment_total_size() -> None:
 def test_count_outside_its_range() -> None:
     assert errors_of(replace(REQ, count=21)) == {"count": "must be between 1 and 20"}
     assert len(plan_of(replace(REQ, name="many", count=20)).names) == 20
+
+
+@pytest.mark.parametrize(("amount", "text"), [("1", "1 core"), ("1.0", "1 core"),
+                                              ("0.5", "0.5 cores"), ("4", "4 cores")])
+def test_cores_read_naturally(amount: str, text: str) -> None:
+    from berth.domain.launch import cores
+
+    assert cores(Decimal(amount)) == text
 
 
 def test_session_names_are_pure() -> None:

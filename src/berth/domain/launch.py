@@ -103,6 +103,12 @@ class LaunchPlan:
     preopen_ports: list[int]
 
 
+def cores(amount: Decimal) -> str:
+    """``1 core``, ``0.5 cores``, ``4 cores``."""
+    text = f"{amount.normalize():f}"
+    return f"{text} core" if amount == 1 else f"{text} cores"
+
+
 def session_names(req: LaunchRequest, seed: str) -> list[str]:
     """The names the sessions get: the given one (or ``s-<seed>``), suffixed ``-1`` ... ``-N``
     when more than one is made. The service looks these up before validating."""
@@ -254,7 +260,7 @@ def _check_resources(req: LaunchRequest, ctx: LaunchContext, errors: _Errors) ->
         return None
     errors.extend(rules.resource_errors(cpu, mem, shmem))
     if cpu < min_cpu:
-        errors.add("resources.cpu", f"the image needs at least {min_cpu} cores")
+        errors.add("resources.cpu", f"the image needs at least {cores(min_cpu)}")
     if mem < min_mem:
         errors.add("resources.mem", f"the image needs at least {rules.format_size(min_mem)}")
     if errors.has("resources.cpu", "resources.mem", "resources.shmem"):
@@ -283,5 +289,5 @@ def _check_placement(
     for key, name in (("cpu", "resources.cpu"), ("mem", "resources.mem")):
         largest = max(a.capacity.get(key, Decimal(0)) for a in agents)
         if want[key] > largest:
-            shown = rules.format_size(int(largest)) if key == "mem" else f"{largest.normalize():f}"
+            shown = rules.format_size(int(largest)) if key == "mem" else cores(largest)
             errors.add(name, f"exceeds the largest agent's capacity ({shown})")
