@@ -96,23 +96,23 @@ class ManagerSettings(_SectionSettings):
         description="Seconds a PREPARING session waits with no hand-over in flight (e.g. cut "
         "off by a manager restart) before the watchdog sends its kernels to the agent again.",
     )
-    agent_connect_timeout: float = Field(
+    rpc_connect_timeout: float = Field(
         5.0, gt=0, le=600,
         description="Seconds to reach an agent (and for its health check) before it counts as "
         "unreachable: the API answers 503 naming it.",
     )
-    agent_call_timeout: float = Field(
+    rpc_call_timeout: float = Field(
         30.0, gt=0, le=3600,
         description="Seconds an agent may take to answer an ordinary call (create a kernel, "
         "SSH key, start of a log stream, terminal handshake); then the API answers 504.",
     )
-    agent_probe_interval: float = Field(
+    rpc_probe_interval: float = Field(
         10.0, gt=0, le=3600,
         description="During long agent calls (starting an app, following logs), seconds of "
         "silence after which the manager checks the agent still answers; a frozen agent ends "
         "the call (504).",
     )
-    agent_app_start_timeout: float = Field(
+    app_start_timeout: float = Field(
         180.0, gt=0, le=3600,
         description="Most seconds opening an app waits for the agent to start it (504 after).",
     )

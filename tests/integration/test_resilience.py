@@ -22,8 +22,8 @@ from conftest import PYTHON_IMAGE
 
 pytestmark = pytest.mark.slow
 #: Short agent timeouts, so that the test is quick; the defaults (5/30/10 s) bound the same way.
-TIMEOUTS = {"BERTH_AGENT_CONNECT_TIMEOUT": "2", "BERTH_AGENT_CALL_TIMEOUT": "6",
-            "BERTH_AGENT_PROBE_INTERVAL": "3"}
+TIMEOUTS = {"BERTH_RPC_CONNECT_TIMEOUT": "2", "BERTH_RPC_CALL_TIMEOUT": "6",
+            "BERTH_RPC_PROBE_INTERVAL": "3"}
 #: Every answer about a frozen agent comes within this many seconds (measured).
 BOUND = 20.0
 
@@ -177,5 +177,5 @@ def test_defaults_bound_a_frozen_agent_below_40_seconds() -> None:
     from berth.settings import ManagerSettings
 
     default = {k: f.default for k, f in ManagerSettings.model_fields.items()}
-    assert default["agent_call_timeout"] + default["agent_connect_timeout"] < 40
-    assert default["agent_probe_interval"] + default["agent_connect_timeout"] < 40
+    assert default["rpc_call_timeout"] + default["rpc_connect_timeout"] < 40
+    assert default["rpc_probe_interval"] + default["rpc_connect_timeout"] < 40

@@ -101,8 +101,8 @@ def create_app(settings: ManagerSettings) -> FastAPI:
             db=maker,
             bus=make_event_bus(settings.event_bus, settings.redis_url),
             agents=AgentClient(settings.agent_token, AgentTimeouts(
-                connect=settings.agent_connect_timeout, call=settings.agent_call_timeout,
-                probe=settings.agent_probe_interval, app_start=settings.agent_app_start_timeout)),
+                connect=settings.rpc_connect_timeout, call=settings.rpc_call_timeout,
+                probe=settings.rpc_probe_interval, app_start=settings.app_start_timeout)),
             proxy=AppProxy(settings.proxy_secret(), settings.proxy_host),
         )
         app.state.manager = manager

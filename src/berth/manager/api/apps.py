@@ -79,10 +79,10 @@ async def terminal(ws: WebSocket, ref: str, m: ManagerDep,
     try:
         # Pings every probe interval: an agent that freezes mid-session ends the relay.
         async with websockets.connect(target, additional_headers=headers, max_size=None,
-                                      open_timeout=s.agent_call_timeout,
-                                      ping_interval=s.agent_probe_interval,
-                                      ping_timeout=s.agent_connect_timeout,
-                                      close_timeout=s.agent_connect_timeout) as agent:
+                                      open_timeout=s.rpc_call_timeout,
+                                      ping_interval=s.rpc_probe_interval,
+                                      ping_timeout=s.rpc_connect_timeout,
+                                      close_timeout=s.rpc_connect_timeout) as agent:
             await _relay(ws, agent, name)
     except TimeoutError:
         await _fail(ws, 4504, f"{name} did not answer in time (opening the terminal)")
