@@ -4,8 +4,14 @@ no cross-site request forgery; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import re
 import secrets
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -218,3 +224,32 @@ def test_cookie_state_changes_need_the_managers_own_origin(berth: Cluster) -> No
     r = httpx.post(f"{berth.url}/api/auth/login", json={"email": email, "password": password},
                    headers={"Origin": app_port})
     assert r.status_code == 403 and "set-cookie" not in r.headers
+
+
+def test_cli_login_gets_a_key_and_logins_are_listed_and_revoked(berth: Cluster,
+                                                                 tmp_path: Path) -> None:
+    email, password = account(berth)
+    b = Browser(berth, "CliVictim/1")
+    b.login(email, password)
+    env = {**os.environ, "BERTH_ENDPOINT": berth.url, "BERTH_PASSWORD": password,
+           "XDG_CONFIG_HOME": str(tmp_path), "COLUMNS": "200"}
+    env.pop("BERTH_API_KEY", None)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "berth.cli.main", *args], env=env,
+                              capture_output=True, text=True, timeout=60)
+    r = cli("login", "--email", email)
+    assert r.returncode == 0, r.stderr
+    saved = (tmp_path / "berth" / "client.toml").read_text()
+    assert re.search(r'api_key = "BK[0-9A-F]{18}\.', saved)
+    r = cli("logins", "list", "--json")
+    assert r.returncode == 0, r.stderr
+    [listed] = json.loads(r.stdout)
+    assert listed["user_agent"] == "CliVictim/1" and listed["id"] == b.cookie.split(".")[0]
+    assert "CliVictim/1" in cli("logins", "list").stdout
+    r = cli("logins", "revoke", listed["id"])
+    assert r.returncode == 0 and listed["id"] in r.stdout
+    assert b.me() == 401
+    r = cli("logins", "revoke", listed["id"])
+    assert r.returncode == 1 and "Traceback" not in r.stderr and "404" in r.stderr
+    assert "No browser logins" in cli("logins", "list").stdout
