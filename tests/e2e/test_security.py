@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Response, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
 
 from cluster import Cluster, wait_for, wait_status
 from dockerutil import exec_in
@@ -243,3 +243,27 @@ def test_apps_on_a_host_name_of_their_own_get_no_manager_cookie(
     finally:
         ctx.close()
         cluster.end_all_sessions()
+
+
+def test_the_logins_menu_lists_and_revokes_logins(page: Page, berth: Cluster,
+                                                  me: Account) -> None:
+    other = httpx.Client(base_url=berth.url, headers={"Origin": berth.url,
+                                                      "User-Agent": "OtherDevice/9"})
+    assert other.post("/api/auth/login", json={"email": me.email,
+                                               "password": me.password}).status_code == 200
+    login_as(page, me)
+    page.get_by_test_id("user-menu").click()
+    page.get_by_role("menuitem", name="Logins").click()
+    dialog = page.get_by_test_id("logins-modal")
+    rows = dialog.get_by_test_id("login-row")
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text="This browser")).to_have_count(1)
+    theirs = rows.filter(has_text="OtherDevice/9")
+    theirs.get_by_role("button", name="Revoke").click()
+    page.locator(".ant-popconfirm").get_by_role("button", name="Revoke").click()
+    expect(rows).to_have_count(1)
+    assert other.get("/api/users/me").status_code == 401
+    # Revoking this browser's own login logs it out.
+    rows.get_by_role("button", name="Revoke").click()
+    page.locator(".ant-popconfirm").get_by_role("button", name="Revoke").click()
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()

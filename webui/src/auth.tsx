@@ -1,8 +1,8 @@
-// Who is logged in. The login cookie is HttpOnly, so the browser keeps the login across
-// reloads and this context only asks the server who we are.
+// Who is logged in. The login lives on the server; its cookie (berth_login) is HttpOnly, so
+// the browser keeps the login across reloads and this context only asks the server who we are.
 import { createContext, useCallback, useContext, useEffect, useMemo, useState } from "react";
 import type { ReactNode } from "react";
-import { api, setUnauthorizedHandler } from "./api";
+import { api, ApiError, setUnauthorizedHandler } from "./api";
 import { closeStream, setStreamLostHandler } from "./events";
 import type { User } from "./types";
 
@@ -38,6 +38,9 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const logout = useCallback(async () => {
     try {
       await api.logout();
+    } catch (e) {
+      // 401: the login had ended already (expired, or revoked from "Logins"): logged out.
+      if (!(e instanceof ApiError && e.status === 401)) throw e;
     } finally {
       closeStream();
       setUser(null);
