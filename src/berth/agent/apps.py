@@ -55,9 +55,19 @@ def tensorboard_script(port: int, logdir: str) -> str:
     )
 
 
+def ssh_key_script() -> str:
+    """The kernel's SSH key pair: the private key at :data:`SSH_KEY_PATH` (mode 0600, the
+    kernel user's), the public one beside it; kept when it exists. The agent runs it as soon as
+    the kernel starts, so the key is in the home folder from the start; :func:`sshd_script`
+    runs it again for kernels started before that."""
+    return (f"[ -f {SSH_KEY_PATH} ] || "
+            f"ssh-keygen -q -t ed25519 -N '' -C berth-session -f {SSH_KEY_PATH}")
+
+
 def sshd_script(port: int) -> str:
-    """sshd as the kernel's user on ``port`` with a per-container host key and a per-session
-    key pair: the private key at :data:`SSH_KEY_PATH`, its public half authorized."""
+    """sshd as the kernel's user on ``port`` with a per-container host key and the kernel's
+    key pair (:func:`ssh_key_script`): the private key at :data:`SSH_KEY_PATH`, its public
+    half authorized."""
     state = "/home/work/.berth-ssh"
     sshd = (
         f"/usr/sbin/sshd -D -e -f /etc/ssh/sshd_config -p {port} -h {state}/host_ed25519 "
@@ -69,7 +79,7 @@ def sshd_script(port: int) -> str:
     return (
         f"mkdir -p {state} && chmod 700 {state} && "
         f"{{ [ -f {state}/host_ed25519 ] || {keygen} -f {state}/host_ed25519; }} && "
-        f"{{ [ -f {SSH_KEY_PATH} ] || {keygen} -C berth-session -f {SSH_KEY_PATH}; }} && "
+        f"{{ {ssh_key_script()}; }} && "
         f"cp {SSH_KEY_PATH}.pub {state}/authorized_keys && chmod 600 {state}/authorized_keys && "
         f"{{ {_running('sshd')} || {_detached('sshd', sshd)}; }}"
     )

@@ -15,7 +15,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol
 
-from berth.agent.backends.base import BackendError, ContainerBackend, ContainerStatus, LogSource
+from berth.agent.apps import ssh_key_script
+from berth.agent.backends.base import (
+    BackendError,
+    ContainerBackend,
+    ContainerStatus,
+    Exec,
+    LogSource,
+)
 from berth.rpc import (
     CreateKernel,
     DestroyResult,
@@ -28,6 +35,8 @@ from berth.rpc import (
 
 log = logging.getLogger(__name__)
 KERNEL_UID = 1000
+#: Seconds generating a kernel's SSH key may take (ssh-keygen needs well under one).
+SSH_KEY_TIMEOUT = 15.0
 
 
 class Reporter(Protocol):
@@ -124,8 +133,26 @@ class Node:
             return
         finally:  # also when a destroy cancels the creation: never report it as creating
             self.creating.pop(spec.kernel_id, None)
+        await self._make_ssh_key(spec.kernel_id)
         await self._report(EventKind.STARTED, report_of(status))
         await self._watch(spec.kernel_id)
+
+    async def _make_ssh_key(self, kernel_id: str) -> None:
+        """Generate the kernel's SSH key pair (``/home/work/id_container``) before it is
+        reported running, so the key is in its home from the start (not only once the SSH app
+        was opened). Best effort: an image without ssh-keygen, or a command that already
+        ended, is logged and the kernel runs on; the SSH app makes the key then."""
+        if not isinstance(self.backend, Exec):
+            return
+        try:
+            code, output = await self.backend.exec_script(kernel_id, ssh_key_script(),
+                                                          SSH_KEY_TIMEOUT)
+        except (BackendError, KeyError) as e:
+            log.warning("kernel %s: no SSH key made at start: %s", kernel_id, e)
+            return
+        if code != 0:
+            log.warning("kernel %s: no SSH key made at start (exit %s): %s", kernel_id, code,
+                        output.strip()[-300:])
 
     async def _watch(self, kernel_id: str) -> None:
         status = await self.backend.wait(kernel_id)
