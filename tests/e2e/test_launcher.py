@@ -111,7 +111,7 @@ def test_interactive_launch_through_all_steps(page: Page, berth: Cluster) -> Non
     modal(page, "No storage folder is mounted").get_by_role("button", name="Start").click()
     expect(page).to_have_url(re.compile(r"/sessions"))
 
-    # the launch is announced bottom-right (the notification follows the session's status)
+    # the launch is announced bottom-left (the notification follows the session's status)
     expect(page.locator(".ant-notification-notice").filter(has_text=name)).to_be_visible()
     session = session_by_name(client, name)
     expect(page.locator(f'tr[data-row-key="{session["id"]}"]')).to_contain_text(

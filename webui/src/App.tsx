@@ -8,7 +8,7 @@ import LoginPage from "./login/LoginPage";
 import { NotificationsProvider } from "./notifications/NotificationsProvider";
 import SessionsPage from "./sessions/SessionsPage";
 
-/** Notices shown at once (bottom right); the header's bell keeps every session's. */
+/** Notices shown at once (bottom left); the header's bell keeps every session's. */
 const MAX_NOTICES = 3;
 
 // xterm.js is loaded only by the terminal window.
@@ -49,10 +49,11 @@ function NotFound() {
 
 export default function App() {
   return (
-    <ConfigProvider theme={{ token: { colorPrimary: "#1677ff" } }}>
+    <ConfigProvider theme={{ token: { colorPrimary: "#1677ff" }, components: { Notification: { width: 360 } } }}>
       {/* Notices never collapse into a stack (that hid their buttons); at most MAX_NOTICES show,
-          the oldest leaving first, so they keep to a corner of the page. */}
-      <AntApp notification={{ placement: "bottomRight", stack: false, maxCount: MAX_NOTICES }}>
+          the oldest leaving first, so they keep to a corner: the bottom left, as the main
+          actions (Launch, the drawer, paging) are on the right. */}
+      <AntApp notification={{ placement: "bottomLeft", stack: false, maxCount: MAX_NOTICES }}>
         <AuthProvider>
           <Routes>
             <Route path="/login" element={<LoginPage />} />

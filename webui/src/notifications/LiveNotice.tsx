@@ -1,5 +1,5 @@
 import { FileTextOutlined, PoweroffOutlined } from "@ant-design/icons";
-import { Button, Space, Typography } from "antd";
+import { Button, Typography } from "antd";
 import { useEffect, useRef, useState } from "react";
 import { api } from "../api";
 import AppButtons from "../apps/AppButtons";
@@ -35,15 +35,22 @@ export default function LiveNotice({ session, userId, onLogs, onApps, onTerminat
   const kindRef = useRef(onKind);
   kindRef.current = onKind;
 
-  const refresh = () =>
-    api.getSession(session.id).then((s) => {
-      setStatus(s.status);
-      setInfo(s.status_info);
+  // Events seen so far: a load that started before the latest event answers with an older
+  // status than that event's, so it must not overwrite it (the notice then stayed at CREATING).
+  const seen = useRef(0);
+  const refresh = () => {
+    const asked = seen.current;
+    return api.getSession(session.id).then((s) => {
+      if (seen.current === asked) {
+        setStatus(s.status);
+        setInfo(s.status_info);
+      }
       setMeta({ type: s.type, owner_id: s.owner_id });
       setResult(s);
       const main = s.kernels.find((k) => k.role === "main") ?? s.kernels[0];
       if (main) setKernel({ id: main.id, host: main.cluster_hostname });
     }, () => undefined);
+  };
 
   useEffect(() => {
     void refresh();
@@ -52,6 +59,7 @@ export default function LiveNotice({ session, userId, onLogs, onApps, onTerminat
   useSessionEvents(
     (e) => {
       if (e.session_id !== session.id) return;
+      seen.current += 1;
       setStatus(e.status);
       setInfo(e.status_info);
       if (ENDED.has(e.status)) void refresh(); // the result and exit code
@@ -72,14 +80,20 @@ export default function LiveNotice({ session, userId, onLogs, onApps, onTerminat
   }, [kind, session.status]);
 
   return (
-    <Space direction="vertical" style={{ width: "100%" }} data-testid={`notice-${session.name}`}>
-      <Space wrap>
+    // Compact: one line of status (the reason cut to fit, whole on hover), one row of buttons;
+    // Apps and Terminal only once they can be used.
+    <div className="live-notice" data-testid={`notice-${session.name}`}>
+      <div className="live-notice-status">
         <StatusTag status={status} />
         {result && result.status === status && <OutcomeTag session={result} />}
-        {info && <Typography.Text type="secondary">{describeReason(info)}</Typography.Text>}
-      </Space>
-      <Space style={{ justifyContent: "flex-end", width: "100%" }} size={4} wrap>
-        {meta?.type === "interactive" && (
+        {info && (
+          <Typography.Text type="secondary" ellipsis={{ tooltip: describeReason(info) }}>
+            {describeReason(info)}
+          </Typography.Text>
+        )}
+      </div>
+      <div className="live-notice-actions">
+        {meta?.type === "interactive" && status === "RUNNING" && (
           <AppButtons session={{ ...meta, id: session.id, name: session.name, status }} userId={userId} size="small" onApps={onApps} />
         )}
         <Button
@@ -101,7 +115,7 @@ export default function LiveNotice({ session, userId, onLogs, onApps, onTerminat
         <Button size="small" danger icon={<PoweroffOutlined />} disabled={ended} onClick={onTerminate}>
           Terminate
         </Button>
-      </Space>
-    </Space>
+      </div>
+    </div>
   );
 }

@@ -1,4 +1,4 @@
-// `notify(session)`: show a live notification for a session (bottom-right) and keep it in the
+// `notify(session)`: show a live notification for a session (bottom left) and keep it in the
 // header's Notifications list. The launcher calls it after a successful launch.
 import type { SessionStatus } from "../types";
 
