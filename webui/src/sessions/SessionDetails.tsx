@@ -20,7 +20,7 @@ export default function SessionDetails({ session: s, onInfo }: Props) {
       bordered
       size="small"
       column={1}
-      styles={{ label: { width: 170 } }}
+      styles={{ label: { width: "min(170px, 32vw)" } }}
       data-testid="session-details"
     >
       <Descriptions.Item label="Session ID">
@@ -33,7 +33,7 @@ export default function SessionDetails({ session: s, onInfo }: Props) {
         {s.project && <Typography.Text type="secondary"> · project {s.project}</Typography.Text>}
       </Descriptions.Item>
       <Descriptions.Item label="Status">
-        <Space>
+        <Space wrap>
           <StatusTag status={s.status} />
           <Typography.Text type="secondary">{s.status_info}</Typography.Text>
           <Button size="small" icon={<InfoCircleOutlined />} onClick={onInfo}>
