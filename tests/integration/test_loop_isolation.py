@@ -148,6 +148,10 @@ def test_the_scheduler_places_the_others_when_pending_rows_break_it(fake: Cluste
 
         # Read from the database: the API cannot show rows this broken either.
         assert_internal_error(raw_session(fake, unparsable), "scheduler", "'lots'")
+        # The user sees why through the API too: the unreadable slots are shown as stored.
+        shown = c.get_session(unparsable)
+        assert_internal_error(shown, "scheduler", "'lots'")
+        assert shown["requested"]["cpu"] == "lots"
         assert_internal_error(raw_session(fake, nan), "scheduler", "cpu")
         assert_internal_error(raw_session(fake, unloadable), "scheduler", "weird")
         history = sql(

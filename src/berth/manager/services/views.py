@@ -3,6 +3,8 @@ names) are done here, one query each, so that routes never query the database.""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from berth.domain import slots as sl
@@ -76,7 +78,7 @@ async def sessions_out(m: Manager, rows: list[SessionRow]) -> list[SessionOut]:
             resource_group=r.resource_group,
             agent_id=r.agent_id,
             agent_status=agent_status(r, agents),
-            requested=sl.to_json(sl.from_json(r.requested_slots)),
+            requested=_requested(r.requested_slots),
             environ=r.environ,
             startup_command=r.startup_command,
             starts_at=r.starts_at,
@@ -91,3 +93,13 @@ async def sessions_out(m: Manager, rows: list[SessionRow]) -> list[SessionOut]:
         )
         for r in rows
     ]
+
+
+def _requested(stored: dict[str, Any]) -> dict[str, str]:
+    """The requested slots as decimal strings; a row whose slots cannot be read (it ended as
+    ``internal-error`` for that) is still shown, with its values as stored."""
+    try:
+        return sl.to_json(sl.from_json(stored))
+    except (ArithmeticError, ValueError, TypeError, AttributeError):
+        return {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
+
