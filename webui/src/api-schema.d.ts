@@ -2072,7 +2072,7 @@ export interface operations {
                     "text/plain": string;
                 };
             };
-            /** @description No key yet: open the SSH/SFTP app first */
+            /** @description The kernel has no key (it could not be made at start); opening the SSH/SFTP app makes one */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -184,7 +184,11 @@ def create_agent_app(settings: AgentSettings, backend: ContainerBackend | None =
         except BackendError as e:
             raise HTTPException(409, str(e)) from e
         if code != 0 or "PRIVATE KEY" not in key:
-            raise HTTPException(404, "no SSH key yet: open the SSH/SFTP app first")
+            raise HTTPException(
+                404,
+                "this kernel has no SSH key (it could not be made at start; opening the "
+                "SSH/SFTP app makes one)",
+            )
         return key
 
     @app.websocket("/v1/kernels/{kernel_id}/terminal")

@@ -47,7 +47,8 @@ async def close_app(ref: str, name: str, actor: ActorDep, m: ManagerDep) -> None
 
 
 @router.get("/{ref}/ssh-key", response_class=PlainTextResponse,
-            responses={409: {"description": "No key yet: open the SSH/SFTP app first"},
+            responses={409: {"description": "The kernel has no key (it could not be made at "
+                                   "start); opening the SSH/SFTP app makes one"},
                        **AGENT_ERRORS})
 async def ssh_key(ref: str, actor: ActorDep, m: ManagerDep) -> Response:
     """The session's private SSH key (also at /home/work/id_container in the session)."""
