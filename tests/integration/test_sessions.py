@@ -314,10 +314,11 @@ def test_sort_counts_dry_run_and_launch_history(berth: Cluster) -> None:
 
 def test_sort_by_resources_and_owner(berth: Cluster) -> None:
     zed, amy = berth.user("zed-sort@example.com"), berth.user("amy-sort@example.com")
+    later = (datetime.now(UTC) + timedelta(days=30)).isoformat()  # they wait in the queue
     zed.create_session(type="batch", image=PYTHON_IMAGE, name="small", startup_command="true",
-                       resources={"cpu": 1, "mem": "2g"}, starts_at="2099-01-01T00:00:00+00:00")
+                       resources={"cpu": 1, "mem": "2g"}, starts_at=later)
     amy.create_session(type="batch", image=PYTHON_IMAGE, name="large", startup_command="true",
-                       resources={"cpu": 1.5, "mem": "768m"}, starts_at="2099-01-01T00:00:00+00:00")
+                       resources={"cpu": 1.5, "mem": "768m"}, starts_at=later)
 
     def names(sort: str) -> list[str]:
         page = berth.admin.list_sessions(state="running", name="a", sort=sort)["items"]
