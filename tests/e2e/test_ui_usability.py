@@ -247,13 +247,16 @@ def test_phone_width_has_no_sideways_scrolling(page: Page, berth: Cluster, me: A
                     page.get_by_role("button", name="Notifications"),
                     page.get_by_test_id("user-menu"),
                     page.get_by_test_id("state-switch"),
-                    row(page, s["id"]).get_by_test_id("session-name")):
+                    row(page, s["id"]).get_by_test_id("session-name"),
+                    # The status is seen without scrolling the table sideways.
+                    row(page, s["id"]).get_by_text("RUNNING", exact=True)):
         assert_usable(control, width)
     shot(page, "phone-sessions")
 
     # Finished sessions show their result.
     page.get_by_test_id("state-switch").get_by_text("Finished").click()
     expect(row(page, done["id"]).get_by_test_id("outcome")).to_have_text("Succeeded · exit 0")
+    assert_usable(row(page, done["id"]).get_by_test_id("outcome"), width)
     assert page_width(page) <= width
 
     # The detail drawer fits, its actions usable.

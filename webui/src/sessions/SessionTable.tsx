@@ -1,4 +1,5 @@
-import { Button, Empty, Space, Table, Tooltip } from "antd";
+import { Button, Empty, Grid, Space, Table, Tooltip } from "antd";
+import type { Breakpoint } from "antd";
 import type { ColumnsType, TablePaginationConfig } from "antd/es/table";
 import type { SorterResult } from "antd/es/table/interface";
 import type { ReactNode } from "react";
@@ -29,9 +30,13 @@ interface Props {
 }
 
 const ORDER: Record<SortOrder, "ascend" | "descend"> = { asc: "ascend", desc: "descend" };
+/** Columns shown from a small tablet up (antd breakpoint sm, 576 px). */
+const WIDE: Breakpoint[] = ["sm"];
 
 export default function SessionTable(props: Props) {
   const { view } = props;
+  // Below the sm breakpoint (a phone) the narrow columns below fill the screen, unscrolled.
+  const phone = Grid.useBreakpoint().sm === false;
   const sortable = (key: string) => ({
     key,
     sorter: true,
@@ -39,12 +44,13 @@ export default function SessionTable(props: Props) {
     sortDirections: ["ascend", "descend", "ascend"] as ("ascend" | "descend")[],
   });
 
+  // On a phone only name, status (result) and apps fit; the rest is in the detail panel.
   const columns: ColumnsType<Session> = [
     {
       title: "Name",
       dataIndex: "name",
       ...sortable("name"),
-      width: 190,
+      width: phone ? 100 : 160,
       ellipsis: true,
       render: (name: string, s) => (
         <Button
@@ -61,7 +67,9 @@ export default function SessionTable(props: Props) {
       title: "Status",
       dataIndex: "status",
       ...sortable("status"),
-      width: 130,
+      width: phone ? 108 : 125,
+      // Finished sessions show their result instead on a phone.
+      responsive: view.state === "finished" ? WIDE : undefined,
       render: (_: string, s) => <StatusTag status={s.status} info={s.status_info} />,
     },
     ...(view.state === "finished"
@@ -76,33 +84,39 @@ export default function SessionTable(props: Props) {
       : []),
     {
       title: "Type",
+      responsive: WIDE,
       dataIndex: "type",
       ...sortable("type"),
-      width: 95,
+      width: 90,
       render: (t: string) => t.charAt(0).toUpperCase() + t.slice(1),
     },
     {
       title: "Environment",
+      responsive: WIDE,
       dataIndex: "image",
       ...sortable("image"),
+      width: 150,
       ellipsis: { showTitle: true },
     },
     {
       title: "CPU",
+      responsive: WIDE,
       ...sortable("cpu"),
-      width: 90,
+      width: 80,
       render: (_: unknown, s) => formatCpu(s.requested.cpu),
     },
     {
       title: "Memory",
+      responsive: WIDE,
       ...sortable("mem"),
-      width: 100,
+      width: 85,
       render: (_: unknown, s) => formatBytes(s.requested.mem),
     },
     {
       title: <Tooltip title={`Times in your timezone (${timezoneName()})`}>Elapsed</Tooltip>,
+      responsive: WIDE,
       ...sortable("elapsed"),
-      width: 100,
+      width: 85,
       render: (_: unknown, s) => (
         <Tooltip
           title={
@@ -127,6 +141,7 @@ export default function SessionTable(props: Props) {
     },
     {
       title: "Agent",
+      responsive: WIDE,
       dataIndex: "agent_id",
       ...sortable("agent"),
       width: 120,
@@ -137,9 +152,10 @@ export default function SessionTable(props: Props) {
       ? [
           {
             title: "Owner",
+            responsive: WIDE,
             dataIndex: "owner_email",
             ...sortable("owner"),
-            width: 160,
+            width: 150,
             ellipsis: true,
           },
         ]
@@ -147,8 +163,9 @@ export default function SessionTable(props: Props) {
     {
       title: "Apps",
       key: "apps",
-      width: 100,
-      fixed: "right",
+      width: phone ? 76 : 90,
+      fixed: phone ? undefined : "right",
+      responsive: view.state === "finished" ? WIDE : undefined, // ended sessions have no apps
       render: (_: unknown, s) =>
         appsBlocker(s, props.userId) === null ? (
           <Space size={4}>
@@ -185,7 +202,7 @@ export default function SessionTable(props: Props) {
       dataSource={sortPage(props.items, view)}
       loading={props.loading}
       onChange={onChange}
-      scroll={{ x: 1000 }}
+      scroll={phone ? undefined : { x: 1100 }}
       locale={{ emptyText: props.loading ? <div style={{ height: 120 }} /> : props.empty }}
       rowSelection={{
         selectedRowKeys: props.selected,
