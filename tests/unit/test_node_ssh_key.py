@@ -45,17 +45,18 @@ class Reporter:
             self.started.set()
 
 
-def spec() -> CreateKernel:
+def spec(session_type: str = "interactive") -> CreateKernel:
     return CreateKernel(kernel_id="k1", session_id="s1", session_name="demo", owner_id="u1",
-                        session_type="interactive", image=FAKE_IMAGE, cpu=1, mem=2**30,
+                        session_type=session_type, image=FAKE_IMAGE, cpu=1, mem=2**30,
                         shmem=2**26)
 
 
-async def run_create(backend: ExecFake, log: list[str], tmp_path: Path) -> None:
+async def run_create(backend: ExecFake, log: list[str], tmp_path: Path,
+                     session_type: str = "interactive") -> None:
     reporter = Reporter(log)
     node = Node("agent-1", backend, reporter, tmp_path)
     await node.start()
-    node.accept(spec())
+    node.accept(spec(session_type))
     await asyncio.wait_for(reporter.started.wait(), 10)
     await node.close()
 
@@ -65,6 +66,15 @@ async def test_the_key_is_made_before_the_kernel_is_reported_running(tmp_path: P
     log: list[str] = []
     await run_create(ExecFake(log), log, tmp_path)
     assert log == [f"exec {ssh_key_script()}", f"event {EventKind.STARTED}"]
+
+
+@pytest.mark.asyncio
+async def test_a_batch_kernel_is_reported_running_at_once_without_a_key(tmp_path: Path) -> None:
+    # A short batch command could end while the key is made, before the kernel is reported
+    # running; batch kernels have no SSH app anyway.
+    log: list[str] = []
+    await run_create(ExecFake(log), log, tmp_path, "batch")
+    assert log == [f"event {EventKind.STARTED}"]
 
 
 @pytest.mark.asyncio

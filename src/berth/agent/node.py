@@ -133,7 +133,11 @@ class Node:
             return
         finally:  # also when a destroy cancels the creation: never report it as creating
             self.creating.pop(spec.kernel_id, None)
-        await self._make_ssh_key(spec.kernel_id)
+        if spec.session_type == "interactive":
+            # Batch kernels publish no app ports (no SSH), and a short command may end while
+            # the key is made: a heartbeat would then see it exit before it was reported
+            # started, and the session would end without ever having been RUNNING.
+            await self._make_ssh_key(spec.kernel_id)
         await self._report(EventKind.STARTED, report_of(status))
         await self._watch(spec.kernel_id)
 
