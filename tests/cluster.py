@@ -211,6 +211,24 @@ class Cluster:
                 run_async(_pg(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)'))
             shutil.rmtree(self.root, ignore_errors=True)
 
+    def sql(self, statement: str, **params: Any) -> list[Any]:
+        """Run one statement on the manager's database, as an operator's hand edit would
+        (tests plant rows the API would never write); returns the rows, if any."""
+        from sqlalchemy import text
+
+        from berth.manager.db.engine import make_engine
+
+        async def go() -> list[Any]:
+            engine = make_engine(self.manager_env["BERTH_DATABASE_URL"])
+            try:
+                async with engine.begin() as conn:
+                    result = await conn.execute(text(statement), params)
+                    return list(result.all()) if result.returns_rows else []
+            finally:
+                await engine.dispose()
+
+        return run_async(go())
+
     def log(self, what: str) -> str:
         return (self.root / f"{what}.log").read_text(errors="replace")
 

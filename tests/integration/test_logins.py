@@ -16,26 +16,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from cluster import Cluster, run_async
+from cluster import Cluster
 
 pytestmark = pytest.mark.slow
 
 
-async def _sql(cluster: Cluster, sql: str, **params: Any) -> list[Any]:
-    engine = create_async_engine(cluster.manager_env["BERTH_DATABASE_URL"])
-    try:
-        async with engine.begin() as conn:
-            result = await conn.execute(text(sql), params)
-            return list(result.all()) if result.returns_rows else []
-    finally:
-        await engine.dispose()
-
-
 def sql(cluster: Cluster, statement: str, **params: Any) -> list[Any]:
-    return run_async(_sql(cluster, statement, **params))
+    return cluster.sql(statement, **params)
 
 
 class Browser:

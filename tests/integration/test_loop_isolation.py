@@ -18,13 +18,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from berth.agent.backends.fake import FAKE_IMAGE
 from berth.client import Client
-from berth.manager.db.engine import make_engine
 from berth.rpc import Heartbeat
-from cluster import Cluster, run_async, wait_for, wait_status
+from cluster import Cluster, wait_for, wait_status
 
 HEARTBEAT_TIMEOUT = 5
 
@@ -51,18 +49,7 @@ def fake(request: pytest.FixtureRequest) -> Iterator[Cluster]:
 
 
 def sql(c: Cluster, statement: str, **params: Any) -> list[Any]:
-    """Run one statement on the cluster's database (as an operator's hand edit would)."""
-
-    async def go() -> list[Any]:
-        engine = make_engine(c.manager_env["BERTH_DATABASE_URL"])
-        try:
-            async with engine.begin() as conn:
-                result = await conn.execute(text(statement), params)
-                return list(result.all()) if result.returns_rows else []
-        finally:
-            await engine.dispose()
-
-    return run_async(go())
+    return c.sql(statement, **params)
 
 
 def as_json(c: Cluster) -> str:

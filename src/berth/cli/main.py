@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -19,6 +19,9 @@ from rich.table import Table
 from berth.cli import apps, logins, session
 from berth.cli.common import client, console, err, handle_errors, print_json, size
 from berth.client import Client, save_config
+
+if TYPE_CHECKING:
+    from berth.settings import ManagerSettings
 
 app = typer.Typer(
     help="Berth: compute sessions in containers on your own servers.",
@@ -132,6 +135,20 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) 
     raise typer.Exit(1)
 
 
+def _agent_env(settings: ManagerSettings) -> dict[str, str]:
+    """The agent's environment under ``berth up``: unless told otherwise (environment or the
+    config file's ``[agent] manager_url``), it reports to this very manager, whatever port
+    and address the manager was given."""
+    from berth.settings import AgentSettings
+
+    env = dict(os.environ)
+    if AgentSettings().manager_url == AgentSettings.model_fields["manager_url"].default:
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        host = f"[{host}]" if ":" in host else host
+        env["BERTH_AGENT_MANAGER_URL"] = f"http://{host}:{settings.port}"
+    return env
+
+
 @app.command()
 def up(log_level: Annotated[str, typer.Option(help="Log level.")] = "warning") -> None:
     """Run Berth on this machine: the manager and an agent, with an embedded database.
@@ -148,8 +165,11 @@ def up(log_level: Annotated[str, typer.Option(help="Log level.")] = "warning") -
     cmd = [sys.executable, "-m", "berth.cli.main"]
     url = f"http://{settings.host}:{settings.port}"
 
+    agent_env = _agent_env(settings)
+
     def spawn(what: str) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([*cmd, what, "--log-level", log_level])
+        env = agent_env if what == "agent" else None
+        return subprocess.Popen([*cmd, what, "--log-level", log_level], env=env)
 
     procs = {"manager": spawn("manager")}
     _wait_healthy(url, procs["manager"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.domain import slots as sl
 from berth.domain.status import ENDED, AgentStatus
@@ -26,39 +27,11 @@ async def sessions_out(m: Manager, rows: list[SessionRow]) -> list[SessionOut]:
     """Schemas for ``rows`` (in order), with owner emails and project names looked up in one
     go each. The caller has already checked that the rows may be seen."""
     async with m.db() as db:
-        users = dict(
-            (
-                await db.execute(
-                    select(UserRow.id, UserRow.email).where(
-                        UserRow.id.in_({r.owner_id for r in rows})
-                    )
-                )
-            )
-            .tuples()
-            .all()
-        )
-        projects = dict(
-            (
-                await db.execute(
-                    select(ProjectRow.id, ProjectRow.name).where(
-                        ProjectRow.id.in_({r.project_id for r in rows})
-                    )
-                )
-            )
-            .tuples()
-            .all()
-        )
-        agents = dict(
-            (
-                await db.execute(
-                    select(AgentRow.id, AgentRow.status).where(
-                        AgentRow.id.in_({r.agent_id for r in rows if r.agent_id})
-                    )
-                )
-            )
-            .tuples()
-            .all()
-        )
+        users = await _lookup(db, UserRow.id, UserRow.email, {r.owner_id for r in rows})
+        projects = await _lookup(db, ProjectRow.id, ProjectRow.name,
+                                 {r.project_id for r in rows})
+        agents = await _lookup(db, AgentRow.id, AgentRow.status,
+                               {r.agent_id for r in rows if r.agent_id})
     return [
         SessionOut(
             id=r.id,
@@ -102,4 +75,11 @@ def _requested(stored: dict[str, Any]) -> dict[str, str]:
         return sl.to_json(sl.from_json(stored))
     except (ArithmeticError, ValueError, TypeError, AttributeError):
         return {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
+
+
+async def _lookup(db: AsyncSession, key: Any, value: Any, ids: set[str]) -> dict[Any, Any]:
+    """``key -> value`` for the rows whose key is in ``ids``, in one query."""
+    if not ids:
+        return {}
+    return dict((await db.execute(select(key, value).where(key.in_(ids)))).tuples().all())
 
