@@ -134,3 +134,45 @@ describe("body and history", () => {
     expect(stepOf("name")).toBe(0);
   });
 });
+
+describe("mounts", () => {
+  const folders = [
+    { id: "f1", name: "data", status: "ready", permission: "rw", my_permission: "rw", auto_mount: false, is_owner: true, owner_kind: "user" },
+    { id: "f2", name: "models", status: "ready", permission: "ro", my_permission: "ro", auto_mount: false, is_owner: false, owner_kind: "user" },
+  ] as const;
+  const withMounts = form({
+    mounts: [
+      { folder: "f1", path: "", ro: false },
+      { folder: "f2", path: " /mnt/models ", ro: true },
+    ],
+  });
+  it("go into the request as folder, path (or null) and mode (or null)", () => {
+    expect(toBody(withMounts).mounts).toEqual([
+      { folder: "f1", path: null, mode: null },
+      { folder: "f2", path: "/mnt/models", mode: "ro" },
+    ]);
+    expect(toBody(form())).not.toHaveProperty("mounts");
+  });
+  it("survive the URL and a relaunch from recent history", () => {
+    expect(decodeForm(encodeForm(withMounts)).mounts).toEqual(withMounts.mounts);
+    const back = fromParams(toBody(withMounts) as unknown as Record<string, unknown>);
+    expect(back.mounts).toEqual([
+      { folder: "f1", path: "", ro: false },
+      { folder: "f2", path: "/mnt/models", ro: true },
+    ]);
+    expect(fromParams({ image: "x" }).mounts).toEqual([]);
+  });
+  it("are checked by validate and belong to step 3", () => {
+    const f = form({ mounts: [{ folder: "f1", path: "", ro: false }, { folder: "f2", path: "data", ro: true }] });
+    const { errors } = validate(f, { ...ctx, folders: [...folders] });
+    expect(errors).toEqual({ "mounts.1.path": "/home/work/data is already the mount path of folder data" });
+    expect(stepOf("mounts.1.path")).toBe(2);
+    expect(stepOf("mounts")).toBe(2);
+  });
+  it("map the server's field names to rows", () => {
+    expect(formField("mounts.1.path", withMounts)).toBe("mounts.1.path");
+    expect(formField("mounts[0].folder", withMounts)).toBe("mounts.0.folder");
+    expect(formField("mounts.2", withMounts)).toBe("mounts.2.path");
+    expect(formField("mounts", withMounts)).toBe("mounts");
+  });
+});

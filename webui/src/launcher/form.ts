@@ -11,6 +11,7 @@ import {
   startupCommandError,
   timeoutError,
 } from "../rules";
+import { mountErrors, mountRows, mountsBody, mountsFromParams, type MountableFolder, type MountBody, type MountRow } from "./mounts";
 
 export type TimeUnit = "s" | "m" | "h" | "d" | "w";
 export type SizeUnit = "m" | "g";
@@ -47,6 +48,8 @@ export interface LaunchForm {
   omp: number | null;
   openblas: number | null;
   ports: string;
+  /** Folders to mount, in the order chosen (the request's `mounts`). */
+  mounts: MountRow[];
 }
 
 export const DEFAULT_FORM: LaunchForm = {
@@ -72,6 +75,7 @@ export const DEFAULT_FORM: LaunchForm = {
   omp: 1,
   openblas: 1,
   ports: "",
+  mounts: [],
 };
 
 export const STEP_KEYS = ["type", "environment", "data", "network", "confirm"] as const;
@@ -117,6 +121,7 @@ export function decodeForm(text: string | null): LaunchForm {
       if (key in raw) form[key] = raw[key];
     }
     if (!Array.isArray(form.env)) form.env = [];
+    form.mounts = mountRows(form.mounts);
     return form as unknown as LaunchForm;
   } catch {
     return DEFAULT_FORM;
@@ -178,6 +183,7 @@ export interface SessionCreateBody {
   timeout?: string;
   owner_email?: string;
   preopen_ports: number[];
+  mounts?: MountBody[];
 }
 
 export function imageRef(form: LaunchForm): string {
@@ -218,6 +224,7 @@ export function toBody(form: LaunchForm): SessionCreateBody {
     if (form.timeoutValue !== null) body.timeout = `${form.timeoutValue}${form.timeoutUnit}`;
   }
   if (form.assignOwner && form.ownerEmail.trim()) body.owner_email = form.ownerEmail.trim();
+  if (form.mounts.length) body.mounts = mountsBody(form.mounts);
   return body;
 }
 
@@ -271,6 +278,7 @@ export function fromParams(params: Record<string, unknown>): LaunchForm {
     form.ownerEmail = p.owner_email;
   }
   form.ports = (p.preopen_ports ?? []).join(", ");
+  form.mounts = mountsFromParams(p.mounts);
   return form;
 }
 
@@ -354,11 +362,13 @@ export interface RuleContext {
   images: ImageInfo[];
   agents: AgentInfo[];
   isAdmin: boolean;
+  /** The folders the user may mount; null while not loaded (folder checks wait). */
+  folders?: MountableFolder[] | null;
 }
 
 /** Field key -> message. Keys: name, startup_command, starts_at, timeout, owner_email, image,
  * environ.<i>.name, environ.<i>.value, resources.cpu, resources.mem, resources.shmem, count,
- * threads.omp, threads.openblas, preopen_ports. */
+ * threads.omp, threads.openblas, preopen_ports, mounts, mounts.<i>.folder, mounts.<i>.path. */
 export type Messages = Record<string, string>;
 
 export function findImage(images: ImageInfo[], ref: string): ImageInfo | undefined {
@@ -475,6 +485,7 @@ export function validate(form: LaunchForm, ctx: RuleContext): { errors: Messages
   const appPorts = new Set((image?.apps ?? []).map((a) => a.container_port));
   const ports = parsePorts(form.ports, appPorts);
   if (ports.error) errors.preopen_ports = ports.error;
+  Object.assign(errors, mountErrors(form.mounts, ctx.folders ?? null));
   return { errors, warnings };
 }
 
@@ -482,6 +493,7 @@ export function validate(form: LaunchForm, ctx: RuleContext): { errors: Messages
 export function stepOf(field: string): number {
   if (field === "general") return -1; // shown above the cards, not in one of them
   if (field === "preopen_ports") return 3;
+  if (field === "mounts" || field.startsWith("mounts.")) return 2;
   if (
     field === "image" ||
     field.startsWith("environ") ||
@@ -504,6 +516,9 @@ export function formField(serverField: string, form: LaunchForm): string {
     return i >= 0 ? `environ.${i}.name` : "environ";
   }
   if (serverField === "threads") return "threads.omp";
+  // "mounts[1].path" (a rule's message) or "mounts.1.path" (a 422's loc); "mounts.1" -> its path
+  const mount = /^mounts(?:\[(\d+)\]|\.(\d+))(?:\.(\w+))?$/.exec(serverField);
+  if (mount) return `mounts.${mount[1] ?? mount[2]}.${mount[3] ?? "path"}`;
   if (serverField === "resources") return "resources.cpu";
   return serverField || "general";
 }

@@ -7,6 +7,14 @@ import Elapsed from "./Elapsed";
 import OutcomeTag from "./OutcomeTag";
 import StatusTag from "./StatusTag";
 
+/** One folder mounted into the session (SessionOut.mounts; auto-mounted dot-folders included). */
+interface SessionMount {
+  folder_id: string;
+  folder: string;
+  path: string;
+  mode: string;
+}
+
 interface Props {
   session: SessionDetail;
   onInfo: () => void;
@@ -15,6 +23,7 @@ interface Props {
 /** The fields of the detail panel (everything but the name, kernels and history). */
 export default function SessionDetails({ session: s, onInfo }: Props) {
   const env = Object.entries(s.environ);
+  const mounts = (s as { mounts?: SessionMount[] }).mounts ?? [];
   return (
     <Descriptions
       bordered
@@ -56,6 +65,21 @@ export default function SessionDetails({ session: s, onInfo }: Props) {
       </Descriptions.Item>
       <Descriptions.Item label="Environment">
         <Typography.Text code>{s.image}</Typography.Text>
+      </Descriptions.Item>
+      <Descriptions.Item label="Mounted folders">
+        {mounts.length === 0 ? (
+          <Typography.Text type="secondary">none (scratch home only)</Typography.Text>
+        ) : (
+          <Space direction="vertical" size={2} data-testid="session-mounts">
+            {mounts.map((m) => (
+              <span key={m.path} style={{ overflowWrap: "anywhere" }}>
+                <Typography.Text strong>{m.folder}</Typography.Text> →{" "}
+                <Typography.Text code>{m.path}</Typography.Text>{" "}
+                <Tag color={m.mode === "ro" ? "orange" : "green"}>{m.mode}</Tag>
+              </span>
+            ))}
+          </Space>
+        )}
       </Descriptions.Item>
       <Descriptions.Item label="Requested resources">
         <Space wrap>
