@@ -11,7 +11,8 @@ Configuration: explicit arguments, else ``BERTH_ENDPOINT`` / ``BERTH_API_KEY``, 
 
 Both clients have one method per API operation, with the same names and arguments
 (``berth.client.operations.OPERATIONS`` maps each operation to its method); answers are the
-API's JSON as plain dicts and lists.
+API's JSON as plain dicts and lists. Storage folders and their files (upload, download...)
+are in :mod:`berth.client.folders`, mixed into both clients.
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ from typing import Any
 import httpx
 
 from berth.client import operations as op
+from berth.client.errors import ApiError, raise_for
+from berth.client.folders import FolderMethods
+from berth.client.folders_async import AsyncFolderMethods
 from berth.files import write_private
+
+__all__ = ["ENDED", "ApiError", "AsyncClient", "Client", "config_path", "load_config",
+           "save_config"]
 
 ENDED = {"TERMINATED", "CANCELLED", "ERROR"}
 DEFAULT_ENDPOINT = "http://127.0.0.1:8090"
@@ -53,33 +60,6 @@ def save_config(endpoint: str, api_key: str) -> Path:
     return write_private(config_path(), text)
 
 
-class ApiError(Exception):
-    """The API refused a request. ``fields`` maps field paths to messages for 422s."""
-
-    def __init__(self, status: int, detail: Any) -> None:
-        self.status = status
-        self.detail = detail
-        self.fields: dict[str, str] = {}
-        if isinstance(detail, list):
-            for item in detail:
-                loc = [str(p) for p in item.get("loc", []) if p not in ("body", "query")]
-                self.fields[".".join(loc) or "request"] = item.get("msg", "")
-            message = "; ".join(f"{k}: {v}" for k, v in self.fields.items())
-        else:
-            message = str(detail)
-        super().__init__(message)
-
-
-def _raise_for(r: httpx.Response) -> None:
-    if r.status_code < 400:
-        return
-    try:
-        detail = r.json().get("detail", r.text)
-    except ValueError:
-        detail = r.text or r.reason_phrase
-    raise ApiError(r.status_code, detail)
-
-
 def _event(kind: str, line: str) -> dict[str, Any] | None:
     """The data of a ``session.status`` server-sent event line, else None."""
     if line.startswith("data:") and kind == "session.status":
@@ -88,7 +68,7 @@ def _event(kind: str, line: str) -> dict[str, Any] | None:
     return None
 
 
-class Client:
+class Client(FolderMethods):
     """The API for ordinary (blocking) code. Raises :class:`ApiError` for refusals."""
 
     def __init__(
@@ -112,7 +92,7 @@ class Client:
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """Any API call: the answer's JSON (None when empty). Raises ApiError."""
         r = self.http.request(method, path, **kwargs)
-        _raise_for(r)
+        raise_for(r)
         return r.json() if r.content else None
 
     def _do(self, call: op.Call) -> Any:
@@ -170,7 +150,9 @@ class Client:
     # ---- sessions ----
     def create_session(self, dry_run: bool = False, **fields: Any) -> list[dict[str, Any]]:
         """Create sessions; fields as in the API's SessionCreate. ``dry_run`` only validates
-        and answers the sessions that would be made."""
+        and answers the sessions that would be made. Folders to mount:
+        ``mounts=[{"folder": name or id, "path": where (default /home/work/NAME),
+        "mode": "rw" or "ro"}]``."""
         result: list[dict[str, Any]] = self._do(op.create_session(fields, dry_run))
         return result
 
@@ -204,7 +186,7 @@ class Client:
         with self.http.stream(method, path, **kwargs) as r:
             if r.status_code >= 400:
                 r.read()
-                _raise_for(r)
+                raise_for(r)
             yield from r.iter_bytes()
 
     def events(
@@ -216,7 +198,7 @@ class Client:
         with self.http.stream(method, path, **kwargs) as r:
             if r.status_code >= 400:
                 r.read()
-                _raise_for(r)
+                raise_for(r)
             kind = ""
             for line in r.iter_lines():
                 if line.startswith("event:"):
@@ -263,7 +245,7 @@ class Client:
 
     def ssh_key(self, ref: str) -> str:
         r = self.http.get(f"/api/sessions/{op.seg(ref)}/ssh-key")
-        _raise_for(r)
+        raise_for(r)
         return r.text
 
     # ---- launches, catalog, health ----
@@ -293,7 +275,7 @@ class Client:
         return result
 
 
-class AsyncClient:
+class AsyncClient(AsyncFolderMethods):
     """The same API for asyncio code: the same methods, awaited (``logs`` and ``events``
     are async iterators)."""
 
@@ -318,7 +300,7 @@ class AsyncClient:
     async def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """Any API call: the answer's JSON (None when empty). Raises ApiError."""
         r = await self.http.request(method, path, **kwargs)
-        _raise_for(r)
+        raise_for(r)
         return r.json() if r.content else None
 
     async def _do(self, call: op.Call) -> Any:
@@ -401,7 +383,7 @@ class AsyncClient:
         async with self.http.stream(method, path, **kwargs) as r:
             if r.status_code >= 400:
                 await r.aread()
-                _raise_for(r)
+                raise_for(r)
             async for chunk in r.aiter_bytes():
                 yield chunk
 
@@ -412,7 +394,7 @@ class AsyncClient:
         async with self.http.stream(method, path, **kwargs) as r:
             if r.status_code >= 400:
                 await r.aread()
-                _raise_for(r)
+                raise_for(r)
             kind = ""
             async for line in r.aiter_lines():
                 if line.startswith("event:"):
@@ -458,7 +440,7 @@ class AsyncClient:
 
     async def ssh_key(self, ref: str) -> str:
         r = await self.http.get(f"/api/sessions/{op.seg(ref)}/ssh-key")
-        _raise_for(r)
+        raise_for(r)
         return r.text
 
     # ---- launches, catalog, health ----

@@ -43,6 +43,23 @@ OPERATIONS: dict[str, str] = {
     "GET /api/agents": "agents",
     "GET /api/events": "events",
     "GET /api/health": "health",
+    "GET /api/storage/hosts": "list_storage_hosts",
+    "GET /api/folders": "list_folders",
+    "POST /api/folders": "create_folder",
+    "GET /api/folders/{folder}": "get_folder",
+    "PATCH /api/folders/{folder}": "update_folder",
+    "DELETE /api/folders/{folder}": "trash_folder",
+    "POST /api/folders/{folder}/restore": "restore_folder",
+    "POST /api/folders/{folder}/purge": "purge_folder",
+    "GET /api/folders/{folder}/shares": "list_folder_shares",
+    "POST /api/folders/{folder}/shares": "share_folder",
+    "DELETE /api/folders/{folder}/shares/{user_id}": "unshare_folder",
+    "GET /api/folders/{folder}/files": "list_files",
+    "DELETE /api/folders/{folder}/files": "remove_file",
+    "GET /api/folders/{folder}/download": "download",
+    "POST /api/folders/{folder}/mkdir": "mkdir",
+    "POST /api/folders/{folder}/move": "move_file",
+    "POST /api/uploads": "upload",
 }
 
 NOT_IN_SDK: dict[str, str] = {
@@ -111,3 +128,63 @@ def update_launch(launch_id: str, label: str | None, pinned: bool | None) -> Cal
 def events(session_id: str | None) -> Call:
     params = {"session_id": session_id} if session_id else {}
     return "GET", "/api/events", {"params": params, "timeout": None}
+
+
+# ---- folders (storage) ----
+def folder_path(folder: str, rest: str = "") -> str:
+    """The path of a folder (an id or a name) or of one of its resources."""
+    return f"/api/folders/{seg(folder)}{rest}"
+
+
+def list_folders(trashed: bool) -> Call:
+    return "GET", "/api/folders", {"params": {"trashed": str(trashed).lower()}}
+
+
+def create_folder(name: str, host: str | None, usage_mode: str | None,
+                  permission: str | None, project: str | None) -> Call:
+    body = present({"name": name, "host": host, "usage_mode": usage_mode,
+                    "permission": permission, "project": project})
+    return "POST", "/api/folders", {"json": body}
+
+
+def update_folder(folder: str, name: str | None, usage_mode: str | None,
+                  permission: str | None) -> Call:
+    body = present({"name": name, "usage_mode": usage_mode, "permission": permission})
+    return "PATCH", folder_path(folder), {"json": body}
+
+
+def restore_folder(folder: str, name: str | None) -> Call:
+    return "POST", folder_path(folder, "/restore"), {"json": present({"name": name})}
+
+
+def share_folder(folder: str, email: str, permission: str) -> Call:
+    body = {"email": email, "permission": permission}
+    return "POST", folder_path(folder, "/shares"), {"json": body}
+
+
+def unshare_folder(folder: str, user_id: str) -> Call:
+    return "DELETE", folder_path(folder, f"/shares/{seg(user_id)}"), {}
+
+
+def list_files(folder: str, path: str, sort: str, order: str, offset: int,
+               limit: int) -> Call:
+    params = {"path": path, "sort": sort, "order": order, "offset": offset, "limit": limit}
+    return "GET", folder_path(folder, "/files"), {"params": params}
+
+
+def mkdir(folder: str, path: str, parents: bool) -> Call:
+    return "POST", folder_path(folder, "/mkdir"), {"json": {"path": path, "parents": parents}}
+
+
+def move_file(folder: str, src: str, dst: str) -> Call:
+    return "POST", folder_path(folder, "/move"), {"json": {"src": src, "dst": dst}}
+
+
+def remove_file(folder: str, path: str, recursive: bool) -> Call:
+    params = {"path": path, "recursive": str(recursive).lower()}
+    return "DELETE", folder_path(folder, "/files"), {"params": params}
+
+
+def download(folder: str, path: str) -> Call:
+    # A directory is zipped while it streams: allow pauses between its pieces.
+    return "GET", folder_path(folder, "/download"), {"params": {"path": path}, "timeout": 300}
