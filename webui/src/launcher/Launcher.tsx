@@ -25,12 +25,14 @@ import {
   type Messages,
 } from "./form";
 import { launcherApi, type Launch } from "./launcherApi";
+import { isAutoMounted, resolveFolderRefs } from "./mounts";
 import RecentHistory from "./RecentHistory";
 import StepConfirm from "./StepConfirm";
 import StepData from "./StepData";
 import StepEnvironment from "./StepEnvironment";
 import StepNetwork from "./StepNetwork";
 import StepType from "./StepType";
+import { useFolders } from "./useFolders";
 
 const LAST = STEP_TITLES.length - 1;
 
@@ -123,8 +125,16 @@ export default function Launcher() {
     }
   }, [images, form.image, setForm]);
 
+  // ---- folders to mount; a relaunch of a CLI launch names them, the form keeps ids ----
+  const folderList = useFolders();
+  const { folders } = folderList;
+  useEffect(() => {
+    const resolved = folders ? resolveFolderRefs(form.mounts, folders) : null;
+    if (resolved) setForm({ mounts: resolved });
+  }, [folders, form.mounts, setForm]);
+
   // ---- rules: the client's, then the server's dry run ----
-  const ctx = useMemo(() => ({ images, agents, isAdmin: admin }), [images, agents, admin]);
+  const ctx = useMemo(() => ({ images, agents, isAdmin: admin, folders }), [images, agents, admin, folders]);
   const local = useMemo(() => validate(form, ctx), [form, ctx]);
   const body = useMemo(() => toBody(form), [form]);
   const bodyKey = JSON.stringify(body);
@@ -197,7 +207,13 @@ export default function Launcher() {
       setLaunching(false);
     }
   };
+  // Auto-mounted dot-folders are mounted data too: no warning then.
+  const mountsData = form.mounts.length > 0 || (folders ?? []).some(isAutoMounted);
   const confirmLaunch = () => {
+    if (mountsData) {
+      void launch();
+      return;
+    }
     modal.confirm({
       title: "No storage folder is mounted",
       content: (
@@ -222,7 +238,7 @@ export default function Launcher() {
   const content = [
     <StepType key="t" {...stepProps} admin={admin} />,
     <StepEnvironment key="e" {...stepProps} images={images} agents={agents} />,
-    <StepData key="d" />,
+    <StepData key="d" {...stepProps} folderList={folderList} />,
     <StepNetwork key="n" {...stepProps} images={images} />,
     <StepConfirm
       key="c"
@@ -231,6 +247,7 @@ export default function Launcher() {
       warnings={local.warnings}
       images={images}
       admin={admin}
+      folders={folders}
       onEdit={goTo}
     />,
   ][step];

@@ -1,6 +1,7 @@
 // Step 5: one card per step with an Edit link; a card with an error is marked and explains it.
 import { EditOutlined, ExclamationCircleOutlined } from "@ant-design/icons";
 import { Alert, Button, Card, Descriptions, Space, Tag, Typography } from "antd";
+import type { Folder } from "../data/types";
 import { environmentLabel, formatBytes, formatCpu, formatTime } from "../format";
 import {
   findImage,
@@ -14,6 +15,7 @@ import {
   type LaunchForm,
   type Messages,
 } from "./form";
+import { defaultMountPath, forcedReadOnly, isAutoMounted, resolveMountPath } from "./mounts";
 
 interface Props {
   form: LaunchForm;
@@ -21,6 +23,8 @@ interface Props {
   warnings: Messages;
   images: ImageInfo[];
   admin: boolean;
+  /** The folders I can mount (names of the chosen ones, the auto-mounted dot-folders). */
+  folders: Folder[] | null;
   onEdit: (step: number) => void;
 }
 
@@ -43,7 +47,14 @@ const LABELS: Record<string, string> = {
   cluster_size: "Cluster size",
 };
 
-function label(key: string, form: LaunchForm): string {
+function label(key: string, form: LaunchForm, folders: Folder[] | null): string {
+  const mount = /^mounts\.(\d+)\.(folder|path|mode)$/.exec(key);
+  if (mount) {
+    const id = form.mounts[Number(mount[1])]?.folder;
+    const name = folders?.find((f) => f.id === id)?.name ?? id ?? `#${Number(mount[1]) + 1}`;
+    return mount[2] === "folder" ? `Folder ${name}` : `Mount ${mount[2]} of ${name}`;
+  }
+  if (key === "mounts") return "Mounts";
   const env = /^environ\.(\d+)\.(name|value)$/.exec(key);
   if (env) {
     const row = form.env[Number(env[1])];
@@ -52,7 +63,7 @@ function label(key: string, form: LaunchForm): string {
   return LABELS[key] ?? key;
 }
 
-export default function StepConfirm({ form, errors, warnings, images, admin, onEdit }: Props) {
+export default function StepConfirm({ form, errors, warnings, images, admin, folders, onEdit }: Props) {
   const image = findImage(images, imageRef(form));
   const ports = parsePorts(form.ports).ports;
   const mem = sizeBytes(form.memValue, form.memUnit);
@@ -97,7 +108,7 @@ export default function StepConfirm({ form, errors, warnings, images, admin, onE
               <div>
                 {stepErrors.map(([k, m]) => (
                   <div key={k}>
-                    {label(k, form)}: {m}
+                    {label(k, form, folders)}: {m}
                   </div>
                 ))}
               </div>
@@ -113,7 +124,7 @@ export default function StepConfirm({ form, errors, warnings, images, admin, onE
               <div>
                 {stepWarnings.map(([k, m]) => (
                   <div key={k}>
-                    {label(k, form)}: {m}
+                    {label(k, form, folders)}: {m}
                   </div>
                 ))}
               </div>
@@ -184,10 +195,7 @@ export default function StepConfirm({ form, errors, warnings, images, admin, onE
       )}
       {card(
         2,
-        <Typography.Text type="secondary">
-          No folder mounted: <Typography.Text code>/home/work</Typography.Text> is a scratch
-          directory, deleted when the session ends.
-        </Typography.Text>,
+        <MountSummary form={form} folders={folders} />,
       )}
       {card(
         3,
@@ -197,6 +205,47 @@ export default function StepConfirm({ form, errors, warnings, images, admin, onE
           </Descriptions.Item>
         </Descriptions>,
       )}
+    </Space>
+  );
+}
+
+/** The Data & storage card: folder -> path (ro), the auto-mounted dot-folders, or the warning
+ * that nothing survives the session. */
+function MountSummary({ form, folders }: { form: LaunchForm; folders: Folder[] | null }) {
+  const auto = (folders ?? []).filter(isAutoMounted);
+  if (form.mounts.length === 0 && auto.length === 0) {
+    return (
+      <Alert
+        type="warning"
+        showIcon
+        data-testid="no-folder-warning"
+        message={
+          <>
+            No folder mounted: <Typography.Text code>/home/work</Typography.Text> is a scratch
+            directory, deleted when the session ends.
+          </>
+        }
+      />
+    );
+  }
+  const rows = form.mounts.map((m) => {
+    const folder = folders?.find((f) => f.id === m.folder);
+    const name = folder?.name ?? m.folder;
+    return { key: m.folder, name, path: resolveMountPath(m.path, name), ro: m.ro || (!!folder && forcedReadOnly(folder)), auto: false };
+  });
+  for (const f of auto) {
+    rows.push({ key: f.id, name: f.name, path: defaultMountPath(f.name), ro: forcedReadOnly(f), auto: true });
+  }
+  return (
+    <Space direction="vertical" size={4} style={{ width: "100%" }} data-testid="confirm-mounts">
+      {rows.map((r) => (
+        <div key={r.key} data-testid="confirm-mount" style={{ overflowWrap: "anywhere" }}>
+          <Typography.Text strong>{r.name}</Typography.Text> →{" "}
+          <Typography.Text code>{r.path}</Typography.Text>{" "}
+          {r.ro ? <Tag color="orange">ro</Tag> : <Tag color="green">rw</Tag>}
+          {r.auto && <Tag>auto</Tag>}
+        </div>
+      ))}
     </Space>
   );
 }
