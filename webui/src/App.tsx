@@ -2,6 +2,7 @@ import { App as AntApp, ConfigProvider, Result, Button, Spin } from "antd";
 import { lazy, Suspense, type ReactNode } from "react";
 import { Navigate, Route, Routes, useLocation, useNavigate } from "react-router-dom";
 import { AuthProvider, useAuth } from "./auth";
+import DataPage from "./data/DataPage";
 import AppLayout from "./layout/AppLayout";
 import Launcher from "./launcher/Launcher";
 import LoginPage from "./login/LoginPage";
@@ -79,6 +80,7 @@ export default function App() {
               <Route index element={<Navigate to="/sessions" replace />} />
               <Route path="/sessions" element={<SessionsPage />} />
               <Route path="/launch/*" element={<Launcher />} />
+              <Route path="/data" element={<DataPage />} />
               <Route path="*" element={<NotFound />} />
             </Route>
           </Routes>

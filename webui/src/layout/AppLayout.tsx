@@ -1,4 +1,4 @@
-import { DesktopOutlined, LaptopOutlined, LogoutOutlined, UserOutlined } from "@ant-design/icons";
+import { DatabaseOutlined, DesktopOutlined, LaptopOutlined, LogoutOutlined, UserOutlined } from "@ant-design/icons";
 import { Button, Dropdown, Grid, Layout, Menu, Space, Tag, Typography } from "antd";
 import { useState } from "react";
 import { Outlet, useLocation, useNavigate } from "react-router-dom";
@@ -14,7 +14,11 @@ export default function AppLayout() {
   const { logout } = useAuth();
   const navigate = useNavigate();
   const location = useLocation();
-  const selected = location.pathname.startsWith("/launch") ? "/launch" : "/sessions";
+  const selected = location.pathname.startsWith("/launch")
+    ? "/launch"
+    : location.pathname.startsWith("/data")
+      ? "/data"
+      : "/sessions";
   // Phone width: the user button shows only its icon (the email is in its menu) and the
   // paddings shrink, so the header and the page fit 390 px without sideways scrolling.
   const narrow = !Grid.useBreakpoint().md;
@@ -50,7 +54,10 @@ export default function AppLayout() {
           selectedKeys={[selected]}
           style={{ flex: 1, borderBottom: "none", minWidth: 0 }}
           onClick={(e) => navigate(e.key)}
-          items={[{ key: "/sessions", icon: <DesktopOutlined />, label: "Sessions" }]}
+          items={[
+            { key: "/sessions", icon: <DesktopOutlined />, label: "Sessions" },
+            { key: "/data", icon: <DatabaseOutlined />, label: "Data" },
+          ]}
         />
         <Space size={narrow ? "small" : "middle"}>
           <NotificationBell />

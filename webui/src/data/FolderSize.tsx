@@ -1,0 +1,20 @@
+// A folder's measured size, "—" until the manager has measured it.
+import { Tooltip } from "antd";
+import { formatBytes, formatTime, plural } from "../format";
+import type { Folder } from "./types";
+
+export default function FolderSize({ folder }: { folder: Folder }) {
+  if (folder.usage_bytes === null) {
+    return (
+      <Tooltip title="Not measured yet">
+        <span data-testid="folder-size">—</span>
+      </Tooltip>
+    );
+  }
+  const files = folder.usage_files === null ? "" : `${plural(folder.usage_files, "file")}, `;
+  return (
+    <Tooltip title={`${files}measured ${formatTime(folder.usage_measured_at)}`}>
+      <span data-testid="folder-size">{formatBytes(folder.usage_bytes)}</span>
+    </Tooltip>
+  );
+}
