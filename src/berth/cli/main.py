@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from berth.cli import apps, logins, session
+from berth.cli import apps, folder, logins, session
 from berth.cli.common import client, console, err, handle_errors, print_json, size
 from berth.client import Client, save_config
 
@@ -30,6 +30,7 @@ app = typer.Typer(
 app.add_typer(session.app, name="session")
 app.add_typer(apps.app, name="app")
 app.add_typer(logins.app, name="logins")
+app.add_typer(folder.app, name="folder")
 app.command("ssh")(apps.ssh)
 app.command("run")(session.run)
 user_app = typer.Typer(help="Users (admins).", no_args_is_help=True)

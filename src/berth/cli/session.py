@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from berth.cli.common import (
@@ -21,7 +22,8 @@ from berth.cli.common import (
     size,
     styled_status,
 )
-from berth.client import ENDED, Client
+from berth.cli.mounts import MOUNT_HELP, as_mount_error, mount_lines, parse_mounts
+from berth.client import ENDED, ApiError, Client
 from berth.domain import rules
 from berth.domain.rules import RuleError
 
@@ -56,6 +58,7 @@ StartOpt = Annotated[
 TimeoutOpt = Annotated[
     str | None, typer.Option(help="Batch: end after this long: number + s/m/h/d/w, e.g. 30m.")
 ]
+MountOpt = Annotated[list[str] | None, typer.Option("--mount", "-m", help=MOUNT_HELP)]
 PortsOpt = Annotated[
     str | None, typer.Option("--preopen-ports", help="Ports to open, e.g. '8000,9000:9002'.")
 ]
@@ -126,6 +129,14 @@ def _ports(text: str | None) -> list[int] | None:
         raise bad_option("--preopen-ports", e.message) from None
 
 
+def _create(berth: Client, mount: list[str] | None, **fields: Any) -> list[dict[str, Any]]:
+    """Create the sessions; a refused mount is told as an error of --mount."""
+    try:
+        return berth.create_session(mounts=parse_mounts(mount), **fields)
+    except ApiError as e:
+        raise as_mount_error(e, mount) or e from None
+
+
 def wait_with_progress(
     berth: Client, session_id: str, until: set[str], timeout: float = 3600
 ) -> dict[str, Any]:
@@ -169,12 +180,14 @@ def create(
     resource_group: GroupOpt = "default",
     agent: AgentOpt = None,
     preopen_ports: PortsOpt = None,
+    mount: MountOpt = None,
     wait: Annotated[bool, typer.Option(help="Wait until RUNNING (or ended).")] = True,
     json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a session (interactive by default) and wait until it runs."""
     with client() as berth:
-        created = berth.create_session(
+        created = _create(
+            berth, mount,
             type=type,
             name=name,
             image=image,
@@ -281,6 +294,10 @@ def info(
         rows.append(("status data", str(s["status_data"])))
     for key, value in rows:
         console.print(f"[bold]{key:>16}[/bold]  {value}")
+    if lines := mount_lines(s):
+        console.print("[bold]          mounts[/bold]")
+        for line in lines:
+            console.print(f"                  {escape(line)}")
     console.print("[bold]         history[/bold]")
     for h in s["history"]:
         console.print(f"                  {h['at']}  {h['status']:<11} {h['status_info']}")
@@ -361,6 +378,7 @@ def run(
     start_at: StartOpt = None,
     resource_group: GroupOpt = "default",
     agent: AgentOpt = None,
+    mount: MountOpt = None,
 ) -> None:
     """Run a command in a new batch session, stream its output and exit with its exit code.
 
@@ -371,7 +389,8 @@ def run(
     @handle_errors
     def go() -> int:
         with client() as berth:
-            [s] = berth.create_session(
+            [s] = _create(
+                berth, mount,
                 type="batch",
                 name=name,
                 image=image,
