@@ -66,6 +66,14 @@ NOT_IN_SDK: dict[str, str] = {
     "POST /api/auth/login": "the browser login: it gives a cookie for the web UI, which "
     "state-changing calls may only use from the manager's own pages; programs use "
     "login() (POST /api/auth/token), an API key",
+    "POST /api/uploads/": "the tus creation again, with a trailing slash; upload() uses "
+    "POST /api/uploads",
+    "HEAD /api/uploads/{uuid}": "tus: the offset to resume at; upload() asks it itself",
+    "PATCH /api/uploads/{uuid}": "tus: the chunks of an upload; upload() sends them itself",
+    "OPTIONS /api/uploads/": "tus discovery (version, extensions); upload() speaks tus "
+    "1.0.0 with creation, which the manager serves",
+    "DELETE /api/uploads/{uuid}": "tus termination: an unfinished upload is kept to be "
+    "resumed and expires by itself after a day",
 }
 
 
