@@ -31,7 +31,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, Field
 
-RPC_VERSION = 2  # 2: apps name their ports container_port / host_port
+RPC_VERSION = 3  # 2: apps name their ports container_port / host_port; 3: folder mounts
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -79,6 +79,14 @@ class ImageInfo(BaseModel):
     labels: dict[str, str] = {}
 
 
+class MountSpec(BaseModel):
+    """A storage folder's directory on the node, bind-mounted at ``target`` in the kernel."""
+
+    source: str
+    target: str
+    read_only: bool = False
+
+
 class CreateKernel(BaseModel):
     rpc_version: int = RPC_VERSION
     kernel_id: str
@@ -94,6 +102,7 @@ class CreateKernel(BaseModel):
     command: list[str] | None = None  # None: keep the container alive for interactive use
     preopen_ports: list[int] = []
     hostname: str = "main1"
+    mounts: list[MountSpec] = []
 
 
 class KernelState(StrEnum):

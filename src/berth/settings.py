@@ -13,6 +13,8 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from berth.domain import limits
+
 
 def default_data_dir() -> Path:
     return Path(os.environ.get("BERTH_DATA_DIR", Path.home() / ".local/share/berth"))
@@ -136,6 +138,22 @@ class ManagerSettings(_SectionSettings):
     )
     proxy_ports: str = Field(
         "10100-10299", description="The app proxy's port pool: 'first-last' (inclusive)."
+    )
+
+    storage_hosts: dict[str, Path] = Field(
+        default_factory=dict,
+        description="Folder hosts: name -> base directory (JSON in BERTH_STORAGE_HOSTS, a table "
+        "in berth.toml). In scale-out each is a shared filesystem (NFS/CephFS) mounted at the "
+        "same path on every node. The host 'local' (<data dir>/storage) is always there.",
+    )
+    default_storage_host: str = Field("local", description="Host of new folders by default.")
+    max_folders_per_user: int = Field(
+        limits.FOLDERS_PER_USER_DEFAULT, ge=0, le=1_000_000,
+        description="Folders a user may own (the trash included).",
+    )
+    upload_max_size: int = Field(
+        limits.UPLOAD_MAX_DEFAULT, gt=0, le=limits.UPLOAD_MAX_DEFAULT * 64,
+        description="Largest single upload in bytes.",
     )
 
     def proxy_port_pool(self) -> range:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import shutil
+import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol
@@ -37,6 +38,20 @@ log = logging.getLogger(__name__)
 KERNEL_UID = 1000
 #: Seconds generating a kernel's SSH key may take (ssh-keygen needs well under one).
 SSH_KEY_TIMEOUT = 15.0
+
+
+def check_mounts(spec: CreateKernel) -> None:
+    """Every folder to mount is an absolute path to a real directory on this node (not a
+    symbolic link); else BackendError naming it (a folder host not mounted on this node)."""
+    for mount in spec.mounts:
+        path = Path(mount.source)
+        try:
+            ok = path.is_absolute() and stat.S_ISDIR(os.lstat(path).st_mode)
+        except OSError:
+            ok = False
+        if not ok:
+            raise BackendError(f"folder for {mount.target} is not a directory on this node: "
+                               f"{mount.source} (is its folder host mounted here?)")
 
 
 class Reporter(Protocol):
@@ -121,6 +136,7 @@ class Node:
 
     async def _create(self, spec: CreateKernel) -> None:
         try:
+            check_mounts(spec)
             scratch = self._make_scratch(spec.kernel_id)
             status = await self.backend.create_and_start(spec, str(scratch))
         except (BackendError, OSError) as e:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from berth.domain import limits, rules
+from berth.domain.mounts import Mount
 from berth.domain import slots as sl
 from berth.domain.rules import RuleError
 from berth.domain.status import SessionType
@@ -82,6 +83,9 @@ class LaunchContext:
     #: Random text for generated names (``s-<seed>``).
     name_seed: str
     now: datetime
+    #: The session's folder mounts, or what is wrong with the asked ones (the service looks
+    #: the folders up and plans them with :func:`berth.domain.mounts.plan_mounts`).
+    mounts: Sequence[Mount] | Sequence[RuleError] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class LaunchPlan:
     starts_at: datetime | None
     timeout_seconds: int | None
     preopen_ports: list[int]
+    mounts: list[Mount] = field(default_factory=list)
 
 
 def cores(amount: Decimal) -> str:
@@ -152,6 +157,8 @@ def validate_launch(req: LaunchRequest, ctx: LaunchContext) -> LaunchPlan | list
     if ctx.owner_id is None:
         errors.add("owner_email", f"no active user with email {req.owner_email}"
                    if req.owner_email is not None else "your account is not active")
+    mounts = [m for m in ctx.mounts if isinstance(m, Mount)]
+    errors.extend([e for e in ctx.mounts if isinstance(e, RuleError)])
     if req.cluster_size != 1:
         errors.add("cluster_size", "sessions with more than one kernel are not supported yet; "
                    "use 1")
@@ -171,6 +178,7 @@ def validate_launch(req: LaunchRequest, ctx: LaunchContext) -> LaunchPlan | list
         starts_at=req.starts_at.astimezone(UTC) if req.starts_at else None,
         timeout_seconds=timeout,
         preopen_ports=list(req.preopen_ports),
+        mounts=mounts,
     )
 
 

@@ -76,3 +76,16 @@ FULL_NAME_MAX = 128
 LIST_LIMIT_MAX = 200
 LIST_OFFSET_MAX = 1_000_000
 LOG_TAIL_MAX = 1_000_000
+
+# ---- storage folders -------------------------------------------------------------------
+FOLDER_NAME_MAX = 64
+#: Default of the ``max_folders_per_user`` setting (folders a user owns, trash included).
+FOLDERS_PER_USER_DEFAULT = 100
+MOUNTS_MAX = 32
+MOUNT_PATH_MAX = 255
+#: Bytes of UTF-8: a path inside a folder, and one name in it (Linux's PATH_MAX/NAME_MAX).
+FILE_PATH_MAX = 4096
+FILE_NAME_MAX = 255
+FILE_LIST_LIMIT_MAX = 1000
+#: Largest single upload (Upload-Length), the default of the ``upload_max_size`` setting.
+UPLOAD_MAX_DEFAULT = 1 * TiB

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 from fastapi import FastAPI, HTTPException, Request
@@ -18,7 +19,18 @@ from berth import __version__
 from berth.domain.rules import RuleError, RuleErrors
 from berth.domain.status import InvalidTransition
 from berth.manager.agent_client import AgentClient, AgentTimeouts, AgentUnreachable
-from berth.manager.api import apps, auth, catalog, events, internal, launches, sessions
+from berth.manager.api import (
+    apps,
+    auth,
+    catalog,
+    events,
+    files,
+    folders,
+    internal,
+    launches,
+    sessions,
+    uploads,
+)
 from berth.manager.api_docs import mount_api_docs
 from berth.manager.body_limit import BodyLimit
 from berth.manager.context import Manager
@@ -31,6 +43,7 @@ from berth.manager.services.sessions import Conflict, Forbidden, NotFound
 from berth.manager.services.users import ensure_defaults
 from berth.manager.services.watchdog import run_loops
 from berth.proxy.server import AppProxy
+from berth.storage.fs import FsError
 from berth.settings import ManagerSettings
 
 
@@ -39,9 +52,20 @@ def _rule_error(_: Request, exc: Exception) -> JSONResponse:
     shape FastAPI uses for its own validation errors."""
     assert isinstance(exc, RuleError | RuleErrors)
     errors = exc.errors if isinstance(exc, RuleErrors) else [exc]
-    detail = [{"loc": ["body", *e.field.split(".")], "msg": e.message, "type": "value_error"}
+    detail = [{"loc": ["body", *_loc(e.field)], "msg": e.message, "type": "value_error"}
               for e in errors]
     return JSONResponse(status_code=422, content={"detail": detail})
+
+
+def _loc(field: str) -> list[str | int]:
+    """``mounts[2].path`` → ``["mounts", 2, "path"]``, the way FastAPI names list items."""
+    loc: list[str | int] = []
+    for part in field.split("."):
+        name, _, index = part.partition("[")
+        loc.append(name)
+        if index.rstrip("]").isdigit():
+            loc.append(int(index.rstrip("]")))
+    return loc
 
 
 class _RejectUnstorableText:
@@ -79,6 +103,18 @@ def _status(code: int):  # type: ignore[no-untyped-def]
         return JSONResponse(status_code=code, content={"detail": str(exc)})
 
     return handler
+
+
+def _fs_error(request: Request, exc: Exception) -> JSONResponse:
+    """A refused or failed file operation: its status (400/404/409), the message naming the
+    path; 400s in the shape of a validation error naming the field."""
+    assert isinstance(exc, FsError)
+    if exc.status == 400:
+        where = "body" if request.method in ("POST", "PATCH", "PUT") else "query"
+        detail: Any = [{"loc": [where, exc.field],
+                        "msg": exc.message, "type": "value_error"}]
+        return JSONResponse(status_code=422, content={"detail": detail})
+    return JSONResponse(status_code=exc.status, content={"detail": exc.message})
 
 
 def _agent_error(_: Request, exc: Exception) -> JSONResponse:
@@ -140,10 +176,12 @@ def create_app(settings: ManagerSettings) -> FastAPI:
     app.add_exception_handler(NotFound, _status(404))
     app.add_exception_handler(Forbidden, _status(403))
     app.add_exception_handler(Conflict, _status(409))
+    app.add_exception_handler(FsError, _fs_error)
     app.add_exception_handler(InvalidTransition, _status(409))
     app.add_exception_handler(AgentUnreachable, _agent_error)
-    for module in (auth, sessions, apps, launches, catalog, events, internal):
+    for module in (auth, sessions, apps, launches, catalog, events, internal, folders, files):
         app.include_router(module.router)
+    app.include_router(uploads.uploads_router(settings), dependencies=uploads.DEPENDENCIES)
 
     @app.get("/api/health", tags=["meta"])
     async def health() -> dict[str, str]:

@@ -16,6 +16,9 @@ from berth.domain import limits
 from berth.domain.rules import format_bytes_limit
 
 AGENT_PREFIX = "/api/agent/"
+#: tus uploads stream their chunks to disk and are bounded by Upload-Length, which is checked
+#: against the ``upload_max_size`` setting at creation (see :mod:`berth.manager.api.uploads`).
+UPLOADS_PREFIX = "/api/uploads"
 
 
 def too_large_message(limit: int) -> str:
@@ -43,6 +46,9 @@ class BodyLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"].startswith(UPLOADS_PREFIX):
             await self.app(scope, receive, send)
             return
         limit = self.agent_limit if scope["path"].startswith(AGENT_PREFIX) else self.limit

@@ -16,6 +16,7 @@ from berth.domain.status import SessionStatus, StatusInfo, check_transition
 from berth.manager.agent_client import AgentClient
 from berth.manager.db.tables import SessionHistoryRow, SessionRow, utcnow
 from berth.manager.events import Event, EventBus, SessionStatusEvent
+from berth.manager.services.folder_usage import UsageCache
 from berth.proxy.server import AppProxy
 from berth.settings import ManagerSettings
 
@@ -34,6 +35,8 @@ class Manager:
     #: Keys of work in progress in this process ("dispatch:<id>", "destroy:<id>"), so the
     #: watchdog does not start the same work twice; empty after a restart, which resumes it.
     inflight: set[str] = field(default_factory=set)
+    #: Folder sizes measured in the background (see :mod:`.services.folder_usage`).
+    usage: UsageCache = field(default_factory=UsageCache)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run work in the background; errors are logged (the watchdog repairs what's left)."""

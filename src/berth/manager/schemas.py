@@ -194,6 +194,26 @@ class ResourcesIn(In):
         return value
 
 
+class MountIn(In):
+    model_config = ConfigDict(extra="forbid")
+    folder: str = Field(min_length=1, max_length=lim.SESSION_REF_MAX,
+                        description="A folder's id or name (yours, your project's, or shared "
+                        "with you).")
+    path: str | None = Field(
+        None, max_length=lim.MOUNT_PATH_MAX,
+        description="Where it appears: empty → /home/work/<name>; relative → under /home/work; "
+        "absolute as is. Characters A-Z a-z 0-9 _ / . -; no overlaps; no system paths.")
+    mode: Literal["rw", "ro"] | None = Field(
+        None, description="rw or ro; empty: the most the folder allows you.")
+
+
+class MountOut(BaseModel):
+    folder_id: str
+    folder: str
+    path: str
+    mode: Literal["rw", "ro"]
+
+
 class SessionCreate(In):
     """Limits: docs/limits.md. Shape and bounds are checked here (all at once); the rules
     that need the database or the time are checked next, all at once too
@@ -243,6 +263,10 @@ class SessionCreate(In):
     preopen_ports: list[Port] = Field(default_factory=list, max_length=lim.PREOPEN_PORTS_MAX)
     cluster_mode: Literal["single-node", "multi-node"] = "single-node"
     cluster_size: int = Field(1, ge=1, le=lim.CLUSTER_SIZE_MAX)
+    mounts: list[MountIn] = Field(
+        default_factory=list, max_length=lim.MOUNTS_MAX,
+        description="Storage folders to mount; folders named '.NAME' of the owner are mounted "
+        "at /home/work/.NAME in any case.")
 
 
 class SessionUpdate(In):
@@ -309,6 +333,7 @@ class SessionOut(BaseModel):
     starts_at: datetime | None
     timeout_seconds: int | None
     preopen_ports: list[int]
+    mounts: list[MountOut] = Field(default_factory=list, description="Mounted folders.")
     cluster_mode: str
     cluster_size: int
     created_at: datetime

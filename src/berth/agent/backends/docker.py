@@ -94,6 +94,11 @@ def container_config(
             "Privileged": False,
             "Init": True,
             "Binds": [f"{scratch_dir}:/home/work"],
+            # Folder mounts: "Mounts" (unlike "Binds") refuses a missing source instead of
+            # creating it, so a lost folder fails the kernel rather than mounting an empty dir.
+            "Mounts": [{"Type": "bind", "Source": m.source, "Target": m.target,
+                        "ReadOnly": m.read_only, "BindOptions": {"Propagation": "rprivate"}}
+                       for m in spec.mounts],
             "PortBindings": {
                 f"{a.container_port}/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]
                 for a in published

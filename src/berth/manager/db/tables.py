@@ -208,6 +208,8 @@ class SessionRow(Base):
     cluster_mode: Mapped[str] = mapped_column(String(16), default="single-node")
     cluster_size: Mapped[int] = mapped_column(default=1)
     preopen_ports: Mapped[list[Any]] = mapped_column(default=list)
+    #: Folder mounts (:class:`berth.domain.mounts.Mount` as JSON), dot-folders included.
+    mounts: Mapped[list[Any]] = mapped_column(default=list)
     exit_code: Mapped[int | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -284,3 +286,45 @@ class AppRouteRow(Base):
     last_traffic_at: Mapped[datetime | None] = mapped_column(default=None)
 
     __table_args__ = (Index("uq_app_routes_session_app", "session_id", "app", unique=True),)
+
+
+READY_SQL = "status = 'ready'"
+
+
+class FolderRow(Base):
+    """A storage folder: a directory ``<host path>/folders/<id>`` on a folder host, owned by a
+    user or by a project. Deleting moves it to the trash (``status`` ``trashed``); only a
+    purge removes the directory. Names are unique per owner among folders not in the trash."""
+
+    __tablename__ = "folders"
+    __table_args__ = (
+        Index("uq_folders_user_name", "owner_user_id", "name", unique=True,
+              sqlite_where=text(READY_SQL + " AND owner_user_id IS NOT NULL"),
+              postgresql_where=text(READY_SQL + " AND owner_user_id IS NOT NULL")),
+        Index("uq_folders_project_name", "owner_project_id", "name", unique=True,
+              sqlite_where=text(READY_SQL + " AND owner_project_id IS NOT NULL"),
+              postgresql_where=text(READY_SQL + " AND owner_project_id IS NOT NULL")),
+        Index("ix_folders_owner_user", "owner_user_id"),
+        Index("ix_folders_owner_project", "owner_project_id"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str] = mapped_column(String(64))
+    owner_user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None)
+    owner_project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id"), default=None)
+    creator_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    usage_mode: Mapped[str] = mapped_column(String(16), default="general")
+    permission: Mapped[str] = mapped_column(String(2), default="rw")
+    status: Mapped[str] = mapped_column(String(16), default="ready")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    trashed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class FolderShareRow(Base):
+    """A folder shared by its owner with another user, read-only or read-write."""
+
+    __tablename__ = "folder_shares"
+    folder_id: Mapped[str] = mapped_column(ForeignKey("folders.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    permission: Mapped[str] = mapped_column(String(2), default="ro")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -20,10 +20,11 @@ from berth.domain.status import OCCUPYING, AgentStatus, SessionStatus, SessionTy
 from berth.manager.agent_client import AgentUnreachable
 from berth.manager.context import Manager, change_status, status_event
 from berth.manager.db.engine import transaction
-from berth.manager.db.tables import AgentRow, SessionHistoryRow, SessionRow, utcnow
+from berth.manager.db.tables import AgentRow, FolderRow, SessionHistoryRow, SessionRow, utcnow
 from berth.manager.events import Event
 from berth.manager.services.isolation import TRANSIENT, describe, fail_internal, fetch_each
-from berth.rpc import CreateKernel
+from berth.rpc import CreateKernel, MountSpec
+from berth.storage.hosts import configured_hosts
 
 log = logging.getLogger(__name__)
 S = SessionStatus
@@ -211,7 +212,10 @@ async def schedule_once(m: Manager) -> None:
         m.spawn(send_kernels(m, session_id))
 
 
-def kernel_spec(row: SessionRow, kernel_id: str, hostname: str) -> CreateKernel:
+def kernel_spec(row: SessionRow, kernel_id: str, hostname: str,
+                sources: dict[str, str] | None = None) -> CreateKernel:
+    """The agent's create request for one kernel of ``row``; ``sources`` maps the ids of the
+    folders it mounts to their directories (a missing one raises KeyError)."""
     requested = sl.from_json(row.requested_slots)
     cpu = float(requested["cpu"])
     environ = {
@@ -239,7 +243,28 @@ def kernel_spec(row: SessionRow, kernel_id: str, hostname: str) -> CreateKernel:
         command=command,
         preopen_ports=list(row.preopen_ports),
         hostname=hostname,
+        mounts=[_mount(mt, sources or {}) for mt in row.mounts or []],
     )
+
+
+def _mount(mount: dict[str, Any], sources: dict[str, str]) -> MountSpec:
+    if mount["folder_id"] not in sources:
+        raise ValueError(f"folder '{mount['folder']}' (to mount at {mount['path']}) no longer "
+                         "exists or its host is not configured")
+    return MountSpec(source=sources[mount["folder_id"]], target=mount["path"],
+                     read_only=mount["mode"] != "rw")
+
+
+async def folder_sources(m: Manager, db: AsyncSession, row: SessionRow) -> dict[str, str]:
+    """The directories of the folders ``row`` mounts, by folder id (purged ones are absent;
+    a folder in the trash still has its directory)."""
+    ids = [mt["folder_id"] for mt in row.mounts or []]
+    if not ids:
+        return {}
+    hosts = configured_hosts(m.settings)
+    found = (await db.execute(select(FolderRow.id, FolderRow.host)
+                              .where(FolderRow.id.in_(ids)))).all()
+    return {fid: str(hosts[host].folder_dir(fid)) for fid, host in found if host in hosts}
 
 
 async def dispatch_session(m: Manager, session_id: str) -> None:
@@ -275,7 +300,8 @@ async def _send(m: Manager, session_id: str) -> None:
             return
         agent = await db.get(AgentRow, row.agent_id or "")
         try:
-            specs = [kernel_spec(row, k.id, k.cluster_hostname) for k in row.kernels]
+            sources = await folder_sources(m, db, row)
+            specs = [kernel_spec(row, k.id, k.cluster_hostname, sources) for k in row.kernels]
         except Exception as e:  # the row cannot make a kernel: sending again would not help
             unusable: Exception | None = e
         else:

@@ -11,8 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.domain import launch, limits, rules
+from berth.domain.mounts import Mount, MountWish, plan_mounts
 from berth.domain import slots as sl
-from berth.domain.rules import RuleErrors
+from berth.domain.rules import RuleError, RuleErrors
 from berth.domain.status import ENDED, SessionStatus, SessionType, StatusInfo
 from berth.manager import access
 from berth.manager.access import Action
@@ -30,23 +31,16 @@ from berth.manager.db.tables import (
     UserRow,
 )
 from berth.manager.events import Event
-from berth.manager.schemas import SessionCreate
+from berth.manager.schemas import MountIn, SessionCreate
+from berth.manager.services import folders
+from berth.manager.services.errors import Conflict, Forbidden, NotFound
 from berth.manager.services.launches import remember_launch
 from berth.manager.services.termination import terminate
 
 S = SessionStatus
 
 
-class NotFound(LookupError):
-    """The thing does not exist or the caller may not see it (never tell which)."""
-
-
-class Conflict(ValueError):
-    """The request is valid but clashes with current state (409)."""
-
-
-class Forbidden(PermissionError):
-    """The caller is known but not allowed (403)."""
+__all__ = ["Conflict", "Forbidden", "NotFound"]
 
 
 def can_see(actor: Actor, row: SessionRow) -> bool:
@@ -110,8 +104,22 @@ def launch_request(req: SessionCreate) -> launch.LaunchRequest:
     )
 
 
+async def _mounts(db: AsyncSession, owner_id: str, asked: list[MountIn]
+                  ) -> list[Mount] | list[RuleError]:
+    """The session's mounts as its owner may have them, or every broken rule."""
+    found, auto = await folders.mount_candidates(db, owner_id, [m.folder for m in asked])
+    errors = [f for f in found if isinstance(f, RuleError)]
+    wishes = [MountWish(i, v.row.id, v.row.name, m.path, m.mode, folders.mount_allowed(v))
+              for i, (m, v) in enumerate(zip(asked, found, strict=True))
+              if not isinstance(v, RuleError)]
+    planned = plan_mounts(wishes, [(v.row.id, v.row.name, folders.mount_allowed(v))
+                                   for v in auto])
+    problems = errors + [p for p in planned if isinstance(p, RuleError)]
+    return problems or [p for p in planned if isinstance(p, Mount)]
+
+
 async def _launch_context(
-    db: AsyncSession, actor: Actor, req: launch.LaunchRequest
+    db: AsyncSession, actor: Actor, req: launch.LaunchRequest, asked: list[MountIn]
 ) -> launch.LaunchContext:
     """Everything the launch check needs, read once: the owner and their project and active
     names, the image, the agents of the resource group, the time, a seed for names."""
@@ -148,6 +156,7 @@ async def _launch_context(
         taken_names=frozenset(taken),
         name_seed=seed,
         now=datetime.now(UTC),
+        mounts=await _mounts(db, owner.id, asked) if owner is not None else [],
     )
 
 
@@ -168,6 +177,7 @@ def _rows(plan: launch.LaunchPlan, creator_id: str) -> list[SessionRow]:
             starts_at=plan.starts_at,
             timeout_seconds=plan.timeout_seconds,
             preopen_ports=list(plan.preopen_ports),
+            mounts=[m.as_json() for m in plan.mounts],
             status=S.PENDING,
             kernels=[KernelRow()],
         )
@@ -196,7 +206,8 @@ async def create_sessions(
     events = []
     try:
         async with transaction(m.db) as db:
-            plan = launch.validate_launch(request, await _launch_context(db, actor, request))
+            plan = launch.validate_launch(request, await _launch_context(db, actor, request,
+                                                                           req.mounts))
             if isinstance(plan, list):
                 raise RuleErrors(plan)
             rows = _rows(plan, actor.id)

@@ -57,6 +57,7 @@ async def sessions_out(m: Manager, rows: list[SessionRow]) -> list[SessionOut]:
             starts_at=r.starts_at,
             timeout_seconds=r.timeout_seconds,
             preopen_ports=r.preopen_ports,
+            mounts=r.mounts or [],
             cluster_mode=r.cluster_mode,
             cluster_size=r.cluster_size,
             created_at=r.created_at,

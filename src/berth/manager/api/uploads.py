@@ -1,0 +1,137 @@
+"""Resumable uploads with the tus protocol (1.0.0) at ``/api/uploads``.
+
+The protocol is served by ``tuspyserver``, a maintained FastAPI router (creation, HEAD for the
+offset to resume at, PATCH to append, termination); Berth adds the rules around it:
+
+- every request is authenticated (a router dependency, resolved before the body is read);
+- ``Upload-Length`` is required (no deferred length) and at most ``upload_max_size``;
+  concatenation is refused (it would combine uploads by id);
+- creation checks the metadata: ``folder`` (an id of a folder the caller may write),
+  ``path`` (the destination inside it, by the explorer's path rules); the upload's id starts
+  with a tag of the caller (:func:`user_tag`);
+- when the last byte arrives the staged file is moved into the folder by
+  :meth:`berth.storage.fs.FolderFS.place` (never through a symbolic link), by the same user.
+
+Staged uploads live in ``<default host>/uploads`` (never mounted into a kernel); unfinished
+ones expire after a day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from tuspyserver import create_tus_router
+
+from berth.manager.api.deps import ActorDep, ManagerDep, get_actor
+from berth.manager.services import folders as svc
+from berth.manager.services.errors import Conflict, Forbidden, NotFound
+from berth.settings import ManagerSettings
+from berth.storage.fs import FolderFS, FsError, parse_path
+from berth.storage.hosts import configured_hosts
+
+PREFIX = "/api/uploads"
+
+
+def user_tag(user_id: str) -> str:
+    """The start of the ids of a user's uploads: the upload is placed by that user only."""
+    return hashlib.sha256(user_id.encode()).hexdigest()[:16]
+
+
+async def _file_dep(actor: ActorDep) -> Callable[[dict[str, Any]], dict[str, str] | None]:
+    """At creation (called with the metadata): the new upload's id, tagged with its user."""
+    def choose(metadata: dict[str, Any]) -> dict[str, str] | None:
+        return {"uid": user_tag(actor.id) + secrets.token_hex(16)} if metadata else None
+    return choose
+
+
+async def _guard(request: Request) -> None:
+    """Refuse what Berth does not take: deferred length and concatenation."""
+    if request.method == "POST":
+        if "upload-concat" in request.headers:
+            raise HTTPException(400, "Upload-Concat: concatenated uploads are not supported")
+        if "upload-length" not in request.headers:
+            raise HTTPException(400, "Upload-Length: required (deferred length is not "
+                                "supported)")
+
+
+def _meta(metadata: dict[str, Any], key: str) -> str:
+    value = metadata.get(key)
+    if not isinstance(value, str) or not value:
+        raise HTTPException(400, f"Upload-Metadata: '{key}' is required")
+    return value
+
+
+async def _writable(m: Any, actor_id: str, folder: str) -> FolderFS:
+    try:
+        async with m.db() as db:
+            view = await svc.find_folder(db, actor_id, folder, write=True)
+        return FolderFS(svc.host_of(m, view.row.host).folder_dir(view.row.id))
+    except NotFound as e:
+        raise HTTPException(404, f"folder: {e}") from e
+    except (Forbidden, Conflict) as e:
+        raise HTTPException(403 if isinstance(e, Forbidden) else 409, f"folder: {e}") from e
+
+
+async def _pre_create(actor: ActorDep, m: ManagerDep
+                      ) -> Callable[[dict[str, Any], dict[str, Any]], Awaitable[None]]:
+    async def check(metadata: dict[str, Any], info: dict[str, Any]) -> None:
+        size = info.get("size")
+        if not isinstance(size, int) or size < 0 or size > m.settings.upload_max_size:
+            raise HTTPException(413, f"Upload-Length: at most {m.settings.upload_max_size} "
+                                "bytes")
+        path = _meta(metadata, "path")
+        try:
+            if not parse_path(path):
+                raise HTTPException(400, "path: name the file to create")
+        except FsError as e:
+            raise HTTPException(400, e.message) from e
+        _meta(metadata, "filename"), _meta(metadata, "filetype")  # resuming (HEAD) needs them
+        await _writable(m, actor.id, _meta(metadata, "folder"))
+    return check
+
+
+async def _on_complete(actor: ActorDep, m: ManagerDep
+                       ) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+    async def place(staged: str, metadata: dict[str, Any]) -> None:
+        try:
+            if not Path(staged).name.startswith(user_tag(actor.id)):
+                raise HTTPException(403, "this upload was started by another user")
+            fs = await _writable(m, actor.id, _meta(metadata, "folder"))
+            try:
+                await asyncio.to_thread(fs.place, Path(staged), _meta(metadata, "path"))
+            except FsError as e:
+                raise HTTPException(e.status, e.message) from e
+        finally:
+            for leftover in (staged, f"{staged}.info"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(leftover)
+    return place
+
+
+def staging_dir(settings: ManagerSettings) -> Path:
+    host = configured_hosts(settings).get(settings.default_storage_host)
+    base = host.uploads_dir if host else settings.data_dir / "uploads"
+    base.mkdir(parents=True, exist_ok=True)
+    os.chmod(base, 0o700)
+    return base
+
+
+#: Include the router with these: they run before the route's own (the body is not read yet).
+DEPENDENCIES = [Depends(get_actor), Depends(_guard)]
+
+
+def uploads_router(settings: ManagerSettings) -> APIRouter:
+    return create_tus_router(
+        prefix=PREFIX, files_dir=str(staging_dir(settings)), max_size=settings.upload_max_size,
+        days_to_keep=1, pre_create_dep=_pre_create, upload_complete_dep=_on_complete,
+        file_dep=_file_dep,
+        tags=["uploads"],
+    )
