@@ -1,0 +1,1 @@
+"""Storage folders: folder hosts, confined file operations, streamed zips, HTTP ranges."""
