@@ -5,7 +5,15 @@ import { CloseOutlined } from "@ant-design/icons";
 import { Alert, Button, Form, Input, Switch, Tooltip, Typography } from "antd";
 import type { Folder } from "../data/types";
 import type { LaunchForm, Messages } from "./form";
-import { defaultMountPath, forcedReadOnly, isAutoMounted, mountPathError, resolveMountPath, type MountRow } from "./mounts";
+import {
+  autoMounts,
+  defaultMountPath,
+  forcedReadOnly,
+  isAutoMounted,
+  mountPathError,
+  resolveMountPath,
+  type MountRow,
+} from "./mounts";
 
 interface Props {
   form: LaunchForm;
@@ -16,7 +24,9 @@ interface Props {
 
 export default function MountList({ form, setForm, errors, folders }: Props) {
   const byId = new Map((folders ?? []).map((f) => [f.id, f]));
-  const auto = (folders ?? []).filter(isAutoMounted);
+  const auto = autoMounts(form.mounts, folders);
+  const chosen = new Set(form.mounts.map((m) => m.folder));
+  const displaced = (folders ?? []).filter((f) => isAutoMounted(f) && !chosen.has(f.id) && !auto.includes(f));
   const update = (i: number, patch: Partial<MountRow>) =>
     setForm({ mounts: form.mounts.map((m, j) => (j === i ? { ...m, ...patch } : m)) });
   const remove = (i: number) => setForm({ mounts: form.mounts.filter((_, j) => j !== i) });
@@ -91,6 +101,15 @@ export default function MountList({ form, setForm, errors, folders }: Props) {
           <Typography.Text strong>{f.name}</Typography.Text>{" "}
           <Typography.Text type="secondary">
             auto-mounted at <Typography.Text code>{defaultMountPath(f.name)}</Typography.Text>
+          </Typography.Text>
+        </div>
+      ))}
+      {displaced.map((f) => (
+        <div key={f.id} data-testid="auto-mount-row" style={{ marginBottom: 4 }}>
+          <Typography.Text strong>{f.name}</Typography.Text>{" "}
+          <Typography.Text type="warning">
+            not mounted: a chosen mount path is at or around{" "}
+            <Typography.Text code>{defaultMountPath(f.name)}</Typography.Text>
           </Typography.Text>
         </div>
       ))}

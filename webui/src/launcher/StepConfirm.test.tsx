@@ -49,6 +49,6 @@ describe("StepConfirm's Data & storage card", () => {
     const form = { ...DEFAULT_FORM, image: "img", mounts: [{ folder: "id-data", path: "/etc", ro: false }] };
     const card = renderConfirm(form, [folder("data")]);
     expect(card.getAttribute("data-error")).toBe("true");
-    expect(within(card).getByText("Mount path of data: cannot mount at or under the system path /etc")).toBeTruthy();
+    expect(within(card).getByText("Mount path of data: cannot mount at or under the system directory /etc")).toBeTruthy();
   });
 });

@@ -15,7 +15,7 @@ import {
   type LaunchForm,
   type Messages,
 } from "./form";
-import { defaultMountPath, forcedReadOnly, isAutoMounted, resolveMountPath } from "./mounts";
+import { autoMounts, defaultMountPath, forcedReadOnly, resolveMountPath } from "./mounts";
 
 interface Props {
   form: LaunchForm;
@@ -212,7 +212,7 @@ export default function StepConfirm({ form, errors, warnings, images, admin, fol
 /** The Data & storage card: folder -> path (ro), the auto-mounted dot-folders, or the warning
  * that nothing survives the session. */
 function MountSummary({ form, folders }: { form: LaunchForm; folders: Folder[] | null }) {
-  const auto = (folders ?? []).filter(isAutoMounted);
+  const auto = autoMounts(form.mounts, folders);
   if (form.mounts.length === 0 && auto.length === 0) {
     return (
       <Alert

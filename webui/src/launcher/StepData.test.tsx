@@ -141,9 +141,9 @@ describe("StepData", () => {
 
     fireEvent.change(screen.getByLabelText("Mount path of models"), { target: { value: "data/sub" } });
     const modelsRow = screen.getAllByTestId("mount-row")[1];
-    expect(within(modelsRow).getByText("/home/work/data/sub overlaps folder data at /home/work/data")).toBeTruthy();
+    expect(within(modelsRow).getByText("/home/work/data/sub overlaps the mount of 'data' at /home/work/data")).toBeTruthy();
     fireEvent.change(screen.getByLabelText("Mount path of models"), { target: { value: "/usr/m" } });
-    expect(within(modelsRow).getByText("cannot mount at or under the system path /usr")).toBeTruthy();
+    expect(within(modelsRow).getByText("cannot mount at or under the system directory /usr")).toBeTruthy();
     fireEvent.change(screen.getByLabelText("Mount path of models"), { target: { value: "/mnt/m" } });
     expect(within(modelsRow).getByText("mounted at /mnt/m")).toBeTruthy();
     expect(latest.mounts[1]).toEqual({ folder: "id-models", path: "/mnt/m", ro: true });

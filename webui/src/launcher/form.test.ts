@@ -165,7 +165,7 @@ describe("mounts", () => {
   it("are checked by validate and belong to step 3", () => {
     const f = form({ mounts: [{ folder: "f1", path: "", ro: false }, { folder: "f2", path: "data", ro: true }] });
     const { errors } = validate(f, { ...ctx, folders: [...folders] });
-    expect(errors).toEqual({ "mounts.1.path": "/home/work/data is already the mount path of folder data" });
+    expect(errors).toEqual({ "mounts.1.path": "/home/work/data overlaps the mount of 'data' at /home/work/data" });
     expect(stepOf("mounts.1.path")).toBe(2);
     expect(stepOf("mounts")).toBe(2);
   });

@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import {
+  autoMounts,
   forcedReadOnly,
   isAutoMounted,
   MAX_MOUNTS,
+  MOUNT_PATH_MAX,
   mountErrors,
   mountRows,
   mountPathError,
@@ -49,10 +51,14 @@ describe("mountPathError", () => {
     }
   });
   it.each(["da ta", "dätä", "a:b", "a*", "~/x", "a\\b"])("refuses the characters of %j", (p) => {
-    expect(mountPathError(p)).toBe("only letters, digits and _ / . - are allowed");
+    expect(mountPathError(p)).toBe("may contain only letters, digits and '_', '/', '.', '-'");
+  });
+  it("refuses paths longer than the maximum", () => {
+    expect(mountPathError(`/mnt/${"a".repeat(MOUNT_PATH_MAX - 5)}`)).toBeNull();
+    expect(mountPathError(`/mnt/${"a".repeat(MOUNT_PATH_MAX - 4)}`)).toBe(`must be at most ${MOUNT_PATH_MAX} characters`);
   });
   it.each([".", "..", "a/../b", "./a", "/mnt/./x", "a/.."])("refuses the . or .. component in %j", (p) => {
-    expect(mountPathError(p)).toBe('must not contain "." or ".." components');
+    expect(mountPathError(p)).toBe("must not contain '.' or '..' as a path component");
   });
   it("allows dots inside a name", () => {
     expect(mountPathError(".cache")).toBeNull();
@@ -64,12 +70,12 @@ describe("mountPathError", () => {
     ["/home/work", "/home/work"],
     ["/home/work/", "/home/work"],
   ])("refuses exactly %s", (p, shown) => {
-    expect(mountPathError(p)).toBe(`cannot mount at ${shown}`);
+    expect(mountPathError(p)).toBe(`cannot mount over ${shown}`);
   });
   it("refuses every system path and what is under it", () => {
     for (const s of SYSTEM_PATHS) {
-      expect(mountPathError(s)).toBe(`cannot mount at or under the system path ${s}`);
-      expect(mountPathError(`${s}/x`)).toBe(`cannot mount at or under the system path ${s}`);
+      expect(mountPathError(s)).toBe(`cannot mount at or under the system directory ${s}`);
+      expect(mountPathError(`${s}/x`)).toBe(`cannot mount at or under the system directory ${s}`);
     }
     expect(mountPathError("/opt/berth2")).toBeNull(); // a sibling, not under
     expect(mountPathError("/usrlocal")).toBeNull();
@@ -83,28 +89,33 @@ describe("mountErrors", () => {
   });
   it("reports a broken path on its row", () => {
     expect(mountErrors([row("data"), row("models", "/etc/x")], folders)).toEqual({
-      "mounts.1.path": "cannot mount at or under the system path /etc",
+      "mounts.1.path": "cannot mount at or under the system directory /etc",
     });
   });
   it("reports the same path and nested paths on the later row", () => {
     expect(mountErrors([row("data"), row("models", "data")], folders)).toEqual({
-      "mounts.1.path": "/home/work/data is already the mount path of folder data",
+      "mounts.1.path": "/home/work/data overlaps the mount of 'data' at /home/work/data",
     });
     expect(mountErrors([row("data"), row("models", "data/sub")], folders)).toEqual({
-      "mounts.1.path": "/home/work/data/sub overlaps folder data at /home/work/data",
+      "mounts.1.path": "/home/work/data/sub overlaps the mount of 'data' at /home/work/data",
     });
     expect(mountErrors([row("data", "/mnt/a/b"), row("models", "/mnt/a")], folders)).toEqual({
-      "mounts.1.path": "/mnt/a overlaps folder data at /mnt/a/b",
+      "mounts.1.path": "/mnt/a overlaps the mount of 'data' at /mnt/a/b",
     });
     // a shared prefix is no overlap
     expect(mountErrors([row("data", "/mnt/ab"), row("models", "/mnt/a")], folders)).toEqual({});
   });
-  it("counts the auto-mounted dot-folders", () => {
-    expect(mountErrors([row("data", ".cfg/x")], folders)).toEqual({
-      "mounts.0.path": "/home/work/.cfg/x overlaps the auto-mounted folder .cfg at /home/work/.cfg",
-    });
-    expect(mountErrors([row(".cfg")], folders)).toEqual({
-      "mounts.0.folder": ".cfg is mounted automatically at /home/work/.cfg",
+  it("leaves out a dot-folder in the way of a chosen mount, or chosen explicitly", () => {
+    expect(autoMounts([], folders).map((f) => f.name)).toEqual([".cfg"]);
+    expect(mountErrors([row("data", ".cfg/x")], folders)).toEqual({});
+    expect(autoMounts([row("data", ".cfg/x")], folders)).toEqual([]);
+    expect(autoMounts([row("data", "/home/work")], folders).map((f) => f.name)).toEqual([".cfg"]); // refused anyway
+    expect(mountErrors([row(".cfg", "/mnt/cfg")], folders)).toEqual({});
+    expect(autoMounts([row(".cfg", "/mnt/cfg")], folders)).toEqual([]);
+  });
+  it("mounts a folder once", () => {
+    expect(mountErrors([row("data"), row("data", "/mnt/d")], folders)).toEqual({
+      "mounts.1.folder": "folder 'data' is already mounted (mounts[0])",
     });
   });
   it("refuses more than the maximum", () => {
@@ -123,7 +134,7 @@ describe("mountErrors", () => {
   });
   it("checks typed paths while the folders load", () => {
     expect(mountErrors([row("data", "/proc")], null)).toEqual({
-      "mounts.0.path": "cannot mount at or under the system path /proc",
+      "mounts.0.path": "cannot mount at or under the system directory /proc",
     });
   });
 });

@@ -1,10 +1,12 @@
 // Folder mounts of the launcher: the rows the user picks, the request's `mounts` list, and the
-// mount path rules (the same as the server's, checked live before it):
+// mount path rules, the same as the server's (src/berth/domain/mounts.py), with its messages,
+// checked live before it:
 // - empty path -> /home/work/<folder name>; relative -> under /home/work/; absolute as is;
-// - only the characters [A-Za-z0-9_/.-]; no "." or ".." component;
-// - no two mounts overlapping (one at or under another), auto-mounted dot-folders included;
-// - none at or under a system path, nor exactly /, /home or /home/work;
-// - at most MAX_MOUNTS folders.
+// - at most MOUNT_PATH_MAX characters of [A-Za-z0-9_/.-]; no "." or ".." component;
+// - none at or under a system directory, nor exactly /, /home or /home/work;
+// - no two mounts overlapping (one at or under another); a folder once; at most MAX_MOUNTS.
+// My own dot-folders are mounted at /home/work/.NAME unless chosen explicitly or in the way of
+// a chosen mount (then the server leaves them out, and so does autoMounts).
 // Pure functions only; the step (StepData.tsx) and the confirm card show what they return.
 
 /** One folder the user chose to mount (form state; kept in the URL and in recent history). */
@@ -38,6 +40,7 @@ export interface MountBody {
 
 export const HOME = "/home/work";
 export const MAX_MOUNTS = 32;
+export const MOUNT_PATH_MAX = 255;
 export const SYSTEM_PATHS = [
   "/bin",
   "/boot",
@@ -77,13 +80,15 @@ export function defaultMountPath(name: string): string {
 export function mountPathError(path: string): string | null {
   const text = path.trim();
   if (!text) return null;
-  if (!PATH_CHARS.test(text)) return "only letters, digits and _ / . - are allowed";
-  const parts = text.split("/");
-  if (parts.some((p) => p === "." || p === "..")) return 'must not contain "." or ".." components';
+  if (text.length > MOUNT_PATH_MAX) return `must be at most ${MOUNT_PATH_MAX} characters`;
+  if (!PATH_CHARS.test(text)) return "may contain only letters, digits and '_', '/', '.', '-'";
+  if (text.split("/").some((p) => p === "." || p === "..")) {
+    return "must not contain '.' or '..' as a path component";
+  }
   const resolved = resolveMountPath(text, "x");
-  if (RESERVED_EXACT.includes(resolved)) return `cannot mount at ${resolved}`;
+  if (RESERVED_EXACT.includes(resolved)) return `cannot mount over ${resolved}`;
   const system = SYSTEM_PATHS.find((s) => isAtOrUnder(resolved, s));
-  if (system) return `cannot mount at or under the system path ${system}`;
+  if (system) return `cannot mount at or under the system directory ${system}`;
   return null;
 }
 
@@ -91,9 +96,8 @@ export function mountPathError(path: string): string | null {
 export function resolveMountPath(path: string, name: string): string {
   const text = path.trim();
   if (!text) return defaultMountPath(name);
-  const parts = text.split("/").filter((p) => p !== "");
-  const abs = text.startsWith("/") ? `/${parts.join("/")}` : `${HOME}/${parts.join("/")}`;
-  return abs === `${HOME}/` ? HOME : abs;
+  const absolute = text.startsWith("/") ? text : `${HOME}/${text}`;
+  return `/${absolute.split("/").filter((p) => p !== "").join("/")}`;
 }
 
 /** `path` equals `base` or lies under it. */
@@ -106,43 +110,63 @@ export function overlaps(a: string, b: string): boolean {
   return isAtOrUnder(a, b) || isAtOrUnder(b, a);
 }
 
-/** Field key -> message, keys "mounts" (the count), "mounts.<i>.folder", "mounts.<i>.path".
- * `folders` null: not loaded yet (folder checks wait for it). An overlap is reported on the
- * later row, naming the earlier mount. */
-export function mountErrors(rows: MountRow[], folders: MountableFolder[] | null): Record<string, string> {
+/** The chosen rows' mount paths, null for a row that breaks a rule (or whose folder is not
+ * known yet), and each row's problem. Overlaps are reported on the later row. */
+function plan(rows: MountRow[], folders: MountableFolder[] | null) {
   const errors: Record<string, string> = {};
-  if (rows.length > MAX_MOUNTS) errors.mounts = `at most ${MAX_MOUNTS} folders can be mounted`;
+  const paths: (string | null)[] = [];
+  if (rows.length > MAX_MOUNTS) {
+    errors.mounts = `at most ${MAX_MOUNTS} folders can be mounted`;
+    return { errors, paths };
+  }
   const byId = new Map((folders ?? []).map((f) => [f.id, f]));
-  const taken: { path: string; what: string }[] = (folders ?? [])
-    .filter(isAutoMounted)
-    .map((f) => ({ path: defaultMountPath(f.name), what: `the auto-mounted folder ${f.name}` }));
+  const seen = new Map<string, number>();
+  const taken: { path: string; name: string }[] = [];
   rows.forEach((row, i) => {
+    paths.push(null);
     const folder = byId.get(row.folder);
     if (folders && (!folder || folder.status === "trashed")) {
       errors[`mounts.${i}.folder`] = "this folder is no longer available (deleted or not shared any more)";
       return;
     }
-    if (folder && isAutoMounted(folder)) {
-      errors[`mounts.${i}.folder`] = `${folder.name} is mounted automatically at ${defaultMountPath(folder.name)}`;
+    const name = folder?.name ?? row.folder;
+    if (seen.has(row.folder)) {
+      errors[`mounts.${i}.folder`] = `folder '${name}' is already mounted (mounts[${seen.get(row.folder)}])`;
       return;
     }
+    seen.set(row.folder, i);
     const problem = mountPathError(row.path);
     if (problem) {
       errors[`mounts.${i}.path`] = problem;
       return;
     }
     if (!folder && !row.path.trim()) return; // its default path is not known yet
-    const path = resolveMountPath(row.path, folder?.name ?? "");
+    const path = resolveMountPath(row.path, name);
     const clash = taken.find((t) => overlaps(t.path, path));
     if (clash) {
-      errors[`mounts.${i}.path`] =
-        clash.path === path ? `${path} is already the mount path of ${clash.what}`
-          : `${path} overlaps ${clash.what} at ${clash.path}`;
+      errors[`mounts.${i}.path`] = `${path} overlaps the mount of '${clash.name}' at ${clash.path}`;
       return;
     }
-    taken.push({ path, what: folder ? `folder ${folder.name}` : "another folder" });
+    taken.push({ path, name });
+    paths[i] = path;
   });
-  return errors;
+  return { errors, paths };
+}
+
+/** Field key -> message, keys "mounts" (the count), "mounts.<i>.folder", "mounts.<i>.path".
+ * `folders` null: not loaded yet (folder checks wait for it). */
+export function mountErrors(rows: MountRow[], folders: MountableFolder[] | null): Record<string, string> {
+  return plan(rows, folders).errors;
+}
+
+/** The dot-folders mounted by themselves: mine, not chosen explicitly and not at or around a
+ * chosen mount's path (the server leaves those out). */
+export function autoMounts<F extends MountableFolder>(rows: MountRow[], folders: F[] | null): F[] {
+  const paths = plan(rows, folders).paths.filter((p): p is string => p !== null);
+  const chosen = new Set(rows.map((r) => r.folder));
+  return (folders ?? []).filter(
+    (f) => isAutoMounted(f) && !chosen.has(f.id) && !paths.some((p) => overlaps(p, defaultMountPath(f.name))),
+  );
 }
 
 /** The request's `mounts`: path as typed (trimmed) or null, mode "ro" or null. */
