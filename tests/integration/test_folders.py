@@ -223,6 +223,8 @@ def test_uploads_are_checked_when_they_are_created(berth: Cluster) -> None:
                                               "Upload-Metadata": tusutil.metadata(
                                                   folder=f["id"], path="x")})
     assert r.status_code == 400 and "Upload-Length" in r.text
+    r = tusutil.create(me.http, f["id"], "huge", 2**41)
+    assert r.status_code == 413 and "Upload-Length" in r.text
     anonymous = httpx.Client(base_url=berth.url)
     assert tusutil.create(anonymous, f["id"], "x", 1).status_code == 401
     anonymous.close()
@@ -282,3 +284,59 @@ def test_explorer_operations(berth: Cluster) -> None:
     with pytest.raises(ApiError) as e:
         me.request("GET", f"{base}/files", params={"path": "nope"})
     assert e.value.status == 404
+
+
+def test_project_folders_are_used_by_the_projects_members(berth: Cluster) -> None:
+    creator, member = berth.user(), berth.user()  # every user is in the project "default"
+    f = folder(creator, project="default")
+    assert (f["owner_kind"], f["owner_name"], f["is_owner"]) == ("project", "default", True)
+    seen = {x["id"]: x for x in member.request("GET", "/api/folders")}[f["id"]]
+    assert (seen["my_permission"], seen["is_owner"], seen["shared_with_me"]) == ("rw", False,
+                                                                                 False)
+    put(member, f["id"], "from-member.txt", b"hi")
+    with pytest.raises(ApiError) as e:
+        member.request("DELETE", f"/api/folders/{f['id']}")
+    assert e.value.status == 403
+    with pytest.raises(ApiError) as e:
+        folder(creator, project="no-such-project")
+    assert "not a member of a project named 'no-such-project'" in fields(e)["project"]
+
+
+def test_sizes_are_measured_from_the_filesystem(berth: Cluster) -> None:
+    me = berth.user()
+    f = folder(me)
+    put(me, f["id"], "a.bin", b"x" * 100_000)
+
+    def measured() -> dict[str, Any] | None:
+        got: dict[str, Any] = me.request("GET", f"/api/folders/{f['id']}")
+        return got if got["usage_files"] == 1 else None
+    got = wait_for(measured, 30, what="the folder's size to be measured")
+    assert got["usage_bytes"] >= 100_000 and got["usage_complete"] is True
+
+
+def test_hosts_are_listed_for_superadmins_only(berth: Cluster) -> None:
+    [local] = berth.admin.request("GET", "/api/storage/hosts")
+    assert local["name"] == "local" and local["path"] == str(berth.root / "storage")
+    assert local["total_bytes"] >= local["free_bytes"] > 0 and "mount" in local["capabilities"]
+    assert local["folders"] >= 1
+    with pytest.raises(ApiError) as e:
+        berth.user().request("GET", "/api/storage/hosts")
+    assert e.value.status == 403
+
+
+def test_folder_count_is_limited_per_user(docker_ready: None) -> None:
+    c = Cluster(db="sqlite", manager_env={"BERTH_MAX_FOLDERS_PER_USER": "2"}).start()
+    try:
+        me = c.user()
+        folder(me, "one")
+        second = folder(me, "two")
+        with pytest.raises(ApiError) as e:
+            folder(me, "three")
+        assert "the most allowed is 2" in fields(e)["name"]
+        me.request("DELETE", f"/api/folders/{second['id']}")  # the trash still counts ...
+        with pytest.raises(ApiError):
+            folder(me, "three")
+        me.request("POST", f"/api/folders/{second['id']}/purge")  # ... a purge frees one
+        folder(me, "three")
+    finally:
+        c.close()

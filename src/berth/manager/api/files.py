@@ -71,7 +71,8 @@ async def list_files(
 @router.post("/{folder}/mkdir", status_code=201, responses=ERRORS)
 async def make_directory(folder: str, body: MkdirIn, actor: ActorDep, m: ManagerDep) -> EntryOut:
     """Create a directory (owned by the kernels' user)."""
-    _, fs = await folder_fs(m, actor.id, folder, write=True)
+    view, fs = await folder_fs(m, actor.id, folder, write=True)
+    m.usage.forget(view.row.id)
     return entry_out(await asyncio.to_thread(fs.mkdir, body.path, body.parents))
 
 

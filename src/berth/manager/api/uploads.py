@@ -69,11 +69,12 @@ def _meta(metadata: dict[str, Any], key: str) -> str:
     return value
 
 
-async def _writable(m: Any, actor_id: str, folder: str) -> FolderFS:
+async def _writable(m: Any, actor_id: str, folder: str) -> tuple[str, FolderFS]:
+    """The folder's id and files, when ``actor_id`` may write there; else an HTTP error."""
     try:
         async with m.db() as db:
             view = await svc.find_folder(db, actor_id, folder, write=True)
-        return FolderFS(svc.host_of(m, view.row.host).folder_dir(view.row.id))
+        return view.row.id, FolderFS(svc.host_of(m, view.row.host).folder_dir(view.row.id))
     except NotFound as e:
         raise HTTPException(404, f"folder: {e}") from e
     except (Forbidden, Conflict) as e:
@@ -104,11 +105,12 @@ async def _on_complete(actor: ActorDep, m: ManagerDep
         try:
             if not Path(staged).name.startswith(user_tag(actor.id)):
                 raise HTTPException(403, "this upload was started by another user")
-            fs = await _writable(m, actor.id, _meta(metadata, "folder"))
+            folder_id, fs = await _writable(m, actor.id, _meta(metadata, "folder"))
             try:
                 await asyncio.to_thread(fs.place, Path(staged), _meta(metadata, "path"))
             except FsError as e:
                 raise HTTPException(e.status, e.message) from e
+            m.usage.forget(folder_id)
         finally:
             for leftover in (staged, f"{staged}.info"):
                 with contextlib.suppress(FileNotFoundError):
