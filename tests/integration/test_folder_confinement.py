@@ -44,7 +44,8 @@ def attack(docker_ready: None) -> Iterator[dict[str, Any]]:
         plant = (f"cd /mnt/evil && ln -s /etc/shadow shadow && ln -s / rootlink && "
                  f"ln -s {c.root} datadir && ln -s {victim_dir} victim && "
                  f"ln -s ../../../../../.. up && mkfifo fifo && mkdir d && echo mine > d/f && "
-                 f"ln -s {victim_dir}/secret.txt d/inner && echo planted")
+                 f"ln -s {victim_dir}/secret.txt d/inner && touch \"d/$(printf 'bad\\377')\" && "
+                 f"echo planted")
         out = exec_in(s["kernels"][0]["container_id"], "sh", "-c", plant)
         assert out.strip() == "planted", out
         yield {"cluster": c, "attacker": attacker, "evil": evil, "victim_dir": victim_dir,
@@ -72,6 +73,9 @@ def test_listing_shows_links_as_links_and_never_lists_through_them(attack: dict[
     entries = {e["name"]: e["type"] for e in me.request("GET", f"{base}/files")["entries"]}
     assert entries == {"shadow": "symlink", "rootlink": "symlink", "datadir": "symlink",
                        "victim": "symlink", "up": "symlink", "fifo": "other", "d": "dir"}
+    # A name that is not UTF-8 is listed (shown with U+FFFD), not a server error.
+    inside = me.request("GET", f"{base}/files", params={"path": "d"})["entries"]
+    assert sorted(e["name"] for e in inside) == ["bad\ufffd", "f", "inner"]
     for through in ("rootlink", "rootlink/etc", "victim", "datadir", "up", "d/inner"):
         e = refused(me, "GET", f"{base}/files", params={"path": through})
         assert "secret" not in str(e.detail) and "shadow:" not in str(e.detail)
@@ -89,7 +93,7 @@ def test_downloads_never_read_through_a_link_and_a_fifo_does_not_hang(
     r = me.http.get(url, timeout=30)  # the whole folder as a zip
     assert r.status_code == 200
     archive = zipfile.ZipFile(io.BytesIO(r.content))
-    assert sorted(archive.namelist()) == ["d/", "d/f"]
+    assert sorted(archive.namelist()) == ["d/", "d/bad\ufffd", "d/f"]
     assert archive.read("d/f") == b"mine\n"
 
 

@@ -48,9 +48,15 @@ async def folder_fs(m: Manager, actor_id: str, ref: str, write: bool = False
     return view, FolderFS(svc.host_of(m, view.row.host).folder_dir(view.row.id))
 
 
+def shown(name: str) -> str:
+    """A name from disk as JSON can carry it: bytes that are not UTF-8 (a session may make
+    such names) become U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def entry_out(e: Entry) -> EntryOut:
-    return EntryOut(name=e.name, path=e.path, type=e.type, size=e.size, modified=e.modified,
-                    mode=e.mode)
+    return EntryOut(name=shown(e.name), path=shown(e.path), type=e.type, size=e.size,
+                    modified=e.modified, mode=e.mode)
 
 
 @router.get("/{folder}/files", responses=ERRORS)
@@ -110,7 +116,7 @@ async def download(folder: str, actor: ActorDep, m: ManagerDep, request: Request
     view, fs = await folder_fs(m, actor.id, folder)
     entry = await asyncio.to_thread(fs.stat, path)
     if entry.type == "dir":
-        name = (entry.name if path.strip("/") else view.row.name) + ".zip"
+        name = (shown(entry.name) if path.strip("/") else view.row.name) + ".zip"
         chunks = iterate_in_threadpool(zip_chunks(fs, path))
         return StreamingResponse(chunks, media_type="application/zip",
                                  headers={**SAFE_HEADERS, "Content-Disposition": _disposition(
@@ -128,7 +134,7 @@ async def download(folder: str, actor: ActorDep, m: ManagerDep, request: Request
         raise
     start, end = span if span else (0, size - 1)
     headers = {**SAFE_HEADERS, "Accept-Ranges": "bytes", "Content-Length": str(end - start + 1),
-               "Content-Disposition": _disposition(entry.name)}
+               "Content-Disposition": _disposition(shown(entry.name))}
     if span:
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     return StreamingResponse(_read(handle, start, end), status_code=206 if span else 200,
