@@ -80,7 +80,7 @@ export default function CreateFolderDialog({ open, onCreated, onCancel }: Props)
       onOk={() => form.submit()}
       confirmLoading={busy}
       onCancel={onCancel}
-      destroyOnClose
+      destroyOnHidden
       data-testid="create-folder-dialog"
     >
       {error && <Alert type="error" showIcon message="Could not create the folder" description={error} style={{ marginBottom: 16 }} />}

@@ -60,7 +60,7 @@ export default function EditFolderDialog({ folder, onSaved, onCancel }: Props) {
       onOk={() => form.submit()}
       confirmLoading={busy}
       onCancel={onCancel}
-      destroyOnClose
+      destroyOnHidden
     >
       {error && <Alert type="error" showIcon message="Could not save the folder" description={error} style={{ marginBottom: 16 }} />}
       <Form form={form} layout="vertical" onFinish={submit} requiredMark={false}>

@@ -55,7 +55,7 @@ export default function PathDialog(props: Props) {
       onOk={() => form.submit()}
       confirmLoading={busy}
       onCancel={props.onCancel}
-      destroyOnClose
+      destroyOnHidden
     >
       {error && <Alert type="error" showIcon message={error} style={{ marginBottom: 16 }} />}
       <Form form={form} layout="vertical" onFinish={submit} preserve={false}>

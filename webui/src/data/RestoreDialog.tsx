@@ -47,7 +47,7 @@ export default function RestoreDialog({ target, onRestored, onCancel }: Props) {
       onOk={() => form.submit()}
       confirmLoading={busy}
       onCancel={onCancel}
-      destroyOnClose
+      destroyOnHidden
     >
       {target && <Alert type="warning" showIcon message={target.reason} style={{ marginBottom: 16 }} />}
       {error && <Alert type="error" showIcon message={error} style={{ marginBottom: 16 }} />}

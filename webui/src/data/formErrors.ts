@@ -7,9 +7,8 @@ import { ApiError } from "../api";
 export function applyFieldErrors(form: FormInstance, error: unknown, known: readonly string[]): string | null {
   if (!(error instanceof ApiError)) return (error as Error)?.message ?? String(error);
   const mine = error.fields.filter((f) => known.includes(f.field));
-  form.setFields(
-    known.map((name) => ({ name, errors: mine.filter((f) => f.field === name).map((f) => f.message) })),
-  );
+  const named = [...new Set(mine.map((f) => f.field))];
+  form.setFields(named.map((name) => ({ name, errors: mine.filter((f) => f.field === name).map((f) => f.message) })));
   if (mine.length > 0 && mine.length === error.fields.length) return null;
   return error.message;
 }
