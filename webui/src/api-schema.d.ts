@@ -478,6 +478,300 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/folders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Folders
+         * @description Your folders, your projects' folders and those shared with you (or your trash).
+         */
+        get: operations["list_folders_api_folders_get"];
+        put?: never;
+        /**
+         * Create Folder
+         * @description Create a folder (an empty directory on its host, owned by the kernels' user).
+         */
+        post: operations["create_folder_api_folders_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/folders/{folder}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Folder
+         * @description A folder by id or name.
+         */
+        get: operations["get_folder_api_folders__folder__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Trash Folder
+         * @description Move it to the trash: its files stay until it is purged; restore it any time.
+         */
+        delete: operations["trash_folder_api_folders__folder__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Folder
+         * @description Rename it, or change its usage mode or permission (owner only).
+         */
+        patch: operations["update_folder_api_folders__folder__patch"];
+        trace?: never;
+    };
+    "/api/folders/{folder}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore Folder
+         * @description Bring a folder back from the trash (give a new name if its name is taken again).
+         */
+        post: operations["restore_folder_api_folders__folder__restore_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/folders/{folder}/purge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Purge Folder
+         * @description Delete a folder in the trash for good, with all its files.
+         */
+        post: operations["purge_folder_api_folders__folder__purge_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/folders/{folder}/shares": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Shares
+         * @description Who the folder is shared with (owner only).
+         */
+        get: operations["list_shares_api_folders__folder__shares_get"];
+        put?: never;
+        /**
+         * Share Folder
+         * @description Share with a user read-only or read-write (again: change the permission).
+         */
+        post: operations["share_folder_api_folders__folder__shares_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/folders/{folder}/shares/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Unshare Folder
+         * @description The owner stops sharing with a user; a user with your own id leaves a shared folder.
+         */
+        delete: operations["unshare_folder_api_folders__folder__shares__user_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/storage/hosts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Hosts
+         * @description Folder hosts with their disk usage and free space (superadmins).
+         */
+        get: operations["list_hosts_api_storage_hosts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/folders/{folder}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Files
+         * @description One page of a directory: name, type, size, time; directories first by name or type.
+         */
+        get: operations["list_files_api_folders__folder__files_get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete File
+         * @description Delete a file, a symbolic link (not what it points to) or a directory.
+         */
+        delete: operations["delete_file_api_folders__folder__files_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/folders/{folder}/mkdir": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make Directory
+         * @description Create a directory (owned by the kernels' user).
+         */
+        post: operations["make_directory_api_folders__folder__mkdir_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/folders/{folder}/move": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move File
+         * @description Rename or move a file or directory inside the folder (never over an existing one).
+         */
+        post: operations["move_file_api_folders__folder__move_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/folders/{folder}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download
+         * @description A file (HTTP Range supported, to resume) or a directory as a zip, streamed.
+         */
+        get: operations["download_api_folders__folder__download_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/uploads/{uuid}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Extension Termination Route */
+        delete: operations["extension_termination_route_api_uploads__uuid__delete"];
+        options?: never;
+        /** Core Head Route */
+        head: operations["core_head_route_api_uploads__uuid__head"];
+        /** Core Patch Route */
+        patch: operations["core_patch_route_api_uploads__uuid__patch"];
+        trace?: never;
+    };
+    "/api/uploads/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Extension Creation Route */
+        post: operations["extension_creation_route_api_uploads__post"];
+        delete?: never;
+        /** Core Options Route */
+        options: operations["core_options_route_api_uploads__options"];
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Extension Creation Route */
+        post: operations["extension_creation_route_api_uploads_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/health": {
         parameters: {
             query?: never;
@@ -627,6 +921,168 @@ export interface components {
             /** Ids */
             ids: string[];
         };
+        /** EntryOut */
+        EntryOut: {
+            /** Name */
+            name: string;
+            /** Path */
+            path: string;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "file" | "dir" | "symlink" | "other";
+            /** Size */
+            size: number;
+            /**
+             * Modified
+             * Format: date-time
+             */
+            modified: string;
+            /** Mode */
+            mode: number;
+        };
+        /** FileList */
+        FileList: {
+            /** Path */
+            path: string;
+            /** Total */
+            total: number;
+            /** Offset */
+            offset: number;
+            /** Limit */
+            limit: number;
+            /** Entries */
+            entries: components["schemas"]["EntryOut"][];
+        };
+        /** FolderCreate */
+        FolderCreate: {
+            /**
+             * Name
+             * @description 1-64 characters: letters, digits, '.', '_', '-'; not '.' or '..'; unique per owner; a name starting with '.' is mounted into every session of its owner at /home/work/.NAME.
+             */
+            name: string;
+            /**
+             * Host
+             * @description Folder host; default: the configured default host.
+             */
+            host?: string | null;
+            /**
+             * Usage Mode
+             * @default general
+             * @enum {string}
+             */
+            usage_mode: "general" | "data" | "model";
+            /**
+             * Permission
+             * @description The most any mount of it gets.
+             * @default rw
+             * @enum {string}
+             */
+            permission: "rw" | "ro";
+            /**
+             * Project
+             * @description Make it a folder of this project (you must be a member); default: yours.
+             */
+            project?: string | null;
+        };
+        /** FolderOut */
+        FolderOut: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Host */
+            host: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "ready" | "trashed";
+            /** Trashed At */
+            trashed_at: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Owner Kind
+             * @enum {string}
+             */
+            owner_kind: "user" | "project";
+            /** Owner Id */
+            owner_id: string;
+            /**
+             * Owner Name
+             * @description The owner's email, or the project's name.
+             */
+            owner_name: string;
+            /**
+             * Usage Mode
+             * @enum {string}
+             */
+            usage_mode: "general" | "data" | "model";
+            /**
+             * Permission
+             * @description The most any mount of it gets.
+             * @enum {string}
+             */
+            permission: "rw" | "ro";
+            /**
+             * My Permission
+             * @description What you may do with its files.
+             * @enum {string}
+             */
+            my_permission: "rw" | "ro";
+            /**
+             * Is Owner
+             * @description You may rename, delete and share it.
+             */
+            is_owner: boolean;
+            /** Shared With Me */
+            shared_with_me: boolean;
+            /**
+             * Auto Mount
+             * @description Mounted into every session of its owner at /home/work/<name> (its name starts with '.').
+             */
+            auto_mount: boolean;
+            /**
+             * Usage Bytes
+             * @description Disk space its files take; null while not measured yet (measured in the background).
+             */
+            usage_bytes: number | null;
+            /** Usage Files */
+            usage_files: number | null;
+            /** Usage Measured At */
+            usage_measured_at: string | null;
+            /**
+             * Usage Complete
+             * @description False when the count stopped early (a huge folder): the figures are a lower bound.
+             * @default true
+             */
+            usage_complete: boolean;
+        };
+        /** FolderRestore */
+        FolderRestore: {
+            /**
+             * Name
+             * @description A new name, when the old one is taken again.
+             */
+            name?: string | null;
+        };
+        /** FolderUpdate */
+        FolderUpdate: {
+            /**
+             * Name
+             * @description 1-64 characters: letters, digits, '.', '_', '-'; not '.' or '..'; unique per owner; a name starting with '.' is mounted into every session of its owner at /home/work/.NAME.
+             */
+            name?: string | null;
+            /** Usage Mode */
+            usage_mode?: ("general" | "data" | "model") | null;
+            /** Permission */
+            permission?: ("rw" | "ro") | null;
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -647,6 +1103,26 @@ export interface components {
              * Format: date-time
              */
             at: string;
+        };
+        /** HostOut */
+        HostOut: {
+            /** Name */
+            name: string;
+            /** Path */
+            path: string;
+            /** Capabilities */
+            capabilities: string[];
+            /** Total Bytes */
+            total_bytes: number;
+            /** Used Bytes */
+            used_bytes: number;
+            /** Free Bytes */
+            free_bytes: number;
+            /**
+             * Folders
+             * @description Folders on it, the trash included.
+             */
+            folders: number;
         };
         /** ImageOut */
         ImageOut: {
@@ -817,6 +1293,65 @@ export interface components {
              */
             current: boolean;
         };
+        /** MkdirIn */
+        MkdirIn: {
+            /**
+             * Path
+             * @description Relative to the folder's root; '/'-separated; '' is the root.
+             */
+            path: string;
+            /**
+             * Parents
+             * @description Create missing parents; no error if it exists.
+             * @default false
+             */
+            parents: boolean;
+        };
+        /** MountIn */
+        MountIn: {
+            /**
+             * Folder
+             * @description A folder's id or name (yours, your project's, or shared with you).
+             */
+            folder: string;
+            /**
+             * Path
+             * @description Where it appears: empty → /home/work/<name>; relative → under /home/work; absolute as is. Characters A-Z a-z 0-9 _ / . -; no overlaps; no system paths.
+             */
+            path?: string | null;
+            /**
+             * Mode
+             * @description rw or ro; empty: the most the folder allows you.
+             */
+            mode?: ("rw" | "ro") | null;
+        };
+        /** MountOut */
+        MountOut: {
+            /** Folder Id */
+            folder_id: string;
+            /** Folder */
+            folder: string;
+            /** Path */
+            path: string;
+            /**
+             * Mode
+             * @enum {string}
+             */
+            mode: "rw" | "ro";
+        };
+        /** MoveIn */
+        MoveIn: {
+            /**
+             * Src
+             * @description Relative to the folder's root; '/'-separated; '' is the root.
+             */
+            src: string;
+            /**
+             * Dst
+             * @description Relative to the folder's root; '/'-separated; '' is the root.
+             */
+            dst: string;
+        };
         /**
          * ResourcesIn
          * @description cpu, mem and shmem; other keys are accelerator slots by name (refused by name unless
@@ -947,6 +1482,11 @@ export interface components {
              * @default 1
              */
             cluster_size: number;
+            /**
+             * Mounts
+             * @description Storage folders to mount; folders named '.NAME' of the owner are mounted at /home/work/.NAME in any case.
+             */
+            mounts?: components["schemas"]["MountIn"][];
         };
         /** SessionDetailOut */
         SessionDetailOut: {
@@ -1002,6 +1542,11 @@ export interface components {
             timeout_seconds: number | null;
             /** Preopen Ports */
             preopen_ports: number[];
+            /**
+             * Mounts
+             * @description Mounted folders.
+             */
+            mounts?: components["schemas"]["MountOut"][];
             /** Cluster Mode */
             cluster_mode: string;
             /** Cluster Size */
@@ -1074,6 +1619,11 @@ export interface components {
             timeout_seconds: number | null;
             /** Preopen Ports */
             preopen_ports: number[];
+            /**
+             * Mounts
+             * @description Mounted folders.
+             */
+            mounts?: components["schemas"]["MountOut"][];
             /** Cluster Mode */
             cluster_mode: string;
             /** Cluster Size */
@@ -1159,6 +1709,36 @@ export interface components {
              * @description New name (RUNNING sessions only).
              */
             name: string;
+        };
+        /** ShareIn */
+        ShareIn: {
+            /** Email */
+            email: string;
+            /**
+             * Permission
+             * @default ro
+             * @enum {string}
+             */
+            permission: "rw" | "ro";
+        };
+        /** ShareOut */
+        ShareOut: {
+            /** Folder Id */
+            folder_id: string;
+            /** User Id */
+            user_id: string;
+            /** Email */
+            email: string;
+            /**
+             * Permission
+             * @enum {string}
+             */
+            permission: "rw" | "ro";
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
         };
         /** SshInfo */
         SshInfo: {
@@ -2260,6 +2840,967 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": components["schemas"]["SessionStatusEvent"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_folders_api_folders_get: {
+        parameters: {
+            query?: {
+                /** @description List your trash instead. */
+                trashed?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FolderOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_folder_api_folders_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FolderCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FolderOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_folder_api_folders__folder__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                folder: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FolderOut"];
+                };
+            };
+            /** @description Only its owner may do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such folder of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    trash_folder_api_folders__folder__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                folder: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FolderOut"];
+                };
+            };
+            /** @description Only its owner may do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such folder of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_folder_api_folders__folder__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                folder: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FolderUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FolderOut"];
+                };
+            };
+            /** @description Only its owner may do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such folder of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    restore_folder_api_folders__folder__restore_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                folder: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["FolderRestore"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FolderOut"];
+                };
+            };
+            /** @description Only its owner may do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such folder of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    purge_folder_api_folders__folder__purge_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                folder: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Only its owner may do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such folder of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A session mounts it */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_shares_api_folders__folder__shares_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                folder: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareOut"][];
+                };
+            };
+            /** @description Only its owner may do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such folder of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    share_folder_api_folders__folder__shares_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                folder: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShareIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareOut"];
+                };
+            };
+            /** @description Only its owner may do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such folder of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    unshare_folder_api_folders__folder__shares__user_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                folder: string;
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Only its owner may do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such folder of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_hosts_api_storage_hosts_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HostOut"][];
+                };
+            };
+            /** @description Superadmins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    list_files_api_folders__folder__files_get: {
+        parameters: {
+            query?: {
+                /** @description Relative to the folder's root; '' is the root. */
+                path?: string;
+                sort?: "name" | "size" | "modified" | "type";
+                order?: "asc" | "desc";
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                folder: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileList"];
+                };
+            };
+            /** @description A path that is not allowed (e.g. '..', a symbolic link) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such folder or file */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Exists already, or a directory is not empty */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_file_api_folders__folder__files_delete: {
+        parameters: {
+            query: {
+                /** @description Relative to the folder's root; '' is the root. */
+                path: string;
+                /** @description Delete a directory with everything in it. */
+                recursive?: boolean;
+            };
+            header?: never;
+            path: {
+                folder: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A path that is not allowed (e.g. '..', a symbolic link) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such folder or file */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Exists already, or a directory is not empty */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    make_directory_api_folders__folder__mkdir_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                folder: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MkdirIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EntryOut"];
+                };
+            };
+            /** @description A path that is not allowed (e.g. '..', a symbolic link) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such folder or file */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Exists already, or a directory is not empty */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    move_file_api_folders__folder__move_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                folder: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MoveIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EntryOut"];
+                };
+            };
+            /** @description A path that is not allowed (e.g. '..', a symbolic link) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such folder or file */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Exists already, or a directory is not empty */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    download_api_folders__folder__download_get: {
+        parameters: {
+            query?: {
+                /** @description Relative to the folder's root; '' is the root. */
+                path?: string;
+            };
+            header?: never;
+            path: {
+                folder: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Part of the file (Range) */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A path that is not allowed (e.g. '..', a symbolic link) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such folder or file */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Exists already, or a directory is not empty */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The range is outside the file */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    extension_termination_route_api_uploads__uuid__delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                "tus-resumable"?: string;
+            };
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    core_head_route_api_uploads__uuid__head: {
+        parameters: {
+            query?: never;
+            header?: {
+                "tus-resumable"?: string;
+            };
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    core_patch_route_api_uploads__uuid__patch: {
+        parameters: {
+            query?: {
+                post_request?: boolean;
+            };
+            header: {
+                "content-length": number;
+                "upload-offset": number;
+                "upload-length"?: number;
+                "content-type"?: string;
+                "tus-resumable"?: string;
+            };
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    extension_creation_route_api_uploads__post: {
+        parameters: {
+            query?: never;
+            header?: {
+                "upload-metadata"?: string;
+                "upload-length"?: number;
+                "upload-defer-length"?: number;
+                "upload-concat"?: string;
+                "tus-resumable"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    core_options_route_api_uploads__options: {
+        parameters: {
+            query?: never;
+            header?: {
+                "tus-resumable"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    extension_creation_route_api_uploads_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                "upload-metadata"?: string;
+                "upload-length"?: number;
+                "upload-defer-length"?: number;
+                "upload-concat"?: string;
+                "tus-resumable"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
                 };
             };
             /** @description Validation Error */

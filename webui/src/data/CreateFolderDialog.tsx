@@ -45,9 +45,6 @@ export default function CreateFolderDialog({ open, onCreated, onCancel }: Props)
       (list) => {
         setHosts(list);
         setHostsError(null);
-        if (list.length > 0 && !form.getFieldValue("host")) {
-          form.setFieldValue("host", list.some((h) => h.name === "local") ? "local" : list[0].name);
-        }
       },
       (e: Error) => setHostsError(e.message),
     );
@@ -138,10 +135,13 @@ export default function CreateFolderDialog({ open, onCreated, onCancel }: Props)
           <Form.Item
             name="host"
             label="Storage host"
+            extra="Leave empty for the default host."
             validateStatus={hostsError ? "error" : undefined}
             help={hostsError ? `Could not load the storage hosts: ${hostsError}` : undefined}
           >
             <Select
+              allowClear
+              placeholder="The default host"
               loading={hosts === null && !hostsError}
               aria-label="Storage host"
               options={(hosts ?? []).map((h) => ({

@@ -11,10 +11,15 @@ export default function FolderSize({ folder }: { folder: Folder }) {
       </Tooltip>
     );
   }
-  const files = folder.usage_files === null ? "" : `${plural(folder.usage_files, "file")}, `;
+  const partial = folder.usage_complete === false;
+  const files = folder.usage_files === null ? "" : `${partial ? "at least " : ""}${plural(folder.usage_files, "file")}, `;
+  const note = partial ? " (the count stopped early: it is a lower bound)" : "";
   return (
-    <Tooltip title={`${files}measured ${formatTime(folder.usage_measured_at)}`}>
-      <span data-testid="folder-size">{formatBytes(folder.usage_bytes)}</span>
+    <Tooltip title={`${files}measured ${formatTime(folder.usage_measured_at)}${note}`}>
+      <span data-testid="folder-size">
+        {partial ? "≥ " : ""}
+        {formatBytes(folder.usage_bytes)}
+      </span>
     </Tooltip>
   );
 }

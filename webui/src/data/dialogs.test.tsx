@@ -31,7 +31,9 @@ beforeEach(() => {
     if (c.method === "GET" && c.path === "/api/folders/id-data/shares") return json(shares);
     if (c.method === "POST" && c.path === "/api/folders/id-data/shares") {
       const { email, permission } = c.body as Share;
-      if (email === "nobody@example.com") return json({ detail: "email: no user with that email" }, 404);
+      if (email === "nobody@example.com") {
+        return json({ detail: [{ loc: ["body", "email"], msg: `no active user with email ${email}` }] }, 422);
+      }
       const share = { ...shares[0], user_id: "u3", email, permission };
       shares = [...shares.filter((s) => s.email !== email), share];
       return json(share);
@@ -52,9 +54,9 @@ describe("CreateFolderDialog", { timeout: 30_000 }, () => {
   it("checks the name as typed and explains dot-folders", async () => {
     render(withApp(<CreateFolderDialog open onCreated={() => undefined} onCancel={() => undefined} />));
     fireEvent.change(nameInput(), { target: { value: "my data" } });
-    expect(await screen.findByText(/The name may use only ASCII letters/, {}, { timeout: 5000 })).toBeTruthy();
+    expect(await screen.findByText(/The name may use only ASCII letters/)).toBeTruthy();
     fireEvent.change(nameInput(), { target: { value: ".." } });
-    expect(await screen.findByText('The name ".." is not a folder name', {}, { timeout: 5000 })).toBeTruthy();
+    expect(await screen.findByText('The name ".." is not a folder name')).toBeTruthy();
     fireEvent.change(nameInput(), { target: { value: ".cache" } });
     expect(await screen.findByText(/mounted into every session of yours at \/home\/work\/\.cache/)).toBeTruthy();
     expect(calls.some((c) => c.path === "/api/storage/hosts")).toBe(false); // not a superadmin
@@ -86,10 +88,12 @@ describe("CreateFolderDialog", { timeout: 30_000 }, () => {
   it("lets a superadmin pick the storage host", async () => {
     auth.user.role = "superadmin";
     render(withApp(<CreateFolderDialog open onCreated={() => undefined} onCancel={() => undefined} />));
-    expect(await screen.findByText(/^local — 512 GiB free of 1 TiB/)).toBeTruthy();
+    await waitFor(() => expect(calls.some((c) => c.path === "/api/storage/hosts")).toBe(true));
+    fireEvent.mouseDown(screen.getAllByLabelText("Storage host").find((e) => e.tagName === "INPUT")!);
+    fireEvent.click(await screen.findByText("nas — 1 TiB free of 2 TiB"));
     fireEvent.change(nameInput(), { target: { value: "big" } });
     fireEvent.click(button("Create"));
-    await waitFor(() => expect(calls.find((c) => c.method === "POST")?.body).toMatchObject({ name: "big", host: "local" }));
+    await waitFor(() => expect(calls.find((c) => c.method === "POST")?.body).toMatchObject({ name: "big", host: "nas" }));
   });
 });
 
@@ -99,7 +103,7 @@ describe("ShareDialog", { timeout: 30_000 }, () => {
     expect(await screen.findByText("bob@example.com")).toBeTruthy();
     fireEvent.change(screen.getByLabelText("Email"), { target: { value: "nobody@example.com" } });
     fireEvent.click(button("Share"));
-    expect(await screen.findByText("no user with that email")).toBeTruthy();
+    expect(await screen.findByText("no active user with email nobody@example.com")).toBeTruthy();
     fireEvent.change(screen.getByLabelText("Email"), { target: { value: "carol@example.com" } });
     fireEvent.click(button("Share"));
     expect(await screen.findByText("carol@example.com")).toBeTruthy();

@@ -1,9 +1,12 @@
 // Test helpers: folders, a fetch stand-in answering by "METHOD /path", the antd App wrapper.
 import { App as AntApp } from "antd";
 import type { ReactNode } from "react";
-import { waitFor } from "@testing-library/react";
+import { configure, waitFor } from "@testing-library/react";
 import { vi } from "vitest";
 import type { Folder } from "./types";
+
+// antd forms validate asynchronously; on a busy machine that takes longer than the default 1 s.
+configure({ asyncUtilTimeout: 5000 });
 
 export const folder = (name: string, patch: Partial<Folder> = {}): Folder => ({
   id: `id-${name}`,
