@@ -2,7 +2,7 @@
 import { Alert, Form, Input, Modal } from "antd";
 import { useEffect, useState } from "react";
 import { ApiError } from "../api";
-import { relativePathError } from "./rules";
+import { joinPath, relativePathError } from "./rules";
 
 interface Props {
   open: boolean;
@@ -32,7 +32,7 @@ export default function PathDialog(props: Props) {
     setBusy(true);
     setError(null);
     try {
-      await props.onSubmit(path.trim());
+      await props.onSubmit(joinPath(path.trim()));
     } catch (e) {
       // The API names the path "path" (mkdir) or "dst"/"src" (move): all are this field; a 409
       // (something is there already) or 400 (e.g. a symbolic link on the way) is about it too.

@@ -25,14 +25,16 @@ export function isAutoMounted(name: string): boolean {
 }
 
 /** The message for a bad path relative to a folder's root (a file or directory to create or
- * move to), or null. The root itself ("") is not a valid target. */
+ * move to), or null. The root itself ("" or "/"-only) is not a valid target; empty parts are
+ * skipped (send it through joinPath). */
 export function relativePathError(path: string): string | null {
   if (path.trim() === "") return "enter a path";
   if (path.startsWith("/")) return "must be relative to the folder (no leading '/')";
   if (path.includes("\0")) return "must not contain a NUL character";
   if (utf8Length(path) > PATH_MAX) return `must be at most ${PATH_MAX} bytes long`;
-  for (const part of path.split("/")) {
-    if (part === "") return "must not contain empty parts ('//' or a trailing '/')";
+  const parts = path.split("/").filter((p) => p !== ""); // "a//b/" is "a/b", as on the server
+  if (parts.length === 0) return "enter a path";
+  for (const part of parts) {
     if (part === "." || part === "..") return "must not contain '.' or '..' parts";
     if (utf8Length(part) > PATH_COMPONENT_MAX) {
       return `each part must be at most ${PATH_COMPONENT_MAX} bytes long`;
