@@ -2,7 +2,7 @@
 // resolved path or the rule it breaks below) and a read-only switch (forced on, and disabled,
 // when the folder is read-only for me); then the dot-folders mounted automatically.
 import { CloseOutlined } from "@ant-design/icons";
-import { Alert, Button, Form, Input, Switch, Tooltip, Typography } from "antd";
+import { Alert, Button, Form, Grid, Input, Switch, Tooltip, Typography } from "antd";
 import type { Folder } from "../data/types";
 import type { LaunchForm, Messages } from "./form";
 import {
@@ -10,6 +10,7 @@ import {
   defaultMountPath,
   forcedReadOnly,
   isAutoMounted,
+  MOUNT_PATH_MAX,
   mountPathError,
   resolveMountPath,
   type MountRow,
@@ -23,6 +24,7 @@ interface Props {
 }
 
 export default function MountList({ form, setForm, errors, folders }: Props) {
+  const narrow = !Grid.useBreakpoint().md;
   const byId = new Map((folders ?? []).map((f) => [f.id, f]));
   const auto = autoMounts(form.mounts, folders);
   const chosen = new Set(form.mounts.map((m) => m.folder));
@@ -49,6 +51,22 @@ export default function MountList({ form, setForm, errors, folders }: Props) {
         const error = errors[`mounts.${i}.folder`] ?? errors[`mounts.${i}.path`] ?? errors[`mounts.${i}.mode`];
         const resolved = folder || m.path.trim() ? resolveMountPath(m.path, name) : null;
         const hint = !error && resolved && !mountPathError(m.path) ? `mounted at ${resolved}` : undefined;
+        const pathField = (
+          <Form.Item
+            style={{ flex: narrow ? "1 1 100%" : "1 1 220px", minWidth: 0, marginBottom: 8 }}
+            validateStatus={error ? "error" : undefined}
+            help={error ?? hint}
+          >
+            <Input
+              aria-label={`Mount path of ${name}`}
+              placeholder={defaultMountPath(name)}
+              value={m.path}
+              maxLength={MOUNT_PATH_MAX + 45}
+              onChange={(e) => update(i, { path: e.target.value })}
+              allowClear
+            />
+          </Form.Item>
+        );
         return (
           <div
             key={m.folder}
@@ -56,23 +74,15 @@ export default function MountList({ form, setForm, errors, folders }: Props) {
             data-folder={name}
             style={{ display: "flex", flexWrap: "wrap", alignItems: "flex-start", gap: "4px 12px", marginBottom: 4 }}
           >
-            <Typography.Text strong ellipsis style={{ flex: "0 1 160px", minWidth: 80, paddingTop: 5 }} title={name}>
+            <Typography.Text
+              strong
+              ellipsis
+              style={{ flex: narrow ? "1 1 0" : "0 1 160px", minWidth: 80, paddingTop: 5 }}
+              title={name}
+            >
               {name}
             </Typography.Text>
-            <Form.Item
-              style={{ flex: "1 1 220px", minWidth: 0, marginBottom: 8 }}
-              validateStatus={error ? "error" : undefined}
-              help={error ?? hint}
-            >
-              <Input
-                aria-label={`Mount path of ${name}`}
-                placeholder={defaultMountPath(name)}
-                value={m.path}
-                maxLength={4096}
-                onChange={(e) => update(i, { path: e.target.value })}
-                allowClear
-              />
-            </Form.Item>
+            {!narrow && pathField}
             <Tooltip title={ro ? "This folder is read-only for you" : undefined}>
               <span style={{ display: "inline-flex", alignItems: "center", gap: 6, paddingTop: 5 }}>
                 <Switch
@@ -90,9 +100,11 @@ export default function MountList({ form, setForm, errors, folders }: Props) {
               size="small"
               icon={<CloseOutlined />}
               aria-label={`Do not mount ${name}`}
+              title={`Do not mount ${name}`}
               onClick={() => remove(i)}
               style={{ marginTop: 2 }}
             />
+            {narrow && pathField}
           </div>
         );
       })}

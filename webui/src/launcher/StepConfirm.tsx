@@ -136,7 +136,7 @@ export default function StepConfirm({ form, errors, warnings, images, admin, fol
     );
   };
 
-  const d = { size: "small" as const, column: 2, colon: true };
+  const d = { size: "small" as const, column: { xs: 1, sm: 2 }, colon: true };
   return (
     <Space direction="vertical" style={{ width: "100%" }} size={12}>
       {errors.general && <Alert type="error" showIcon message={errors.general} />}
