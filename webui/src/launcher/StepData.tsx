@@ -97,6 +97,13 @@ export default function StepData({ form, setForm, errors, folderList }: Props) {
         survive the session and can be mounted again later.
       </Typography.Paragraph>
       {loadError && <Alert type="error" showIcon message={`Cannot load your folders: ${loadError}`} />}
+      {form.assignOwner && form.ownerEmail.trim() && (
+        <Alert
+          type="info"
+          showIcon
+          message={`The session belongs to ${form.ownerEmail.trim()}: it can mount only folders that user may use (checked when you launch), and that user's dot-folders are mounted automatically. The folders below are yours.`}
+        />
+      )}
       <div style={{ display: "flex", gap: 8 }}>
         <Input.Search
           placeholder="Search folders"
