@@ -12,8 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from berth.cli import folder_files as files
-from berth.cli.common import bad_option, client, console, err, handle_errors, print_json, size
-from berth.cli.folder_files import FolderArg
+from berth.cli.common import bad_option, client, console, err, handle_errors, print_json
+from berth.cli.folder_files import FolderArg, human
 
 app = typer.Typer(
     help="Storage folders: your data, kept across sessions. Create and share folders, move "
@@ -31,10 +31,10 @@ PermissionOpt = Annotated[str | None, typer.Option(
 NAME_HELP = ("1-64 chars: letters, digits, . _ -; a name starting with '.' is mounted into "
              "every session of yours at /home/work/.NAME.")
 
-def _size(f: dict[str, Any]) -> str:
+def _usage(f: dict[str, Any]) -> str:
     if f.get("usage_bytes") is None:
         return "-"
-    return ("≥ " if not f.get("usage_complete", True) else "") + size(f["usage_bytes"])
+    return ("≥ " if not f.get("usage_complete", True) else "") + human(f["usage_bytes"])
 
 
 def _when(iso: str | None) -> str:
@@ -56,7 +56,7 @@ def _folders_table(folders: list[dict[str, Any]], trashed: bool = False) -> Tabl
                   "trashed" if trashed else "created", "id")
     for f in folders:
         table.add_row(escape(f["name"]), escape(_owner(f)), f["usage_mode"], f["my_permission"],
-                      _size(f), _when(f["trashed_at"] if trashed else f["created_at"]),
+                      _usage(f), _when(f["trashed_at"] if trashed else f["created_at"]),
                       f["id"][:8])
     return table
 
@@ -69,7 +69,7 @@ def _files_table(page: dict[str, Any]) -> Table:
     table = Table("type", "size", "modified", "name", title=title)
     for e in page["entries"]:
         name = escape(e["name"]) + ("/" if e["type"] == "dir" else "")
-        table.add_row(e["type"], "-" if e["type"] == "dir" else size(e["size"]),
+        table.add_row(e["type"], "-" if e["type"] == "dir" else human(e["size"]),
                       _when(e["modified"]), name)
     return table
 
@@ -162,7 +162,7 @@ def info(folder: FolderArg, json: JsonOpt = False) -> None:
         ("status", f["status"] + (f" since {_when(f['trashed_at'])}" if f["trashed_at"] else "")),
         ("usage mode", f["usage_mode"]), ("permission", f"{f['permission']} (mounts at most)"),
         ("yours", f["my_permission"]), ("host", f["host"]),
-        ("size", _size(f) + (f", {f['usage_files']} files" if f["usage_files"] is not None
+        ("size", _usage(f) + (f", {f['usage_files']} files" if f["usage_files"] is not None
                              else "")),
         ("created", _when(f["created_at"])),
     ]
@@ -312,6 +312,6 @@ def hosts(json: JsonOpt = False) -> None:
         return
     table = Table("host", "path", "capabilities", "total", "used", "free", "folders")
     for h in found:
-        table.add_row(h["name"], h["path"], ", ".join(h["capabilities"]), size(h["total_bytes"]),
-                      size(h["used_bytes"]), size(h["free_bytes"]), str(h["folders"]))
+        table.add_row(h["name"], h["path"], ", ".join(h["capabilities"]), human(h["total_bytes"]),
+                      human(h["used_bytes"]), human(h["free_bytes"]), str(h["folders"]))
     console.print(table)

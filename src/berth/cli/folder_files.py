@@ -24,7 +24,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from berth.cli.common import bad_option, client, console, err, handle_errors, size
+from berth.cli.common import bad_option, client, console, err, handle_errors
 from berth.files import write_private
 
 FolderArg = Annotated[str, typer.Argument(
@@ -33,6 +33,14 @@ FolderArg = Annotated[str, typer.Argument(
 #: Unfinished uploads are kept this long for a later run to resume (the manager keeps them
 #: for a day).
 RESUME_FOR = 86400
+
+
+def human(n: int) -> str:
+    """A byte count for people: 512 B, 4.9 KiB, 20.0 MiB."""
+    for unit, factor in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= factor:
+            return f"{n / factor:.1f} {unit}"
+    return f"{n} B"
 
 
 @dataclass
@@ -129,7 +137,7 @@ def resume_store() -> ResumeStore:
 @contextmanager
 def byte_progress(total: int | None) -> Iterator[tuple[Progress, Any]]:
     """A progress bar of bytes on stderr (stdout stays for data)."""
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(binary_units=True),
                   TransferSpeedColumn(), TimeRemainingColumn(), console=err,
                   transient=False) as bar:
         yield bar, bar.add_task("", total=total)
@@ -167,7 +175,7 @@ def upload(
                     bar.update(task, completed=base + done)
                 berth.upload(fid, local, dest, progress=moved, resume_store=store)
                 finished += local.stat().st_size
-    console.print(f"uploaded {len(plan.files)} file(s), {size(plan.total)}, to "
+    console.print(f"uploaded {len(plan.files)} file(s), {human(plan.total)}, to "
                   f"{target['name']}:/{join(to)}")
 
 
@@ -194,7 +202,7 @@ def download(
             bar.update(task, completed=done, total=total)
         got = berth.download(folder, path.strip("/"), dest, progress=moved)
     if got["path"]:
-        console.print(f"saved {got['path']} ({size(got['bytes'])})")
+        console.print(f"saved {got['path']} ({human(got['bytes'])})")
 
 
 @handle_errors
