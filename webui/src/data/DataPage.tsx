@@ -164,13 +164,19 @@ export default function DataPage() {
           }
         />
       ) : (
-        <TrashTable
-          folders={trash.folders}
-          loading={trash.loading}
-          onRestore={(f) => void restore(f)}
-          onPurge={purge}
-          empty={<Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description="The trash is empty" />}
-        />
+        <>
+          <Typography.Paragraph type="secondary">
+            Deleted folders keep their files here until you delete them for good. Sessions cannot
+            mount them; restore one to use it again.
+          </Typography.Paragraph>
+          <TrashTable
+            folders={trash.folders}
+            loading={trash.loading}
+            onRestore={(f) => void restore(f)}
+            onPurge={purge}
+            empty={<Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description="The trash is empty" />}
+          />
+        </>
       )}
       <CreateFolderDialog
         open={creating}

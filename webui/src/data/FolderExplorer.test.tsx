@@ -192,4 +192,21 @@ describe("FolderExplorer", { timeout: 30_000 }, () => {
     fireEvent.click(screen.getByLabelText("Retry sub/pics/deep/c.bin"));
     await waitFor(() => expect(tus.uploads).toHaveLength(3));
   });
+
+  it("lists only the shown folder's uploads, and forgets finished ones when closed", async () => {
+    const onClose = vi.fn();
+    const { rerender } = render(withApp(<FolderExplorer folder={folder("data")} open onClose={onClose} />));
+    await screen.findByText("a.txt");
+    fireEvent.change(screen.getByTestId("upload-files-input"), { target: { files: [new File(["x"], "x.txt")] } });
+    await waitFor(() => expect(tus.uploads).toHaveLength(1));
+    act(() => tus.uploads[0].options.onSuccess({}));
+    expect(screen.getAllByTestId("upload-item")).toHaveLength(1);
+    rerender(withApp(<FolderExplorer folder={folder("other")} open onClose={onClose} />));
+    expect(screen.queryAllByTestId("upload-item")).toHaveLength(0);
+    rerender(withApp(<FolderExplorer folder={folder("data")} open onClose={onClose} />));
+    expect(screen.getAllByTestId("upload-item")).toHaveLength(1);
+    fireEvent.click(document.querySelector(".ant-modal-close") as HTMLElement);
+    expect(onClose).toHaveBeenCalled();
+    expect(screen.queryAllByTestId("upload-item")).toHaveLength(0);
+  });
 });

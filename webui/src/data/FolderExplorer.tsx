@@ -9,13 +9,14 @@ import {
   ReloadOutlined,
 } from "@ant-design/icons";
 import { Alert, App, Breadcrumb, Button, Empty, Grid, Modal, Space, Tag, Tooltip, Typography } from "antd";
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ApiError } from "../api";
 import FileTable, { PAGE_SIZES, type FileView } from "./FileTable";
 import { downloadUrl, foldersApi } from "./foldersApi";
 import PathDialog from "./PathDialog";
 import { joinPath, pathCrumbs } from "./rules";
 import type { FileEntry, FileListing, Folder } from "./types";
+import { aggregateProgress } from "./upload";
 import UploadList from "./UploadList";
 import { useUploads } from "./useUploads";
 
@@ -51,6 +52,9 @@ export default function FolderExplorer({ folder, open, onClose }: Props) {
     reloadTimer.current = window.setTimeout(reload, RELOAD_AFTER_UPLOAD_MS);
   });
   useEffect(() => () => window.clearTimeout(reloadTimer.current), []);
+  // The same explorer may be shown another folder: list only this folder's uploads.
+  const mine = useMemo(() => uploads.items.filter((i) => i.folderId === folder.id), [uploads.items, folder.id]);
+  const mineProgress = useMemo(() => aggregateProgress(mine), [mine]);
 
   // Another folder (or the same one opened again) starts at its root.
   useEffect(() => {
@@ -91,8 +95,11 @@ export default function FolderExplorer({ folder, open, onClose }: Props) {
     setView((v) => ({ ...v, page: 1 }));
   };
 
+  // A closed explorer forgets its finished uploads: opened again (or on another folder) it
+  // starts with an empty list.
   const close = () => {
     if (uploads.progress.active === 0) {
+      uploads.queue.clearFinished();
       onClose();
       return;
     }
@@ -104,6 +111,7 @@ export default function FolderExplorer({ folder, open, onClose }: Props) {
       cancelText: "Keep uploading",
       onOk: () => {
         uploads.queue.cancelAll();
+        uploads.queue.clearFinished();
         onClose();
       },
     });
@@ -247,7 +255,7 @@ export default function FolderExplorer({ folder, open, onClose }: Props) {
           onDelete={remove}
         />
       )}
-      <UploadList items={uploads.items} progress={uploads.progress} queue={uploads.queue} />
+      <UploadList items={mine} progress={mineProgress} queue={uploads.queue} />
       {!writable && (
         <Typography.Paragraph type="secondary" style={{ marginTop: 12, marginBottom: 0 }}>
           You may read this folder but not change it.

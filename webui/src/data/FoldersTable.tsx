@@ -18,6 +18,9 @@ interface Props {
   onAction: (action: FolderAction, folder: Folder) => void;
 }
 
+/** A long tag wraps inside its cell (a phone's name column) instead of spilling over. */
+const WRAP = { whiteSpace: "normal", overflowWrap: "anywhere", marginInlineEnd: 4 } as const;
+
 /** Columns shown from a small tablet up (antd breakpoint sm, 576 px). */
 const WIDE = ["sm" as const];
 
@@ -28,7 +31,9 @@ export function FolderTags({ folder }: { folder: Folder }) {
       {folder.owner_kind === "project" && <Tag color="purple">project</Tag>}
       {folder.auto_mount && (
         <Tooltip title="Mounted into every session of its owner">
-          <Tag color="gold">auto-mounted at {autoMountPath(folder.name)}</Tag>
+          <Tag color="gold" style={WRAP}>
+            auto-mounted at {autoMountPath(folder.name)}
+          </Tag>
         </Tooltip>
       )}
     </>

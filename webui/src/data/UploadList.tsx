@@ -1,7 +1,7 @@
 // The explorer's uploads: overall progress, then one line per file with its own progress.
 import { CloseOutlined, RedoOutlined } from "@ant-design/icons";
 import { Button, Card, List, Progress, Space, Tooltip, Typography } from "antd";
-import { formatBytes } from "../format";
+import { formatBytes, plural } from "../format";
 import { itemPercent, type Progress as Totals, type UploadItem, type UploadQueue } from "./upload";
 
 interface Props {
@@ -22,8 +22,8 @@ export default function UploadList({ items, progress, queue }: Props) {
   if (items.length === 0) return null;
   const summary =
     progress.active > 0
-      ? `Uploading ${progress.done} of ${progress.count} files · ${formatBytes(progress.sent)} of ${formatBytes(progress.total)}`
-      : `Uploaded ${progress.done} of ${progress.count} files` + (progress.failed ? ` · ${progress.failed} failed` : "");
+      ? `Uploading ${progress.done} of ${plural(progress.count, "file")} · ${formatBytes(progress.sent)} of ${formatBytes(progress.total)}`
+      : `Uploaded ${progress.done} of ${plural(progress.count, "file")}` + (progress.failed ? ` · ${progress.failed} failed` : "");
   return (
     <Card
       size="small"

@@ -45,9 +45,12 @@ export default function AppLayout() {
           aria-label="Berth home"
         >
           <Logo />
-          <Typography.Text strong style={{ fontSize: 18 }}>
-            Berth
-          </Typography.Text>
+          {/* On a phone the logo alone leaves the nav room for its items (Sessions, Data). */}
+          {!narrow && (
+            <Typography.Text strong style={{ fontSize: 18 }}>
+              Berth
+            </Typography.Text>
+          )}
         </Space>
         <Menu
           mode="horizontal"
