@@ -7,14 +7,6 @@ import Elapsed from "./Elapsed";
 import OutcomeTag from "./OutcomeTag";
 import StatusTag from "./StatusTag";
 
-/** One folder mounted into the session (SessionOut.mounts; auto-mounted dot-folders included). */
-interface SessionMount {
-  folder_id: string;
-  folder: string;
-  path: string;
-  mode: string;
-}
-
 interface Props {
   session: SessionDetail;
   onInfo: () => void;
@@ -23,7 +15,8 @@ interface Props {
 /** The fields of the detail panel (everything but the name, kernels and history). */
 export default function SessionDetails({ session: s, onInfo }: Props) {
   const env = Object.entries(s.environ);
-  const mounts = (s as { mounts?: SessionMount[] }).mounts ?? [];
+  // The folders mounted into the session, auto-mounted dot-folders included.
+  const mounts = s.mounts ?? [];
   return (
     <Descriptions
       bordered
