@@ -48,11 +48,18 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        declared = _content_length(scope)
+        if declared is not None and declared < 0:
+            # Not a length: a server reading the body would wait for bytes that never come.
+            response = JSONResponse({"detail": "Content-Length: must be a whole number of "
+                                     "bytes (0 or more)"}, status_code=400)
+            response.headers["Connection"] = "close"
+            await response(scope, receive, send)
+            return
         if scope["path"].startswith(UPLOADS_PREFIX):
             await self.app(scope, receive, send)
             return
         limit = self.agent_limit if scope["path"].startswith(AGENT_PREFIX) else self.limit
-        declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _refuse(limit, scope, receive, send)
             return
@@ -88,7 +95,7 @@ def _content_length(scope: Scope) -> int | None:
             try:
                 return int(value)
             except ValueError:
-                return None
+                return -1
     return None
 
 

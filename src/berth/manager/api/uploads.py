@@ -22,13 +22,16 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import re
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from tuspyserver import create_tus_router
+from tuspyserver.storage.local import LocalFileStorage
 
 from berth.manager.api.deps import ActorDep, ManagerDep, get_actor
 from berth.manager.services import folders as svc
@@ -40,20 +43,62 @@ from berth.storage.hosts import configured_hosts
 PREFIX = "/api/uploads"
 
 
+UID = re.compile(r"^[0-9a-f]{32}$")
+#: Bytes of a PATCH held in memory before they are written (the rest streams through).
+BUFFER = 4 * 1024 * 1024
+STALE_AFTER = 24 * 3600.0
+
+
 def user_tag(user_id: str) -> str:
     """The start of the ids of a user's uploads: the upload is placed by that user only."""
-    return hashlib.sha256(user_id.encode()).hexdigest()[:16]
+    return hashlib.sha256(user_id.encode()).hexdigest()[:8]
 
 
 async def _file_dep(actor: ActorDep) -> Callable[[dict[str, Any]], dict[str, str] | None]:
-    """At creation (called with the metadata): the new upload's id, tagged with its user."""
+    """At creation (called with the metadata): the new upload's id, tagged with its user
+    (32 hex digits: 8 of the tag, 96 random bits)."""
     def choose(metadata: dict[str, Any]) -> dict[str, str] | None:
-        return {"uid": user_tag(actor.id) + secrets.token_hex(16)} if metadata else None
+        return {"uid": user_tag(actor.id) + secrets.token_hex(12)} if metadata else None
     return choose
 
 
+class StagingStorage(LocalFileStorage):
+    """tuspyserver's local storage (every syscall in a worker thread), except that a PATCH
+    body is written every :data:`BUFFER` bytes instead of held in memory whole, so the
+    manager's memory stays bounded whatever chunk size a client sends."""
+
+    async def append(self, uid: str, chunk: bytes) -> None:
+        pending = self._pending[uid]
+        pending.extend(chunk)
+        if len(pending) >= BUFFER:
+            data = bytes(pending)
+            pending.clear()
+            await asyncio.to_thread(self._write, uid, data)
+
+    def _write(self, uid: str, data: bytes) -> None:
+        with open(self._path(uid), "ab") as f:
+            f.write(data)
+
+
+def sweep(directory: Path, now: float, max_age: float = STALE_AFTER) -> int:
+    """Remove staged uploads (and their sidecars) untouched for ``max_age`` seconds: the
+    ones a client gave up on. Returns how many files went."""
+    removed = 0
+    for entry in os.scandir(directory):
+        if entry.is_file(follow_symlinks=False) and \
+                now - entry.stat(follow_symlinks=False).st_mtime > max_age:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+                removed += 1
+    return removed
+
+
 async def _guard(request: Request) -> None:
-    """Refuse what Berth does not take: deferred length and concatenation."""
+    """Refuse what Berth does not take: deferred length, concatenation, upload ids that
+    Berth did not make."""
+    uid = request.url.path.removeprefix(PREFIX).strip("/")
+    if uid and not UID.match(uid):
+        raise HTTPException(404, "no such upload")
     if request.method == "POST":
         if "upload-concat" in request.headers:
             raise HTTPException(400, "Upload-Concat: concatenated uploads are not supported")
@@ -96,6 +141,7 @@ async def _pre_create(actor: ActorDep, m: ManagerDep
             raise HTTPException(400, e.message) from e
         _meta(metadata, "filename"), _meta(metadata, "filetype")  # resuming (HEAD) needs them
         await _writable(m, actor.id, _meta(metadata, "folder"))
+        await _sweep_now_and_then(m)
     return check
 
 
@@ -118,6 +164,17 @@ async def _on_complete(actor: ActorDep, m: ManagerDep
     return place
 
 
+_last_sweep = [0.0]
+
+
+async def _sweep_now_and_then(m: Any) -> None:
+    """At most once an hour, on a new upload: drop the stale ones."""
+    now = time.time()
+    if now - _last_sweep[0] > 3600:
+        _last_sweep[0] = now
+        await asyncio.to_thread(sweep, staging_dir(m.settings), now)
+
+
 def staging_dir(settings: ManagerSettings) -> Path:
     host = configured_hosts(settings).get(settings.default_storage_host)
     base = host.uploads_dir if host else settings.data_dir / "uploads"
@@ -131,9 +188,9 @@ DEPENDENCIES = [Depends(get_actor), Depends(_guard)]
 
 
 def uploads_router(settings: ManagerSettings) -> APIRouter:
+    files_dir = str(staging_dir(settings))
     return create_tus_router(
-        prefix=PREFIX, files_dir=str(staging_dir(settings)), max_size=settings.upload_max_size,
+        prefix=PREFIX, files_dir=files_dir, max_size=settings.upload_max_size,
         days_to_keep=1, pre_create_dep=_pre_create, upload_complete_dep=_on_complete,
-        file_dep=_file_dep,
-        tags=["uploads"],
+        file_dep=_file_dep, storage=StagingStorage(files_dir), tags=["uploads"],
     )
