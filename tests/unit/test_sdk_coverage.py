@@ -54,6 +54,12 @@ def _recording() -> tuple[list[httpx.Request], httpx.MockTransport]:
 #: method -> (args, expected "METHOD path") for the calls that take arguments.
 CALLS: dict[str, tuple[tuple[Any, ...], str]] = {
     "get_session": (("a b",), "GET /api/sessions/a%20b"),
+    "get_folder": (("f1",), "GET /api/folders/f1"),
+    "trash_folder": (("f1",), "DELETE /api/folders/f1"),
+    "purge_folder": (("f1",), "POST /api/folders/f1/purge"),
+    "remove_file": (("f1", "a"), "DELETE /api/folders/f1/files?path=a&recursive=false"),
+    "mkdir": (("f1", "a"), "POST /api/folders/f1/mkdir"),
+    "move_file": (("f1", "a", "b"), "POST /api/folders/f1/move"),
     "rename_session": (("s1", "new-name"), "PATCH /api/sessions/s1"),
     "terminate_session": (("s1",), "POST /api/sessions/s1/terminate"),
     "terminate_sessions": ((["s1", "s2"],), "POST /api/sessions/terminate"),

@@ -112,7 +112,8 @@ def _fs_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status == 400:
         where = "body" if request.method in ("POST", "PATCH", "PUT") else "query"
         detail: Any = [{"loc": [where, exc.field],
-                        "msg": exc.message, "type": "value_error"}]
+                        "msg": exc.message.removeprefix(f"{exc.field}: "),
+                        "type": "value_error"}]
         return JSONResponse(status_code=422, content={"detail": detail})
     return JSONResponse(status_code=exc.status, content={"detail": exc.message})
 
