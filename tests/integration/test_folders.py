@@ -155,7 +155,8 @@ def test_bad_mounts_are_refused_naming_the_field_and_nothing_is_made(berth: Clus
 
 def test_data_in_a_mounted_folder_outlives_the_session(berth: Cluster) -> None:
     me = berth.user()
-    data, ro, dot = folder(me, "data"), folder(me, "ref"), folder(me, ".cfg")
+    data, ro = folder(me, "data"), folder(me, "ref")
+    folder(me, ".cfg")  # a dot-folder: mounted without being asked for
     put(me, data["id"], "in/hello.txt", b"from the explorer\n")
     put(me, ro["id"], "keep.txt", b"do not touch\n")
     s = launch(me, [{"folder": "data"}, {"folder": ro["id"], "path": "/mnt/ref", "mode": "ro"}])

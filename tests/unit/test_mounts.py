@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from test_launch import CTX, IMAGE  # noqa: I001
 
 from berth.domain.launch import LaunchPlan, LaunchRequest, validate_launch
 from berth.domain.mounts import (
@@ -16,8 +17,6 @@ from berth.domain.mounts import (
     resolve_mount_path,
 )
 from berth.domain.rules import RuleError
-
-from test_launch import CTX, IMAGE  # noqa: I001
 
 
 @pytest.mark.parametrize("name", ["data", "a", "my-data_1.v2", ".config", "A" * 64, "..x"])

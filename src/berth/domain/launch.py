@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from berth.domain import limits, rules
-from berth.domain.mounts import Mount
 from berth.domain import slots as sl
+from berth.domain.mounts import Mount
 from berth.domain.rules import RuleError
 from berth.domain.status import SessionType
 

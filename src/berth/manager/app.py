@@ -43,8 +43,8 @@ from berth.manager.services.sessions import Conflict, Forbidden, NotFound
 from berth.manager.services.users import ensure_defaults
 from berth.manager.services.watchdog import run_loops
 from berth.proxy.server import AppProxy
-from berth.storage.fs import FsError
 from berth.settings import ManagerSettings
+from berth.storage.fs import FsError
 
 
 def _rule_error(_: Request, exc: Exception) -> JSONResponse:

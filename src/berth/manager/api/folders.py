@@ -36,13 +36,13 @@ def folder_out(m: Manager, view: svc.FolderView) -> FolderOut:
     if row.status == svc.READY and (host := configured_hosts(m.settings).get(row.host)):
         m.usage.want(row.id, host.folder_dir(row.id))
     return FolderOut(
-        id=row.id, name=row.name, host=row.host, status=row.status,  # type: ignore[arg-type]
+        id=row.id, name=row.name, host=row.host, status=row.status,
         trashed_at=row.trashed_at, created_at=row.created_at,
         owner_kind="user" if row.owner_user_id else "project",
         owner_id=row.owner_user_id or row.owner_project_id or "",
-        owner_name=view.owner_name, usage_mode=row.usage_mode,  # type: ignore[arg-type]
-        permission=row.permission,  # type: ignore[arg-type]
-        my_permission=view.rel.files or "ro",  # type: ignore[arg-type]
+        owner_name=view.owner_name, usage_mode=row.usage_mode,
+        permission=row.permission,
+        my_permission=view.rel.files or "ro",
         is_owner=view.rel.manage, shared_with_me=view.shared_with_me,
         auto_mount=row.name.startswith("."),
         usage_bytes=usage.bytes if usage else None, usage_files=usage.files if usage else None,

@@ -189,8 +189,11 @@ DEPENDENCIES = [Depends(get_actor), Depends(_guard)]
 
 def uploads_router(settings: ManagerSettings) -> APIRouter:
     files_dir = str(staging_dir(settings))
-    return create_tus_router(
+    # tuspyserver's hints say the hooks return None; FastAPI resolves our async ones alike.
+    hooks: dict[str, Any] = {"pre_create_dep": _pre_create,
+                             "upload_complete_dep": _on_complete, "file_dep": _file_dep}
+    router: APIRouter = create_tus_router(
         prefix=PREFIX, files_dir=files_dir, max_size=settings.upload_max_size,
-        days_to_keep=1, pre_create_dep=_pre_create, upload_complete_dep=_on_complete,
-        file_dep=_file_dep, storage=StagingStorage(files_dir), tags=["uploads"],
+        days_to_keep=1, storage=StagingStorage(files_dir), tags=["uploads"], **hooks,
     )
+    return router

@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.domain import launch, limits, rules
-from berth.domain.mounts import Mount, MountWish, plan_mounts
 from berth.domain import slots as sl
+from berth.domain.mounts import Mount, MountWish, plan_mounts
 from berth.domain.rules import RuleError, RuleErrors
 from berth.domain.status import ENDED, SessionStatus, SessionType, StatusInfo
 from berth.manager import access
