@@ -148,6 +148,14 @@ async def _pre_create(actor: ActorDep, m: ManagerDep
 async def _on_complete(actor: ActorDep, m: ManagerDep
                        ) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
     async def place(staged: str, metadata: dict[str, Any]) -> None:
+        """Move the finished upload into its folder. Afterwards an empty stand-in and the
+        sidecar stay (until swept) with a ``.done`` mark, so a client whose answer to the last
+        chunk was lost asks HEAD, learns the upload is complete and does not send it again;
+        a repeated completion changes nothing."""
+        done = Path(f"{staged}.done")
+        if done.exists():
+            return
+        placed = False
         try:
             if not Path(staged).name.startswith(user_tag(actor.id)):
                 raise HTTPException(403, "this upload was started by another user")
@@ -157,10 +165,15 @@ async def _on_complete(actor: ActorDep, m: ManagerDep
             except FsError as e:
                 raise HTTPException(e.status, e.message) from e
             m.usage.forget(folder_id)
+            placed = True
         finally:
-            for leftover in (staged, f"{staged}.info"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(leftover)
+            if placed:
+                Path(staged).touch()
+                done.touch()
+            else:
+                for leftover in (staged, f"{staged}.info"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(leftover)
     return place
 
 
