@@ -14,6 +14,7 @@ import contextlib
 import ctypes
 import errno
 import functools
+import heapq
 import os
 import secrets
 import stat
@@ -337,9 +338,6 @@ def copy_in(staged: Path, parent: int, name: str, own: Callable[[int], None]) ->
 
 
 EntryType = Literal["file", "dir", "symlink", "other"]
-Row = tuple[str, EntryType, os.stat_result | None]
-
-
 def kind(mode: int) -> EntryType:
     if stat.S_ISDIR(mode):
         return "dir"
@@ -348,37 +346,50 @@ def kind(mode: int) -> EntryType:
     return "symlink" if stat.S_ISLNK(mode) else "other"
 
 
-def read_rows(fd: int, need_stat: bool) -> list[Row]:
-    """(name, kind, lstat or None) of each entry of directory ``fd``: kinds from d_type (no
-    syscall), lstat only when sorting needs it (the page is stat'ed afterwards)."""
+#: (name, kind, metric): the metric is the size or the modification time in ns when the
+#: listing sorts by it, else 0 — an int per entry, not a whole stat result (a folder may hold
+#: millions of entries).
+Row = tuple[str, EntryType, int]
+
+
+def read_rows(fd: int, metric: str | None) -> list[Row]:
+    """(name, kind, metric) of each entry of directory ``fd``: kinds from d_type (no
+    syscall), an lstat only when sorting by ``metric`` ("size" or "modified") needs it (the
+    page is stat'ed afterwards)."""
     rows: list[Row] = []
     with os.scandir(fd) as it:
         for e in it:
             try:
-                st = e.stat(follow_symlinks=False) if need_stat else None
-                k: EntryType = (kind(st.st_mode) if st else "symlink" if e.is_symlink()
+                if metric is not None:
+                    st = e.stat(follow_symlinks=False)
+                    rows.append((e.name, kind(st.st_mode),
+                                 st.st_size if metric == "size" else st.st_mtime_ns))
+                    continue
+                k: EntryType = ("symlink" if e.is_symlink()
                                 else "dir" if e.is_dir(follow_symlinks=False)
                                 else "file" if e.is_file(follow_symlinks=False) else "other")
             except FileNotFoundError:
                 continue
-            rows.append((e.name, k, st))
+            rows.append((e.name, k, 0))
     return rows
 
 
-def ordered(rows: list[Row], sort: str, desc: bool) -> list[Row]:
-    """Rows sorted by ``sort`` (name, type, size, modified; ties by name, case-insensitive
-    first); directories first for name and type in either order."""
+def page(rows: list[Row], sort: str, desc: bool, offset: int, limit: int) -> list[Row]:
+    """Rows ``offset`` .. ``offset + limit`` in the order of ``sort`` (name, type, size,
+    modified; ties by name, case-insensitive first); directories first for name and type in
+    either order. Picks the page with a bounded heap (O(n log k)), never sorting it all."""
+    want = offset + limit
+    pick = heapq.nlargest if desc else heapq.nsmallest
+
     def by_name(r: Row) -> tuple[str, str]:
         return r[0].casefold(), r[0]
 
     if sort in ("size", "modified"):
-        def metric(r: Row) -> tuple[int, str, str]:
-            st = r[2]
-            assert st is not None
-            return (st.st_size if sort == "size" else st.st_mtime_ns), *by_name(r)
-        return sorted(rows, key=metric, reverse=desc)
+        return pick(want, rows, key=lambda r: (r[2], *by_name(r)))[offset:]
 
     def key(r: Row) -> tuple[str, str, str]:
         return (r[1] if sort == "type" else ""), *by_name(r)
-    dirs = sorted((r for r in rows if r[1] == "dir"), key=key, reverse=desc)
-    return dirs + sorted((r for r in rows if r[1] != "dir"), key=key, reverse=desc)
+    top = pick(want, (r for r in rows if r[1] == "dir"), key=key)
+    if len(top) < want:
+        top += pick(want - len(top), (r for r in rows if r[1] != "dir"), key=key)
+    return top[offset:]

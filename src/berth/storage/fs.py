@@ -261,12 +261,11 @@ class FolderFS:
                 raise PathRefused(f"{name}: must not be negative", name)
         fd = self._open_dir(parts)
         try:
-            rows = _walk.read_rows(fd, need_stat=sort in ("size", "modified"))
-            page = _walk.ordered(rows, sort, order == "desc")[offset: offset + limit]
+            rows = _walk.read_rows(fd, sort if sort in ("size", "modified") else None)
             entries = []
-            for name, _, st in page:
+            for name, _, _ in _walk.page(rows, sort, order == "desc", offset, limit):
                 try:
-                    st = st or os.stat(name, dir_fd=fd, follow_symlinks=False)
+                    st = os.stat(name, dir_fd=fd, follow_symlinks=False)
                 except FileNotFoundError:
                     continue
                 entries.append(Entry.of((*parts, name), st))

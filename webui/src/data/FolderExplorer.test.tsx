@@ -169,7 +169,7 @@ describe("FolderExplorer", { timeout: 30_000 }, () => {
     const [first, second] = tus.uploads;
     expect(first.options).toMatchObject({
       endpoint: "http://localhost:3000/api/uploads",
-      chunkSize: 8 * 1024 * 1024,
+      chunkSize: 32 * 1024 * 1024,
       removeFingerprintOnSuccess: true,
       metadata: { folder: "id-data", path: "sub/a.txt", filename: "a.txt", filetype: "text/plain" },
     });

@@ -25,7 +25,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,20 +64,61 @@ async def _file_dep(actor: ActorDep) -> Callable[[dict[str, Any]], dict[str, str
 
 class StagingStorage(LocalFileStorage):
     """tuspyserver's local storage (every syscall in a worker thread), except that a PATCH
-    body is written every :data:`BUFFER` bytes instead of held in memory whole, so the
-    manager's memory stays bounded whatever chunk size a client sends."""
+    body goes to disk every :data:`BUFFER` bytes through one reused buffer instead of being
+    held in memory whole, so the manager's memory stays bounded whatever chunk size a client
+    sends. ``flush`` (end of each PATCH) writes the rest and syncs, as upstream does: a
+    resumed upload never continues from bytes that are not on disk."""
+
+    def __init__(self, files_dir: str) -> None:
+        super().__init__(files_dir)
+        self._buffers: dict[str, tuple[bytearray, list[int]]] = {}
 
     async def append(self, uid: str, chunk: bytes) -> None:
-        pending = self._pending[uid]
-        pending.extend(chunk)
-        if len(pending) >= BUFFER:
-            data = bytes(pending)
-            pending.clear()
-            await asyncio.to_thread(self._write, uid, data)
+        buf, fill = self._buffers.setdefault(uid, (bytearray(BUFFER), [0]))
+        view = memoryview(chunk)
+        while view:
+            take = min(len(view), BUFFER - fill[0])
+            buf[fill[0]:fill[0] + take] = view[:take]
+            fill[0] += take
+            view = view[take:]
+            if fill[0] == BUFFER:
+                await asyncio.to_thread(self._write, uid, memoryview(buf), False)
+                fill[0] = 0
 
-    def _write(self, uid: str, data: bytes) -> None:
+    async def flush(self, uid: str) -> None:
+        buf, fill = self._buffers.pop(uid, (bytearray(), [0]))
+        await asyncio.to_thread(self._write, uid, memoryview(buf)[:fill[0]], True)
+
+    async def delete(self, uid: str) -> None:
+        self._buffers.pop(uid, None)
+        await super().delete(uid)
+
+    @contextlib.asynccontextmanager
+    async def lock(self, uid: str) -> AsyncIterator[None]:  # type: ignore[override]
+        """Held for a whole PATCH. On entry the data file is cut back to the recorded offset
+        (bytes of a PATCH that failed after writing part of its body are dropped, so the
+        next one appends where the offset says); on exit the request's buffer goes, whatever
+        happened."""
+        async with super().lock(uid):
+            try:
+                info = await self.read_info(uid)
+                if info is not None:
+                    await asyncio.to_thread(self._cut, uid, int(info.get("offset") or 0))
+                yield
+            finally:
+                self._buffers.pop(uid, None)
+
+    def _cut(self, uid: str, offset: int) -> None:
+        with contextlib.suppress(FileNotFoundError), open(self._path(uid), "r+b") as f:
+            if os.fstat(f.fileno()).st_size > offset:
+                f.truncate(offset)
+
+    def _write(self, uid: str, data: memoryview, sync: bool) -> None:
         with open(self._path(uid), "ab") as f:
             f.write(data)
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
 
 
 def sweep(directory: Path, now: float, max_age: float = STALE_AFTER) -> int:
@@ -153,7 +194,7 @@ async def _on_complete(actor: ActorDep, m: ManagerDep
         chunk was lost asks HEAD, learns the upload is complete and does not send it again;
         a repeated completion changes nothing."""
         done = Path(f"{staged}.done")
-        if done.exists():
+        if await asyncio.to_thread(done.exists):
             return
         placed = False
         try:
@@ -167,14 +208,20 @@ async def _on_complete(actor: ActorDep, m: ManagerDep
             m.usage.forget(folder_id)
             placed = True
         finally:
-            if placed:
-                Path(staged).touch()
-                done.touch()
-            else:
-                for leftover in (staged, f"{staged}.info"):
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(leftover)
+            await asyncio.to_thread(_settle, staged, placed)
     return place
+
+
+def _settle(staged: str, placed: bool) -> None:
+    """After a completion: a placed upload leaves an empty stand-in and its done mark (HEAD
+    then says complete); a failed one leaves nothing (a retry starts anew)."""
+    if placed:
+        Path(staged).touch()
+        Path(f"{staged}.done").touch()
+        return
+    for leftover in (staged, f"{staged}.info"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(leftover)
 
 
 _last_sweep = [0.0]
