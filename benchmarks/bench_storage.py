@@ -8,7 +8,7 @@ a user with a folder, and one file of ``--size`` random bytes on the same disk (
 cluster's directory). Then, ``--rounds`` times, interleaved (the order rotates each round):
 
 upload (the same source file each time):
-  - ``berth sdk``: ``Client.upload`` -- tus at ``/api/uploads``, 8 MiB PATCHes (the SDK's);
+  - ``berth sdk``: ``Client.upload`` -- tus at ``/api/uploads``, 32 MiB PATCHes (the SDK's);
   - ``berth raw``: tus by hand with httpx, 64 MiB PATCHes streamed from the file, to show the
     server's own cost apart from the client's chunking;
   - ``cp``: ``shutil.copyfile`` of the file into the folder's directory;

@@ -184,16 +184,19 @@ def test_data_in_a_mounted_folder_outlives_the_session(berth: Cluster) -> None:
     assert me.http.get(f"/api/folders/{data['id']}/download",
                        params={"path": "in/hello.txt"}).content == b"from the explorer\nedited\n"
     assert me.request("GET", f"/api/folders/{ro['id']}/files")["total"] == 1
+    # What the session wrote is the explorer's to change, and the next session's to read.
+    me.request("POST", f"/api/folders/{data['id']}/move", json={"src": "made.txt",
+                                                               "dst": "in/made.txt"})
 
     again = launch(me, [{"folder": "data", "path": "elsewhere"}])
-    assert sh(again, "cat /home/work/elsewhere/made.txt /home/work/.cfg/x") == "new\ndot\n"
+    assert sh(again, "cat /home/work/elsewhere/in/made.txt /home/work/.cfg/x") == "new\ndot\n"
     assert "No such file" in sh(again, "cat /home/work/scratch.txt")
     # A folder a session mounts cannot be purged; it can be trashed (the session keeps it).
     me.request("DELETE", f"/api/folders/{data['id']}")
     with pytest.raises(ApiError) as e:
         me.request("POST", f"/api/folders/{data['id']}/purge")
     assert e.value.status == 409 and again["name"] in str(e.value)
-    assert sh(again, "cat /home/work/elsewhere/made.txt") == "new\n"
+    assert sh(again, "cat /home/work/elsewhere/in/made.txt") == "new\n"
 
 
 def test_an_interrupted_upload_resumes_where_it_stopped(berth: Cluster) -> None:
