@@ -16,7 +16,7 @@ Every check that can fail is made before anything is written.
 from __future__ import annotations
 
 import asyncio
-import shutil
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +40,8 @@ from berth.manager.db.tables import (
     UserRow,
 )
 from berth.manager.services.errors import Conflict, Forbidden, NotFound
+from berth.storage.fs import FolderFS
+from berth.storage.fs import NotFound as FsNotFound
 from berth.storage.hosts import StorageHost, configured_hosts
 
 READY, TRASHED = "ready", "trashed"
@@ -282,14 +284,15 @@ async def purge_folder(m: Manager, actor: Actor, ref: str) -> None:
         view = await find_folder(db, actor.id, ref, manage=True, trashed=True)
         row = view.row
         await _check_unmounted(db, row, "purged")
-        directory = host_of(m, row.host).folder_dir(row.id)
+        host = host_of(m, row.host)
         for share in (await db.scalars(select(FolderShareRow)
                                        .where(FolderShareRow.folder_id == row.id))).all():
             await db.delete(share)
         await db.delete(row)
         await db.flush()
-        # rmtree is fd-based on Linux: links planted by sessions are removed, never followed.
-        await asyncio.to_thread(shutil.rmtree, directory, True)
+        # The confined recursive delete: links planted by sessions are removed, never followed.
+        with contextlib.suppress(FsNotFound):
+            await asyncio.to_thread(FolderFS(host.folders_dir).remove, row.id, True)
 
 
 async def list_shares(m: Manager, actor: Actor, ref: str) -> list[tuple[FolderShareRow, str]]:
