@@ -133,6 +133,16 @@ def test_other_users_never_see_a_folder_until_it_is_shared(berth: Cluster) -> No
     owner.request("DELETE", f"/api/folders/{f['id']}/shares/{share['user_id']}")
     assert guest.request("GET", "/api/folders") == []
 
+    # A folder still shared can be trashed (the guest loses it) and purged.
+    g = folder(owner)
+    owner.request("POST", f"/api/folders/{g['id']}/shares", json={"email": guest.email})  # type: ignore
+    owner.request("DELETE", f"/api/folders/{g['id']}")
+    assert guest.request("GET", "/api/folders") == []
+    owner.request("POST", f"/api/folders/{g['id']}/purge")
+    with pytest.raises(ApiError) as e:
+        owner.request("GET", f"/api/folders/{g['id']}")
+    assert e.value.status == 404
+
 
 def test_bad_mounts_are_refused_naming_the_field_and_nothing_is_made(berth: Cluster) -> None:
     me, other = berth.user(), berth.user()

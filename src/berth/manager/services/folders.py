@@ -288,6 +288,7 @@ async def purge_folder(m: Manager, actor: Actor, ref: str) -> None:
         for share in (await db.scalars(select(FolderShareRow)
                                        .where(FolderShareRow.folder_id == row.id))).all():
             await db.delete(share)
+        await db.flush()  # the shares before the folder they point to
         await db.delete(row)
         await db.flush()
         # The confined recursive delete: links planted by sessions are removed, never followed.
