@@ -24,6 +24,16 @@ const WRAP = { whiteSpace: "normal", overflowWrap: "anywhere", marginInlineEnd: 
 /** Columns shown from a small tablet up (antd breakpoint sm, 576 px). */
 const WIDE = ["sm" as const];
 
+/** Whether {@link FolderTags} shows anything (an empty tag row would unbalance the row). */
+export function hasTags(folder: Folder): boolean {
+  return folder.shared_with_me || folder.owner_kind === "project" || folder.auto_mount;
+}
+
+/** How sessions mount it: read-write only when both the folder and your access allow it. */
+export function mountPermission(folder: Folder): Folder["permission"] {
+  return folder.permission === "rw" && folder.my_permission === "rw" ? "rw" : "ro";
+}
+
 export function FolderTags({ folder }: { folder: Folder }) {
   return (
     <>
@@ -71,9 +81,11 @@ export default function FoldersTable({ folders, loading, empty, onAction }: Prop
           >
             {name}
           </Button>
-          <Space size={[0, 4]} wrap>
-            <FolderTags folder={f} />
-          </Space>
+          {hasTags(f) && (
+            <Space size={[0, 4]} wrap>
+              <FolderTags folder={f} />
+            </Space>
+          )}
         </Space>
       ),
     },
@@ -94,14 +106,17 @@ export default function FoldersTable({ folders, loading, empty, onAction }: Prop
     },
     {
       title: "Permission",
-      dataIndex: "my_permission",
+      key: "permission",
       width: 120,
       responsive: WIDE,
-      render: (p: Folder["my_permission"], f) => (
-        <Tooltip title={`You may ${p === "rw" ? "read and change" : "only read"} its files; sessions mount it ${PERMISSION_LABEL[f.permission].toLowerCase()} by default`}>
-          <Tag color={p === "rw" ? "green" : "default"}>{PERMISSION_LABEL[p]}</Tag>
-        </Tooltip>
-      ),
+      render: (_, f) => {
+        const p = mountPermission(f);
+        return (
+          <Tooltip title={`Sessions mount it ${PERMISSION_LABEL[p].toLowerCase()}; in the explorer you may ${f.my_permission === "rw" ? "read and change" : "only read"} its files`}>
+            <Tag color={p === "rw" ? "green" : "default"}>{PERMISSION_LABEL[p]}</Tag>
+          </Tooltip>
+        );
+      },
     },
     {
       title: "Size",

@@ -29,6 +29,7 @@ export default function TrashTable({ folders, loading, empty, onRestore, onPurge
       dataIndex: "owner_name",
       responsive: ["md"],
       ellipsis: true,
+      render: (owner: string, f: Folder) => (f.owner_kind === "user" && f.is_owner ? "you" : owner),
     },
     {
       title: "Deleted",

@@ -102,7 +102,7 @@ describe("StepData", () => {
     expect(cfg.getByText("/home/work/.cfg")).toBeTruthy();
     expect((cfg.getByRole("checkbox") as HTMLInputElement).disabled).toBe(true);
     expect(within(rowOf("models")).getByText("shared by bob@example.com")).toBeTruthy();
-    expect(within(rowOf("models")).getByText("read-only")).toBeTruthy();
+    expect(within(rowOf("models")).getByText("Read-only")).toBeTruthy();
   });
 
   it("filters the table by the search box", async () => {

@@ -77,11 +77,11 @@ export default function StepData({ form, setForm, errors, folderList }: Props) {
       key: "permission",
       width: 120,
       render: (_, f) =>
-        forcedReadOnly(f) ? <Tag color="orange">read-only</Tag> : <Tag color="green">read-write</Tag>,
+        forcedReadOnly(f) ? <Tag color="orange">Read-only</Tag> : <Tag color="green">Read-write</Tag>,
     },
     {
-      title: "Usage",
-      key: "usage",
+      title: "Size",
+      key: "size",
       width: 110,
       responsive: ["md"],
       render: (_, f) =>
