@@ -2,6 +2,7 @@ import { act, cleanup, fireEvent, render, screen, waitFor, within } from "@testi
 import { useState } from "react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { foldersApi } from "../data/foldersApi";
+import { folder } from "../data/testing";
 import type { Folder } from "../data/types";
 import { DEFAULT_FORM, validate, type LaunchForm } from "./form";
 import StepData from "./StepData";
@@ -21,27 +22,6 @@ vi.mock("../data/FolderExplorer", () => ({
     open ? <div data-testid="explorer">exploring {folder.name}</div> : null,
 }));
 
-const folder = (name: string, patch: Partial<Folder> = {}): Folder => ({
-  id: `id-${name}`,
-  name,
-  host: "local",
-  status: "ready",
-  trashed_at: null,
-  created_at: "2024-01-01T00:00:00Z",
-  owner_kind: "user",
-  owner_id: "u1",
-  owner_name: "me@example.com",
-  usage_mode: "general",
-  permission: "rw",
-  my_permission: "rw",
-  is_owner: true,
-  shared_with_me: false,
-  auto_mount: name.startsWith("."),
-  usage_bytes: null,
-  usage_files: null,
-  usage_measured_at: null,
-  ...patch,
-});
 
 let stored: Folder[] = [];
 const calls: { method: string; url: string; body: unknown }[] = [];
