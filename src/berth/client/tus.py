@@ -18,8 +18,8 @@ Contract of :func:`steps` (a generator):
   in a row raise the last one (``httpx.TransportError`` or :class:`ApiError`);
 - any other 4xx, and any refusal of the last chunk (the server could not place the finished
   file, e.g. 409: a directory is there), raise :class:`ApiError` at once. After a connection
-  dropped during the last chunk, a ``HEAD`` showing every byte counts as done; a server that
-  forgets finished uploads (Berth's manager) answers 404: an ApiError, the file may be there;
+  dropped during the last chunk, a ``HEAD`` showing every byte counts as done (Berth's
+  manager answers so for a day after it placed the file);
 - ``created(url)`` once the upload exists (keep it to resume later: pass it back as ``url``);
   ``progress(offset, size)`` after creation or resumption and after every chunk taken.
 """
