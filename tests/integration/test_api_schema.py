@@ -34,6 +34,11 @@ def test_no_server_errors_for_generated_requests(berth: Cluster) -> None:
          "--max-examples", os.environ.get("BERTH_FUZZ_EXAMPLES", "40"),
          "--exclude-path", "/api/events",
          "--exclude-path", "/api/auth/logout", "--request-timeout", "20",
+         # The tus PATCH declares Content-Length as a header parameter (the protocol's); a
+         # generated value other than the body's length makes the server wait, as HTTP says,
+         # for bytes that never come: a client lying about framing, not an API error.
+         # tests/integration/test_folders.py and test_cli_folders.py drive this route.
+         "--exclude-name", "PATCH /api/uploads/{uuid}",
          "--suppress-health-check", "all", "--no-color"],
         capture_output=True, text=True, timeout=900)
     tail = (r.stdout + r.stderr)[-6000:]
