@@ -133,8 +133,8 @@ class AsyncFolderMethods:
         return done(written, name, count)
 
     async def upload(self, folder: str, local_path: str | os.PathLike[str], dest_path: str,
-               progress: tus.Progress | None = None, resume_store: Store | None = None
-               ) -> dict[str, Any]:
+                     progress: tus.Progress | None = None, resume_store: Store | None = None
+                     ) -> dict[str, Any]:
         """Upload a local file to ``dest_path`` in the folder (tus; resumes by itself after a
         dropped connection). ``resume_store`` (e.g. a dict kept on disk) remembers unfinished
         uploads so that a later call with the same file goes on where this one stopped.

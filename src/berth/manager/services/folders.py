@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -181,8 +181,8 @@ async def create_folder(m: Manager, actor: Actor, name: str, host: str | None,
             if project_id is None or project_id not in await _projects(db, actor.id):
                 errors.append(RuleError("project", f"you are not a member of a project "
                                         f"named '{project}'"))
-        owned = len((await db.scalars(select(FolderRow.id).where(
-            FolderRow.creator_id == actor.id))).all())
+        owned = await db.scalar(select(func.count()).select_from(FolderRow).where(
+            FolderRow.creator_id == actor.id)) or 0
         if owned >= (limit := folders_limit(m, actor.id)):
             errors.append(RuleError("name", f"you have {owned} folders, the most allowed is "
                                     f"{limit}; purge some from the trash"))
@@ -242,7 +242,11 @@ async def _check_free_name(db: AsyncSession, row: FolderRow, name: str) -> None:
 
 async def mounted_by(db: AsyncSession, folder_id: str) -> list[SessionRow]:
     """Sessions not yet ended that mount the folder."""
-    rows = (await db.scalars(select(SessionRow).where(SessionRow.status.not_in(ENDED)))).all()
+    # The JSON's text narrows it down in the database (both SQLite and PostgreSQL); the
+    # check on the parsed mounts decides.
+    rows = (await db.scalars(select(SessionRow).where(
+        SessionRow.status.not_in(ENDED),
+        cast(SessionRow.mounts, String).contains(folder_id)))).all()
     return [r for r in rows if any(m.get("folder_id") == folder_id for m in r.mounts or [])]
 
 
