@@ -85,6 +85,27 @@ class UserRow(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[str] = mapped_column(String(16), default="user")
     is_active: Mapped[bool] = mapped_column(default=True)
+    resource_policy: Mapped[str | None] = mapped_column(
+        ForeignKey("resource_policies.name"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ResourcePolicyRow(Base):
+    """Limits for the users or projects that name it. ``None`` (and a slot absent from
+    ``total_slots``) means unlimited. Durations are whole seconds."""
+
+    __tablename__ = "resource_policies"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    description: Mapped[str] = mapped_column(String(256), default="")
+    #: slot name -> decimal string: what all of the scope's occupying sessions may hold.
+    total_slots: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    max_concurrent_sessions: Mapped[int | None] = mapped_column(default=None)
+    max_pending_sessions: Mapped[int | None] = mapped_column(default=None)
+    max_containers_per_session: Mapped[int | None] = mapped_column(default=None)
+    max_session_lifetime: Mapped[int | None] = mapped_column(default=None)
+    idle_timeout: Mapped[int | None] = mapped_column(default=None)
+    max_folders: Mapped[int | None] = mapped_column(default=None)
+    max_customized_images: Mapped[int | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -92,6 +113,10 @@ class ProjectRow(Base):
     __tablename__ = "projects"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(String(256), default="")
+    is_active: Mapped[bool] = mapped_column(default=True)
+    resource_policy: Mapped[str | None] = mapped_column(
+        ForeignKey("resource_policies.name"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -129,9 +154,59 @@ class LoginRow(Base):
 
 
 class ResourceGroupRow(Base):
+    """A named set of agents. Open to everyone while no project or user is linked to it
+    (``resource_group_projects``/``resource_group_users``); else to those linked only."""
+
     __tablename__ = "resource_groups"
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     description: Mapped[str] = mapped_column(String(256), default="")
+    is_active: Mapped[bool] = mapped_column(default=True)
+    #: Order within a priority: fifo, lifo or drf (dominant resource fairness).
+    scheduler: Mapped[str] = mapped_column(String(8), default="fifo")
+    #: dispersed (spread over agents) or concentrated (pack onto the fullest that fits).
+    agent_selection: Mapped[str] = mapped_column(String(16), default="dispersed")
+    allowed_session_types: Mapped[list[Any]] = mapped_column(
+        default=lambda: ["interactive", "batch"])
+    #: Seconds a session may wait in the queue before it is cancelled; 0: no limit.
+    pending_timeout: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ResourceGroupProjectRow(Base):
+    __tablename__ = "resource_group_projects"
+    resource_group: Mapped[str] = mapped_column(
+        ForeignKey("resource_groups.name"), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True,
+                                            index=True)
+
+
+class ResourceGroupUserRow(Base):
+    __tablename__ = "resource_group_users"
+    resource_group: Mapped[str] = mapped_column(
+        ForeignKey("resource_groups.name"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+
+
+GLOBAL_PRESET_SQL = "resource_group IS NULL"
+
+
+class ResourcePresetRow(Base):
+    """A named resource set the launcher offers: global (``resource_group`` NULL) or for one
+    group. Names are unique among the global presets and within each group."""
+
+    __tablename__ = "resource_presets"
+    __table_args__ = (
+        Index("uq_resource_presets_global_name", "name", unique=True,
+              sqlite_where=text(GLOBAL_PRESET_SQL), postgresql_where=text(GLOBAL_PRESET_SQL)),
+        Index("uq_resource_presets_group_name", "resource_group", "name", unique=True),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(64))
+    resource_group: Mapped[str | None] = mapped_column(
+        ForeignKey("resource_groups.name"), default=None)
+    #: slot name -> decimal string (cpu, mem, shmem, accelerator slots).
+    slots: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AgentRow(Base):
@@ -144,6 +219,10 @@ class AgentRow(Base):
     )
     capacity: Mapped[dict[str, Any]] = mapped_column(default=dict)
     version: Mapped[str] = mapped_column(String(32), default="")
+    #: What the agent reports about itself beyond capacity: port range, CPU set, ...
+    info: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: False: an admin took it out of scheduling (its sessions keep running).
+    schedulable: Mapped[bool] = mapped_column(default=True)
     first_contact: Mapped[datetime] = mapped_column(default=utcnow)
     last_heartbeat: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -180,6 +259,7 @@ class SessionRow(Base):
         ),
         Index("ix_sessions_status", "status"),
         Index("ix_sessions_owner_created", "owner_id", "created_at"),
+        Index("ix_sessions_queue", "status", "resource_group", "priority", "created_at"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(64))
@@ -200,6 +280,8 @@ class SessionRow(Base):
     resource_group: Mapped[str] = mapped_column(String(64), default="default")
     agent_id: Mapped[str | None] = mapped_column(String(64), default=None)
     designated_agent: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: Higher first in the queue (0-100).
+    priority: Mapped[int] = mapped_column(default=10)
     requested_slots: Mapped[dict[str, Any]] = mapped_column(default=dict)
     environ: Mapped[dict[str, Any]] = mapped_column(default=dict)
     startup_command: Mapped[str | None] = mapped_column(Text, default=None)
@@ -207,6 +289,8 @@ class SessionRow(Base):
     timeout_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
     cluster_mode: Mapped[str] = mapped_column(String(16), default="single-node")
     cluster_size: Mapped[int] = mapped_column(default=1)
+    #: Cluster sessions: the OpenSSH private key (PEM) its kernels share; None for size 1.
+    cluster_secret: Mapped[str | None] = mapped_column(Text, default=None)
     preopen_ports: Mapped[list[Any]] = mapped_column(default=list)
     #: Folder mounts (:class:`berth.domain.mounts.Mount` as JSON), dot-folders included.
     mounts: Mapped[list[Any]] = mapped_column(default=list)
