@@ -1,4 +1,4 @@
-"""The manager <-> agent protocol, version 1. Both sides import only these models.
+"""The manager <-> agent protocol (:data:`RPC_VERSION`). Both sides import only these models.
 
 Manager -> agent (agent's HTTP server, ``/v1``, bearer = shared agent token):
   ``POST /v1/kernels`` (:class:`CreateKernel`) -> 202; the agent creates the container in the
@@ -27,11 +27,14 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
-RPC_VERSION = 3  # 2: apps name their ports container_port / host_port; 3: folder mounts
+#: 2: apps name their ports container_port / host_port; 3: folder mounts; 4: cluster sessions
+#: (``CreateKernel.cluster``) and what an agent says about itself (``Heartbeat.info``: its
+#: port range and CPU set).
+RPC_VERSION = 4
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -87,6 +90,23 @@ class MountSpec(BaseModel):
     read_only: bool = False
 
 
+class ClusterSpec(BaseModel):
+    """One kernel's place in a cluster session of ``size`` kernels (size > 1). Single-node
+    today: every kernel is on one agent, in a private bridge network ``network`` where each is
+    reachable by its hostname; multi-node will put them on an overlay network instead."""
+
+    size: int
+    role: str  # main | sub
+    idx: int  # 1..size
+    hostname: str  # main1, sub1, ...
+    hostnames: list[str]  # every kernel's, main1 first
+    network: str  # berth-<session id>
+    #: The session's key pair (OpenSSH format): ~/.ssh/id_cluster and authorized_keys of
+    #: every kernel, so ``ssh sub1`` works from any kernel without a password.
+    ssh_private_key: str
+    ssh_public_key: str
+
+
 class CreateKernel(BaseModel):
     rpc_version: int = RPC_VERSION
     kernel_id: str
@@ -103,6 +123,7 @@ class CreateKernel(BaseModel):
     preopen_ports: list[int] = []
     hostname: str = "main1"
     mounts: list[MountSpec] = []
+    cluster: ClusterSpec | None = None  # None: a session of one kernel
 
 
 class KernelState(StrEnum):
@@ -130,6 +151,10 @@ class Heartbeat(BaseModel):
     images: list[ImageInfo] = []
     kernels: list[KernelReport] = []
     version: str = ""
+    #: What the agent says about itself beyond capacity: ``port_range`` ("first-last", the
+    #: host ports its kernels' published ports get; "" = any free port), ``cpuset`` (the
+    #: cores its kernels run on; "" = all), ``backend``.
+    info: dict[str, Any] = {}
 
 
 class EventKind(StrEnum):

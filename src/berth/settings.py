@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from berth.domain import limits
@@ -195,7 +195,16 @@ class AgentSettings(_SectionSettings):
         None, description="File holding the shared secret (e.g. a copy of the manager's "
         "<data dir>/agent-token on another machine); empty: look where the manager keeps it."
     )
-    cpu: float | None = Field(None, description="CPU cores offered; default: all host cores.")
+    cpu: float | None = Field(
+        None, description="CPU cores offered; default: the size of cpuset when set, else all "
+        "host cores.")
+    port_range: str = Field(
+        "", description="Host ports for the kernels' published ports, 'first-last' (e.g. "
+        "30000-30999; the engine picks a free one in it), so that several agents on one "
+        "machine keep apart; empty: any free port.")
+    cpuset: str = Field(
+        "", description="CPU cores the kernels run on (the engine's cpuset, e.g. '0', '0-1', "
+        "'0,2'); each must exist on this host. Empty: all cores.")
     mem: int | None = Field(None, description="Memory bytes offered; default: host memory.")
     heartbeat_interval: float = Field(5.0, description="Seconds between heartbeats.")
     pids_limit: int = Field(4096, description="Process limit of every container.")
@@ -205,6 +214,21 @@ class AgentSettings(_SectionSettings):
     fake_mode: str = Field(
         "normal", description="FakeBackend behaviour: normal, slow, never-start or fail."
     )
+
+    @field_validator("port_range")
+    @classmethod
+    def _port_range(cls, value: str) -> str:
+        parse_port_range(value)
+        return value.strip()
+
+    @field_validator("cpuset")
+    @classmethod
+    def _cpuset(cls, value: str) -> str:
+        return format_cpuset(parse_cpuset(value, os.cpu_count() or 1)) if value.strip() else ""
+
+    def cpus(self) -> list[int]:
+        """The cores of ``cpuset`` (empty: all of the host's)."""
+        return parse_cpuset(self.cpuset, os.cpu_count() or 1) if self.cpuset else []
 
     def token_places(self) -> list[tuple[Path, str]]:
         """Where the shared secret may be, in order, each with what the place is: the
@@ -235,6 +259,57 @@ class AgentSettings(_SectionSettings):
             f"no agent token: BERTH_AGENT_TOKEN is empty and no token file was found at "
             f"{looked}. Start the manager first (it creates <data dir>/agent-token), or set "
             "BERTH_AGENT_TOKEN, or BERTH_AGENT_TOKEN_FILE to a copy of that file.")
+
+
+def parse_port_range(value: str) -> range | None:
+    """``first-last`` (inclusive, 1024-65535) as a range; None for an empty value. Raises
+    ValueError saying what is wrong."""
+    text = value.strip()
+    if not text:
+        return None
+    first, sep, last = text.partition("-")
+    try:
+        lo, hi = int(first), int(last if sep else first)
+    except ValueError:
+        raise ValueError(
+            f"port_range must be 'first-last' (e.g. 30000-30999), not {value!r}") from None
+    if not 1024 <= lo <= hi <= 65535:
+        raise ValueError(f"port_range {value!r}: ports must be 1024-65535 and first <= last")
+    return range(lo, hi + 1)
+
+
+def parse_cpuset(value: str, host_cores: int) -> list[int]:
+    """The cores of a cpuset such as ``0``, ``0-1`` or ``0,2-3``, sorted; each must be one of
+    the host's ``host_cores`` (0 .. host_cores-1). Raises ValueError naming the problem."""
+    cores: set[int] = set()
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        first, sep, last = part.partition("-")
+        try:
+            lo, hi = int(first), int(last if sep else first)
+        except ValueError:
+            raise ValueError(
+                f"cpuset must be cores like 0, 0-1 or 0,2-3, not {value!r}") from None
+        if lo > hi or lo < 0:
+            raise ValueError(f"cpuset {value!r}: {part} is not a range of cores")
+        cores.update(range(lo, hi + 1))
+    if not cores:
+        raise ValueError(f"cpuset must name at least one core, not {value!r}")
+    missing = sorted(c for c in cores if c >= host_cores)
+    if missing:
+        raise ValueError(f"cpuset {value!r} names core(s) {', '.join(map(str, missing))}, but "
+                         f"this host has {host_cores} (0-{host_cores - 1})")
+    return sorted(cores)
+
+
+def format_cpuset(cores: list[int]) -> str:
+    """The engine's form of a set of cores: ``0-2,5``."""
+    parts: list[str] = []
+    for core in cores:
+        if parts and core == int(parts[-1].rpartition("-")[2]) + 1:
+            parts[-1] = f"{parts[-1].partition('-')[0]}-{core}"
+        else:
+            parts.append(str(core))
+    return ",".join(parts)
 
 
 class AgentTokenMissing(RuntimeError):

@@ -8,16 +8,18 @@ kernel keeps running and an exited one is reported with its exit code.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from berth.agent.apps import ssh_key_script
 from berth.agent.backends.base import (
+    CLUSTER_SSH_PORT,
     BackendError,
     ContainerBackend,
     ContainerStatus,
@@ -25,6 +27,7 @@ from berth.agent.backends.base import (
     LogSource,
 )
 from berth.rpc import (
+    ClusterSpec,
     CreateKernel,
     DestroyResult,
     EventKind,
@@ -52,6 +55,45 @@ def check_mounts(spec: CreateKernel) -> None:
         if not ok:
             raise BackendError(f"folder for {mount.target} is not a directory on this node: "
                                f"{mount.source} (is its folder host mounted here?)")
+
+
+def _own(path: Path, mode: int) -> None:
+    path.chmod(mode)
+    with contextlib.suppress(PermissionError):  # an agent not run as root: left as it is
+        os.chown(path, KERNEL_UID, KERNEL_UID)
+
+
+def write_cluster_ssh(home: Path, cluster: ClusterSpec) -> None:
+    """Put the session's cluster key into a kernel's home before it starts:
+    ``~/.ssh/id_cluster`` (+ ``.pub``), its public half in ``authorized_keys``, and an
+    ``~/.ssh/config`` that uses it for the other kernels (``Host main1 sub*``, on the port of
+    the kernels' own sshd), so ``ssh sub1`` works at once without a password."""
+    ssh = home / ".ssh"
+    ssh.mkdir(exist_ok=True)
+    _own(ssh, 0o700)
+    hosts = " ".join(dict.fromkeys(["main1", "sub*", *cluster.hostnames]))
+    files = {
+        "id_cluster": (cluster.ssh_private_key.rstrip("\n") + "\n", 0o600),
+        "id_cluster.pub": (cluster.ssh_public_key.strip() + "\n", 0o644),
+        "authorized_keys": (cluster.ssh_public_key.strip() + "\n", 0o600),
+        "config": (
+            f"Host {hosts}\n    IdentityFile ~/.ssh/id_cluster\n    Port {CLUSTER_SSH_PORT}\n"
+            "    StrictHostKeyChecking no\n    UserKnownHostsFile /dev/null\n"
+            "    LogLevel ERROR\n", 0o600),
+    }
+    for name, (text, mode) in files.items():
+        path = ssh / name
+        path.write_text(text)
+        _own(path, mode)
+
+
+@runtime_checkable
+class Networks(Protocol):
+    """Optional backend capability: per-session private networks for cluster sessions."""
+
+    async def release_network(self, session_id: str) -> None: ...
+
+    async def sweep_networks(self) -> None: ...
 
 
 class Reporter(Protocol):
@@ -97,6 +139,11 @@ class Node:
         for status in await self.backend.list_kernels():
             if status.running:
                 self._spawn(status.kernel_id, self._watch(status.kernel_id))
+        if isinstance(self.backend, Networks):
+            try:
+                await self.backend.sweep_networks()
+            except Exception as e:  # a leftover network is harmless; never block the start
+                log.warning("could not sweep unused session networks: %s", e)
 
     async def close(self) -> None:
         """Stop watching; containers keep running (an agent restart must not kill them)."""
@@ -138,9 +185,14 @@ class Node:
         try:
             check_mounts(spec)
             scratch = self._make_scratch(spec.kernel_id)
+            if spec.cluster is not None:
+                write_cluster_ssh(scratch, spec.cluster)
             status = await self.backend.create_and_start(spec, str(scratch))
         except (BackendError, OSError) as e:
             shutil.rmtree(self.scratch_dir(spec.kernel_id), ignore_errors=True)
+            if spec.cluster is not None and isinstance(self.backend, Networks):
+                with contextlib.suppress(Exception):  # swept at the next start otherwise
+                    await self.backend.release_network(spec.session_id)
             report = KernelReport(
                 kernel_id=spec.kernel_id, session_id=spec.session_id, state=KernelState.EXITED
             )
@@ -265,7 +317,8 @@ class Node:
         return list(reports.values())
 
     async def heartbeat(
-        self, address: str, resource_group: str, capacity: dict[str, str], version: str
+        self, address: str, resource_group: str, capacity: dict[str, str], version: str,
+        info: dict[str, str] | None = None,
     ) -> Heartbeat:
         return Heartbeat(
             agent_id=self.agent_id,
@@ -275,4 +328,5 @@ class Node:
             images=await self.backend.list_images(),
             kernels=await self.kernel_reports(),
             version=version,
+            info=dict(info or {}),
         )

@@ -32,7 +32,11 @@ log = logging.getLogger(__name__)
 
 
 def host_capacity(settings: AgentSettings) -> dict[str, str]:
-    cpu = settings.cpu if settings.cpu is not None else float(os.cpu_count() or 1)
+    """What the agent offers: ``cpu`` (default: its cpuset's cores, else every host core) and
+    ``mem`` (default: the host's memory)."""
+    cpu = settings.cpu
+    if cpu is None:
+        cpu = float(len(settings.cpus()) or os.cpu_count() or 1)
     mem = settings.mem
     if mem is None:
         mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -53,12 +57,20 @@ class HttpReporter:
             log.warning("could not report %s of %s: %s", event.kind, event.kernel.kernel_id, e)
 
 
+def agent_info(settings: AgentSettings) -> dict[str, str]:
+    """What the heartbeat says about the agent beyond its capacity (``Heartbeat.info``)."""
+    return {"port_range": settings.port_range, "cpuset": settings.cpuset,
+            "backend": settings.backend}
+
+
 async def heartbeat_loop(node: Node, client: httpx.AsyncClient, settings: AgentSettings) -> None:
     address = f"http://{settings.host}:{settings.port}"
     capacity = host_capacity(settings)
+    info = agent_info(settings)
     while True:
         try:
-            beat = await node.heartbeat(address, settings.resource_group, capacity, __version__)
+            beat = await node.heartbeat(address, settings.resource_group, capacity, __version__,
+                                        info)
             r = await client.post("/api/agent/v1/heartbeat", content=beat.model_dump_json())
             r.raise_for_status()
         except Exception as e:  # the loop must survive a manager that is down or restarting
@@ -68,7 +80,8 @@ async def heartbeat_loop(node: Node, client: httpx.AsyncClient, settings: AgentS
 
 def make_backend(settings: AgentSettings) -> ContainerBackend:
     if settings.backend == "docker":
-        return DockerBackend(settings.id, settings.pids_limit)
+        return DockerBackend(settings.id, settings.pids_limit, port_range=settings.port_range,
+                             cpuset=settings.cpuset)
     if settings.backend == "fake":
         from berth.agent.backends.fake import FakeBackend
 

@@ -77,7 +77,11 @@ def agent(log_level: Annotated[str, typer.Option(help="Log level.")] = "info") -
     from berth.settings import AgentSettings, AgentTokenMissing
 
     _logging(log_level)
-    settings = AgentSettings()
+    try:
+        settings = AgentSettings()
+    except ValueError as e:  # pydantic's ValidationError: e.g. a cpuset naming missing cores
+        err.print(f"[red]invalid agent settings: {e}[/red]", highlight=False)
+        raise typer.Exit(2) from None
     try:
         agent_app = create_agent_app(settings)
     except AgentTokenMissing as e:

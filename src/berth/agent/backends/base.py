@@ -20,6 +20,8 @@ LABEL_OWNER = "berth.owner-id"
 LABEL_AGENT = "berth.agent-id"
 LABEL_SESSION_NAME = "berth.session-name"
 LABEL_APPS = "berth.kernel-apps"
+#: Port of the sshd every kernel of a cluster runs for the others (the SSH app has its own).
+CLUSTER_SSH_PORT = 2222
 
 
 @dataclass

@@ -14,6 +14,7 @@ from aiodocker.execs import Exec
 from aiodocker.stream import Stream
 
 from berth.agent.backends.base import (
+    CLUSTER_SSH_PORT,
     LABEL_AGENT,
     LABEL_APPS,
     LABEL_KERNEL,
@@ -62,14 +63,22 @@ def _published_ports(spec: CreateKernel, apps: list[AppPort]) -> list[AppPort]:
 
 
 def container_config(
-    spec: CreateKernel, agent_id: str, scratch_dir: str, apps: list[AppPort], pids_limit: int
+    spec: CreateKernel, agent_id: str, scratch_dir: str, apps: list[AppPort], pids_limit: int,
+    port_range: str = "", cpuset: str = "",
 ) -> dict[str, Any]:
     """The engine's create request for a kernel: non-root, no new privileges, no capabilities,
-    a pids limit, the session's CPU/memory/shm limits and its scratch home."""
+    a pids limit, the session's CPU/memory/shm limits and its scratch home; published ports
+    from the agent's ``port_range`` (the engine picks a free one; empty: any) and the agent's
+    ``cpuset``. A kernel of a cluster joins the session's network with its hostname as alias
+    and runs :func:`cluster_bootstrap` before its command."""
     published = _published_ports(spec, apps)
-    return {
+    command = spec.command or IDLE_COMMAND
+    if spec.cluster is not None:
+        command = ["/bin/sh", "-c", cluster_bootstrap(wait=spec.command is not None)
+                   + ' exec "$@"', "berth-cluster", *command]
+    config: dict[str, Any] = {
         "Image": spec.image,
-        "Cmd": spec.command or IDLE_COMMAND,
+        "Cmd": command,
         "Env": [f"{k}={v}" for k, v in spec.environ.items()],
         "User": KERNEL_UID,
         "WorkingDir": "/home/work",
@@ -100,12 +109,54 @@ def container_config(
                         "ReadOnly": m.read_only, "BindOptions": {"Propagation": "rprivate"}}
                        for m in spec.mounts],
             "PortBindings": {
-                f"{a.container_port}/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]
+                f"{a.container_port}/tcp": [{"HostIp": "127.0.0.1", "HostPort": port_range}]
                 for a in published
             },
             "RestartPolicy": {"Name": "no"},
         },
     }
+    if cpuset:
+        config["HostConfig"]["CpusetCpus"] = cpuset
+    if spec.cluster is not None:
+        network = spec.cluster.network
+        config["HostConfig"]["NetworkMode"] = network
+        config["NetworkingConfig"] = {
+            "EndpointsConfig": {network: {"Aliases": [spec.cluster.hostname]}}}
+    return config
+
+
+#: Seconds a batch cluster's main kernel waits for the others' sshd before its command runs.
+CLUSTER_WAIT_SECONDS = 120
+
+
+def cluster_bootstrap(wait: bool) -> str:
+    """Shell run as the kernel's user before a cluster kernel's command: start sshd on
+    :data:`CLUSTER_SSH_PORT` (host key per container, the session key of
+    ``~/.ssh/authorized_keys``; skipped when the image has no sshd); with ``wait`` (a batch
+    main kernel), wait until every other kernel's sshd answers (at most
+    :data:`CLUSTER_WAIT_SECONDS`) so that the command can ``ssh sub1`` at once."""
+    state = "/home/work/.berth-cluster"
+    sshd = (
+        f"/usr/sbin/sshd -f /etc/ssh/sshd_config -p {CLUSTER_SSH_PORT} -h {state}/host_ed25519 "
+        f"-o PidFile={state}/sshd.pid -o UsePAM=no -o StrictModes=no "
+        "-o AuthorizedKeysFile=/home/work/.ssh/authorized_keys -o PasswordAuthentication=no "
+        f"-o KbdInteractiveAuthentication=no -o PermitRootLogin=no -E {state}/sshd.log"
+    )
+    script = (
+        f"if [ -x /usr/sbin/sshd ]; then mkdir -p {state} && chmod 700 {state} && "
+        f"{{ [ -f {state}/host_ed25519 ] || ssh-keygen -q -t ed25519 -N '' "
+        f"-f {state}/host_ed25519; }} && {sshd}; fi;"
+    )
+    if wait:
+        script += (
+            f' if [ "$BERTH_CLUSTER_ROLE" = main ] && command -v ssh >/dev/null 2>&1; then '
+            f"end=$(( $(date +%s) + {CLUSTER_WAIT_SECONDS} )); "
+            'for h in $(echo "$BERTH_CLUSTER_HOSTS" | tr , " "); do '
+            '[ "$h" = "$BERTH_CLUSTER_HOST" ] && continue; '
+            'until ssh -o BatchMode=yes -o ConnectTimeout=2 "$h" true >/dev/null 2>&1 '
+            '|| [ "$(date +%s)" -ge "$end" ]; do sleep 0.5; done; done; fi;'
+        )
+    return script
 
 
 def _status(data: dict[str, Any]) -> ContainerStatus:
@@ -141,10 +192,15 @@ def _status(data: dict[str, Any]) -> ContainerStatus:
 class DockerBackend:
     """Kernels as Docker containers named ``berth-<kernel id>``."""
 
-    def __init__(self, agent_id: str, pids_limit: int = 4096) -> None:
+    def __init__(self, agent_id: str, pids_limit: int = 4096, port_range: str = "",
+                 cpuset: str = "") -> None:
         self.agent_id = agent_id
         self.pids_limit = pids_limit
+        self.port_range = port_range
+        self.cpuset = cpuset
         self.docker = aiodocker.Docker()
+        #: Per session: creating its network and removing it after its last kernel.
+        self.network_locks: dict[str, asyncio.Lock] = {}
 
     @staticmethod
     def container_name(kernel_id: str) -> str:
@@ -168,7 +224,10 @@ class DockerBackend:
 
     async def create_and_start(self, spec: CreateKernel, scratch_dir: str) -> ContainerStatus:
         apps = await self._image_apps(spec.image)
-        config = container_config(spec, self.agent_id, scratch_dir, apps, self.pids_limit)
+        config = container_config(spec, self.agent_id, scratch_dir, apps, self.pids_limit,
+                                  self.port_range, self.cpuset)
+        if spec.cluster is not None:
+            await self._ensure_network(spec.session_id, spec.cluster.network)
         name = self.container_name(spec.kernel_id)
         try:
             container = await self.docker.containers.create(config, name=name)
@@ -230,7 +289,66 @@ class DockerBackend:
     async def remove(self, kernel_id: str) -> None:
         container = await self._get(kernel_id)
         if container is not None:
+            try:
+                labels = (await container.show())["Config"]["Labels"] or {}
+            except DockerError as e:
+                if e.status != 404:
+                    raise
+                labels = {}
             await self._remove(container)
+            if session_id := labels.get(LABEL_SESSION):
+                await self.release_network(session_id)
+
+    # ---- cluster networks ----
+    @staticmethod
+    def network_name(session_id: str) -> str:
+        return f"berth-{session_id}"
+
+    async def _ensure_network(self, session_id: str, name: str) -> None:
+        """The session's private bridge network, created once (labelled with the agent and
+        the session, so that it is found again after a restart and cleaned up with them)."""
+        async with self.network_locks.setdefault(session_id, asyncio.Lock()):
+            try:
+                await self.docker.networks.get(name)
+                return
+            except DockerError as e:
+                if e.status != 404:
+                    raise BackendError(f"cannot look up the network {name}: {e.message}") from e
+            try:
+                await self.docker.networks.create({
+                    "Name": name, "Driver": "bridge", "CheckDuplicate": True,
+                    "Labels": {LABEL_AGENT: self.agent_id, LABEL_SESSION: session_id}})
+            except DockerError as e:
+                if e.status != 409:  # made meanwhile by another process: fine
+                    raise BackendError(f"the engine refused the network {name}: "
+                                       f"{e.message}") from e
+
+    async def release_network(self, session_id: str) -> None:
+        """Remove the session's network once none of its containers is left. Idempotent."""
+        async with self.network_locks.setdefault(session_id, asyncio.Lock()):
+            left = await self.docker.containers.list(all=True, filters={"label": [
+                f"{LABEL_AGENT}={self.agent_id}", f"{LABEL_SESSION}={session_id}"]})
+            if not left:
+                await self._delete_network(self.network_name(session_id))
+                self.network_locks.pop(session_id, None)
+
+    async def _delete_network(self, name: str) -> None:
+        try:
+            network = await self.docker.networks.get(name)
+            await network.delete()
+        except DockerError as e:
+            if e.status not in (404, 409, 403):  # gone, or still in use (removed later)
+                raise
+
+    async def sweep_networks(self) -> None:
+        """Remove this agent's session networks that no container uses any more (left by a
+        crash between removing a session's last container and its network)."""
+        networks = await self.docker.networks.list(
+            filters={"label": [f"{LABEL_AGENT}={self.agent_id}"]})
+        for data in networks:
+            session_id = (data.get("Labels") or {}).get(LABEL_SESSION)
+            if session_id:
+                await self.release_network(session_id)
 
     async def _remove(self, container: DockerContainer) -> None:
         try:

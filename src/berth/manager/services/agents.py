@@ -84,6 +84,7 @@ async def _upsert_agent(db: AsyncSession, beat: Heartbeat) -> None:
     agent.resource_group = beat.resource_group
     agent.capacity = beat.capacity
     agent.version = beat.version
+    agent.info = beat.info
     agent.status = AgentStatus.ALIVE
     agent.last_heartbeat = now
     reported = {i.ref: i for i in beat.images}
