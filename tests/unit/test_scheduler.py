@@ -1,5 +1,7 @@
-"""The pure scheduler: FIFO with backfill, start times, designated agents, resource groups,
-capacity, determinism, and why a session waits."""
+"""The pure scheduler: FIFO, a session waiting for resources holding back later ones, start
+times, designated agents, resource groups, capacity, determinism, and why a session waits.
+Priorities, orders, quotas, images, agent selection and pending timeouts:
+test_scheduler_policy.py."""
 
 from __future__ import annotations
 
@@ -86,12 +88,17 @@ def test_equal_creation_times_are_ordered_by_id() -> None:
     assert plan.assignments == {"s1": "a1"}
 
 
-def test_backfill_a_later_small_session_starts_while_a_big_one_waits() -> None:
+def test_a_big_session_waiting_for_resources_holds_back_later_small_ones() -> None:
+    """No backfill past a session waiting for resources: it would be starved otherwise."""
     agents = [agent("a1", cpu=4, used_cpu=2)]
     big, small = pending("big", cpu=4, minute=1), pending("small", cpu=1, minute=2)
     plan = plan_of(agents, [big, small])
-    assert plan.assignments == {"small": "a1"}
-    assert failed_checks(plan, "big")[0][0] == "agent-resources"
+    assert plan.assignments == {}
+    assert failed_checks(plan, "big")[-1][0] == "agent-resources"
+    assert failed_checks(plan, "small") == [
+        ("queue", "held back behind session big (priority 10), which waits for resources first")
+    ]
+    assert plan.positions == {"big": 1, "small": 2}
 
 
 def test_assignments_in_one_pass_use_up_capacity() -> None:
@@ -167,7 +174,9 @@ def test_designated_agent_that_is_full_makes_the_session_wait() -> None:
 
 def test_designated_agent_that_is_missing() -> None:
     plan = plan_of([agent("a1")], [pending("s", agent_id="ghost")])
-    assert failed_checks(plan, "s") == [("agent-available", "no alive agent in the agent ghost")]
+    assert failed_checks(plan, "s") == [
+        ("agent-available", "no alive agent ghost taking sessions in the resource group 'default'")
+    ]
 
 
 def test_designated_agent_in_another_group_is_not_used() -> None:
@@ -179,7 +188,9 @@ def test_resource_groups_are_kept_apart() -> None:
     agents = [agent("cpu1", group="default"), agent("gpu1", group="gpu")]
     plan = plan_of(agents, [pending("d"), pending("g", group="gpu"), pending("x", group="none")])
     assert plan.assignments == {"d": "cpu1", "g": "gpu1"}
-    assert failed_checks(plan, "x") == [("agent-available", "no alive agent in the resource group")]
+    assert failed_checks(plan, "x") == [
+        ("agent-available", "no alive agent in the resource group 'none'")
+    ]
 
 
 def test_unschedulable_agents_get_nothing() -> None:
@@ -193,9 +204,10 @@ def test_unschedulable_agents_get_nothing() -> None:
 
 def test_waiting_message_names_short_memory_in_user_units() -> None:
     plan = plan_of([agent("a1", mem=8 * GiB, used_mem=7 * GiB)], [pending("s", mem=3 * GiB)])
-    [passed, failed] = plan.waiting["s"]
-    assert passed.name == "agent-available" and passed.passed
-    assert "1 agent(s) alive" in passed.message
+    [alive, queue, failed] = plan.waiting["s"]
+    assert alive.name == "agent-available" and alive.passed
+    assert "1 agent(s) alive" in alive.message
+    assert queue.name == "queue" and queue.passed
     assert failed.name == "agent-resources" and not failed.passed
     assert "a1: short of mem 2g" in failed.message
     assert "cpu" not in failed.message
@@ -292,7 +304,9 @@ def test_capacity_is_never_exceeded(
     for agent_id, reqs in placed.items():
         a = by_id[agent_id]
         used = sl.add(a.occupied, *reqs)
-        for key in sl.CAPACITY_SLOTS:
+        for key in used:
+            if not sl.is_capacity(key):
+                continue
             assert used.get(key, Decimal(0)) <= a.capacity.get(key, Decimal(0)), (agent_id, key)
 
 

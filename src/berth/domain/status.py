@@ -95,6 +95,8 @@ class StatusInfo(StrEnum):
     AGENT_UNREACHABLE = "agent-unreachable"
     STUCK_TIMEOUT = "stuck-in-transition"
     IDLE_TIMEOUT = "idle-timeout"
+    #: Waited in the queue longer than its resource group's ``pending_timeout``.
+    PENDING_TIMEOUT = "pending-timeout"
     #: A background loop could not handle the session (its row cannot be read or its step
     #: raised); ``status_data`` has ``error`` and ``where`` (scheduler, watchdog, ...).
     INTERNAL_ERROR = "internal-error"
