@@ -33,6 +33,7 @@ import StepEnvironment from "./StepEnvironment";
 import StepNetwork from "./StepNetwork";
 import StepType from "./StepType";
 import { useFolders } from "./useFolders";
+import { useLaunchScope } from "./useLaunchScope";
 
 const LAST = STEP_TITLES.length - 1;
 
@@ -99,6 +100,7 @@ export default function Launcher() {
   const [images, setImages] = useState<ImageInfo[]>([]);
   const [agents, setAgents] = useState<AgentInfo[]>([]);
   const [launches, setLaunches] = useState<Launch[] | null>(null);
+  const [tick, setTick] = useState(0);
   const [loadError, setLoadError] = useState<string | null>(null);
   const loadLaunches = useCallback(() => {
     launcherApi
@@ -111,7 +113,10 @@ export default function Launcher() {
       .images()
       .then(setImages)
       .catch((e: unknown) => setLoadError(e instanceof Error ? e.message : String(e)));
-    const loadAgents = () => launcherApi.agents().then(setAgents).catch(() => undefined);
+    const loadAgents = () => {
+      setTick((t) => t + 1);
+      return launcherApi.agents().then(setAgents).catch(() => undefined);
+    };
     void loadAgents();
     const timer = window.setInterval(loadAgents, 10000);
     loadLaunches();
@@ -125,6 +130,25 @@ export default function Launcher() {
     }
   }, [images, form.image, setForm]);
 
+  // ---- projects, resource groups, presets and the resource check of the owner ----
+  const scope = useLaunchScope({
+    admin,
+    ownerEmail: admin ? (form.assignOwner ? form.ownerEmail : user.email) : null,
+    selfEmail: user.email,
+    group: form.resourceGroup || "default",
+    project: form.project,
+    tick,
+  });
+  // A group or project the owner may not use (another owner, a stale link): the first allowed.
+  useEffect(() => {
+    if (scope.groups && scope.groups.length && !scope.groups.includes(form.resourceGroup)) {
+      setForm({ resourceGroup: scope.groups.includes("default") ? "default" : scope.groups[0], agent: "" });
+    }
+  }, [scope.groups, form.resourceGroup, setForm]);
+  useEffect(() => {
+    if (scope.projects && form.project && !scope.projects.includes(form.project)) setForm({ project: "" });
+  }, [scope.projects, form.project, setForm]);
+
   // ---- folders to mount; a relaunch of a CLI launch names them, the form keeps ids ----
   const folderList = useFolders();
   const { folders } = folderList;
@@ -134,7 +158,11 @@ export default function Launcher() {
   }, [folders, form.mounts, setForm]);
 
   // ---- rules: the client's, then the server's dry run ----
-  const ctx = useMemo(() => ({ images, agents, isAdmin: admin, folders }), [images, agents, admin, folders]);
+  const check = scope.check;
+  const ctx = useMemo(
+    () => ({ images, agents, isAdmin: admin, folders, check }),
+    [images, agents, admin, folders, check],
+  );
   const local = useMemo(() => validate(form, ctx), [form, ctx]);
   const body = useMemo(() => toBody(form), [form]);
   const bodyKey = JSON.stringify(body);
@@ -236,8 +264,8 @@ export default function Launcher() {
 
   const stepProps = { form, setForm, errors, warnings: local.warnings };
   const content = [
-    <StepType key="t" {...stepProps} admin={admin} />,
-    <StepEnvironment key="e" {...stepProps} images={images} agents={agents} />,
+    <StepType key="t" {...stepProps} admin={admin} projects={scope.projects} />,
+    <StepEnvironment key="e" {...stepProps} images={images} agents={agents} scope={scope} narrow={narrow} />,
     <StepData key="d" {...stepProps} folderList={folderList} />,
     <StepNetwork key="n" {...stepProps} images={images} />,
     <StepConfirm
@@ -248,6 +276,7 @@ export default function Launcher() {
       images={images}
       admin={admin}
       folders={folders}
+      presets={scope.presets}
       onEdit={goTo}
     />,
   ][step];

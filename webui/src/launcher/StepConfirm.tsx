@@ -15,6 +15,7 @@ import {
   type LaunchForm,
   type Messages,
 } from "./form";
+import type { Preset } from "./resources";
 import { autoMounts, defaultMountPath, forcedReadOnly, resolveMountPath } from "./mounts";
 
 interface Props {
@@ -25,6 +26,8 @@ interface Props {
   admin: boolean;
   /** The folders I can mount (names of the chosen ones, the auto-mounted dot-folders). */
   folders: Folder[] | null;
+  /** To name the preset chosen. */
+  presets?: Preset[];
   onEdit: (step: number) => void;
 }
 
@@ -45,6 +48,8 @@ const LABELS: Record<string, string> = {
   agent: "Agent",
   resource_group: "Resource group",
   cluster_size: "Cluster size",
+  cluster_mode: "Cluster mode",
+  project: "Project",
 };
 
 function label(key: string, form: LaunchForm, folders: Folder[] | null): string {
@@ -63,7 +68,8 @@ function label(key: string, form: LaunchForm, folders: Folder[] | null): string 
   return LABELS[key] ?? key;
 }
 
-export default function StepConfirm({ form, errors, warnings, images, admin, folders, onEdit }: Props) {
+export default function StepConfirm({ form, errors, warnings, images, admin, folders, presets = [], onEdit }: Props) {
+  const preset = presets.find((p) => p.id === form.preset);
   const image = findImage(images, imageRef(form));
   const ports = parsePorts(form.ports).ports;
   const mem = sizeBytes(form.memValue, form.memUnit);
@@ -163,6 +169,7 @@ export default function StepConfirm({ form, errors, warnings, images, admin, fol
           {admin && form.assignOwner && (
             <Descriptions.Item label="Owner">{form.ownerEmail || "-"}</Descriptions.Item>
           )}
+          <Descriptions.Item label="Project">{form.project || <i>default</i>}</Descriptions.Item>
         </Descriptions>,
       )}
       {card(
@@ -172,6 +179,8 @@ export default function StepConfirm({ form, errors, warnings, images, admin, fol
             {image ? `${environmentLabel(image.display_name, image.version)} ` : ""}
             <Typography.Text code>{imageRef(form) || "-"}</Typography.Text>
           </Descriptions.Item>
+          <Descriptions.Item label="Resource group">{form.resourceGroup}</Descriptions.Item>
+          <Descriptions.Item label="Preset">{preset ? preset.name : "custom"}</Descriptions.Item>
           <Descriptions.Item label="CPU">{form.cpu !== null ? formatCpu(String(form.cpu)) : "-"}</Descriptions.Item>
           <Descriptions.Item label="Memory">{mem ? formatBytes(mem) : "-"}</Descriptions.Item>
           <Descriptions.Item label="Shared memory">
@@ -179,6 +188,12 @@ export default function StepConfirm({ form, errors, warnings, images, admin, fol
             {form.shmemAuto ? " (auto)" : ""}
           </Descriptions.Item>
           <Descriptions.Item label="Sessions">{form.count ?? "-"}</Descriptions.Item>
+          <Descriptions.Item label="Agent">{form.agent || "auto"}</Descriptions.Item>
+          <Descriptions.Item label="Cluster">
+            {(form.clusterSize ?? 1) > 1
+              ? `${form.clusterMode}, ${form.clusterSize} containers`
+              : "single container"}
+          </Descriptions.Item>
           <Descriptions.Item label="Threads">
             {form.threadsAuto ? "auto (= CPU cores)" : `OMP ${form.omp ?? "-"}, OpenBLAS ${form.openblas ?? "-"}`}
           </Descriptions.Item>

@@ -1,5 +1,5 @@
 // Step 2: environment (image + version, or a manual image name), environment variables and
-// resources, with the image's minimum and each agent's free capacity.
+// resources (ResourcePanel: group, preset, sliders, sessions, agent, cluster).
 import { DeleteOutlined, PlusOutlined } from "@ant-design/icons";
 import {
   Button,
@@ -10,32 +10,27 @@ import {
   InputNumber,
   Row,
   Select,
-  Space,
   Switch,
   Table,
   Typography,
 } from "antd";
-import { formatBytes, formatCpu } from "../format";
-import { findImage, imageRef, type AgentInfo, type ImageInfo, type SizeUnit } from "./form";
+import { findImage, type AgentInfo, type ImageInfo } from "./form";
 import { fieldStatus, type StepProps } from "./fields";
+import ResourcePanel from "./ResourcePanel";
+import type { LaunchScope } from "./useLaunchScope";
 
 interface Props extends StepProps {
   images: ImageInfo[];
   agents: AgentInfo[];
+  scope: LaunchScope;
+  narrow?: boolean;
 }
 
-const SIZE_UNITS: { value: SizeUnit; label: string }[] = [
-  { value: "m", label: "MiB" },
-  { value: "g", label: "GiB" },
-];
-
-export default function StepEnvironment({ form, setForm, errors, warnings, images, agents }: Props) {
+export default function StepEnvironment({ form, setForm, errors, warnings, images, agents, scope, narrow }: Props) {
   const f = (key: string, hint?: React.ReactNode) => fieldStatus(key, errors, warnings, hint);
   const current = findImage(images, form.image);
   const names = [...new Set(images.map((i) => i.display_name))].sort();
   const versions = images.filter((i) => i.display_name === current?.display_name);
-  const shown = findImage(images, imageRef(form));
-  const alive = agents.filter((a) => a.status === "ALIVE");
 
   const setEnv = (i: number, patch: Partial<{ name: string; value: string }>) =>
     setForm({ env: form.env.map((row, j) => (j === i ? { ...row, ...patch } : row)) });
@@ -160,107 +155,16 @@ export default function StepEnvironment({ form, setForm, errors, warnings, image
       <Typography.Title level={5} style={{ marginTop: 0 }}>
         Resources
       </Typography.Title>
-      <Typography.Paragraph type="secondary" style={{ marginBottom: 8 }} data-testid="launch-limits">
-        {shown
-          ? `Image minimum: ${formatCpu(shown.min_slots.cpu ?? "0")}, ${formatBytes(shown.min_slots.mem ?? "0")}. `
-          : ""}
-        {alive.length === 0
-          ? "No agent is alive: the session will wait until one is."
-          : alive
-              .map(
-                (a) =>
-                  `${a.id}: ${formatCpu(a.free.cpu)} of ${formatCpu(a.capacity.cpu)}, ` +
-                  `${formatBytes(a.free.mem)} of ${formatBytes(a.capacity.mem)} free`,
-              )
-              .join("; ")}
-      </Typography.Paragraph>
-      <Row gutter={16}>
-        <Col span={12}>
-          <Form.Item label="CPU (cores)" htmlFor="launch-cpu" {...f("resources.cpu")}>
-            <InputNumber
-              id="launch-cpu"
-              value={form.cpu}
-              min={0.01}
-              step={0.5}
-              onChange={(v) => setForm({ cpu: v === null ? null : Number(v) })}
-              style={{ width: "100%" }}
-            />
-          </Form.Item>
-        </Col>
-        <Col span={12}>
-          <Form.Item label="Memory" htmlFor="launch-mem" {...f("resources.mem")}>
-            <Space.Compact style={{ width: "100%" }}>
-              <InputNumber
-                id="launch-mem"
-                value={form.memValue}
-                min={0}
-                onChange={(v) => setForm({ memValue: v === null ? null : Number(v) })}
-                style={{ width: "100%" }}
-              />
-              <Select
-                aria-label="Memory unit"
-                value={form.memUnit}
-                options={SIZE_UNITS}
-                onChange={(v) => setForm({ memUnit: v })}
-                style={{ width: 90 }}
-              />
-            </Space.Compact>
-          </Form.Item>
-        </Col>
-        <Col span={12}>
-          <Form.Item
-            label="Shared memory"
-            htmlFor="launch-shmem"
-            {...f("resources.shmem", "Part of the memory (/dev/shm); auto: 64 MiB.")}
-          >
-            <Space.Compact style={{ width: "100%" }}>
-              <Select
-                aria-label="Shared memory mode"
-                value={form.shmemAuto ? "auto" : "custom"}
-                onChange={(v) => setForm({ shmemAuto: v === "auto" })}
-                options={[
-                  { value: "auto", label: "auto" },
-                  { value: "custom", label: "set" },
-                ]}
-                style={{ width: 90 }}
-              />
-              <InputNumber
-                id="launch-shmem"
-                value={form.shmemAuto ? 64 : form.shmemValue}
-                disabled={form.shmemAuto}
-                min={0}
-                onChange={(v) => setForm({ shmemValue: v === null ? null : Number(v) })}
-                style={{ width: "100%" }}
-              />
-              <Select
-                aria-label="Shared memory unit"
-                value={form.shmemAuto ? "m" : form.shmemUnit}
-                disabled={form.shmemAuto}
-                options={SIZE_UNITS}
-                onChange={(v) => setForm({ shmemUnit: v })}
-                style={{ width: 90 }}
-              />
-            </Space.Compact>
-          </Form.Item>
-        </Col>
-        <Col span={12}>
-          <Form.Item
-            label="Sessions"
-            htmlFor="launch-count"
-            {...f("count", "More than 1 creates identical sessions; those that cannot start yet wait.")}
-          >
-            <InputNumber
-              id="launch-count"
-              value={form.count}
-              min={1}
-              max={20}
-              precision={0}
-              onChange={(v) => setForm({ count: v === null ? null : Number(v) })}
-              style={{ width: "100%" }}
-            />
-          </Form.Item>
-        </Col>
-      </Row>
+      <ResourcePanel
+        form={form}
+        setForm={setForm}
+        errors={errors}
+        warnings={warnings}
+        images={images}
+        agents={agents}
+        scope={scope}
+        narrow={narrow}
+      />
       <Form.Item
         label="HPC: automatic thread count"
         htmlFor="launch-threads-auto"

@@ -13,8 +13,22 @@ const UNITS: { value: TimeUnit; label: string }[] = [
   { value: "w", label: "weeks" },
 ];
 
-export default function StepType({ form, setForm, errors, warnings, admin }: StepProps & { admin: boolean }) {
+interface Props extends StepProps {
+  admin: boolean;
+  /** The owner's projects (names, sorted); null while not known. */
+  projects: string[] | null;
+}
+
+export default function StepType({ form, setForm, errors, warnings, admin, projects }: Props) {
   const f = (key: string, hint?: React.ReactNode) => fieldStatus(key, errors, warnings, hint);
+  const owner = admin && form.assignOwner && form.ownerEmail.trim() ? form.ownerEmail.trim() : null;
+  const projectOptions = [
+    { value: "", label: projects?.length ? `Default (${projects[0]})` : "Default" },
+    ...(projects ?? []).map((p) => ({ value: p, label: p })),
+  ];
+  if (form.project && !(projects ?? []).includes(form.project)) {
+    projectOptions.push({ value: form.project, label: form.project });
+  }
   return (
     <Form layout="vertical" onSubmitCapture={(e) => e.preventDefault()}>
       <Form.Item label="Session type">
@@ -134,6 +148,30 @@ export default function StepType({ form, setForm, errors, warnings, admin }: Ste
           </Space>
         </Form.Item>
       )}
+      <Form.Item
+        label="Project"
+        htmlFor="launch-project"
+        {...f(
+          "project",
+          owner
+            ? projects === null
+              ? `Looking up ${owner}'s projects…`
+              : projects.length
+                ? `The projects of ${owner}; their resource groups are offered in step 2.`
+                : `${owner} belongs to no project (or is not a user).`
+            : "The session counts against this project's resources. Default: your first project by name.",
+        )}
+      >
+        <Select
+          id="launch-project"
+          aria-label="Project"
+          value={form.project}
+          loading={projects === null}
+          options={projectOptions}
+          onChange={(p: string) => setForm({ project: p })}
+          style={{ maxWidth: 400 }}
+        />
+      </Form.Item>
     </Form>
   );
 }

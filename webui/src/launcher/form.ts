@@ -12,6 +12,7 @@ import {
   timeoutError,
 } from "../rules";
 import { mountErrors, mountRows, mountsBody, mountsFromParams, type MountableFolder, type MountBody, type MountRow } from "./mounts";
+import { CUSTOM, resourceRules, resourceView, type ResourceCheck } from "./resources";
 
 export type TimeUnit = "s" | "m" | "h" | "d" | "w";
 export type SizeUnit = "m" | "g";
@@ -50,6 +51,15 @@ export interface LaunchForm {
   ports: string;
   /** Folders to mount, in the order chosen (the request's `mounts`). */
   mounts: MountRow[];
+  /** The project (name) the session belongs to; "": the owner's default. */
+  project: string;
+  resourceGroup: string;
+  /** The preset's id, or "custom" (set when a resource value is edited). */
+  preset: string;
+  /** An agent id, or "" for any (auto). */
+  agent: string;
+  clusterMode: "single-node" | "multi-node";
+  clusterSize: number | null;
 }
 
 export const DEFAULT_FORM: LaunchForm = {
@@ -76,6 +86,12 @@ export const DEFAULT_FORM: LaunchForm = {
   openblas: 1,
   ports: "",
   mounts: [],
+  project: "",
+  resourceGroup: "default",
+  preset: CUSTOM,
+  agent: "",
+  clusterMode: "single-node",
+  clusterSize: 1,
 };
 
 export const STEP_KEYS = ["type", "environment", "data", "network", "confirm"] as const;
@@ -184,6 +200,11 @@ export interface SessionCreateBody {
   owner_email?: string;
   preopen_ports: number[];
   mounts?: MountBody[];
+  project?: string;
+  resource_group: string;
+  agent?: string;
+  cluster_mode: "single-node" | "multi-node";
+  cluster_size: number;
 }
 
 export function imageRef(form: LaunchForm): string {
@@ -202,7 +223,12 @@ export function toBody(form: LaunchForm): SessionCreateBody {
     environ,
     count: form.count ?? 1,
     preopen_ports: parsePorts(form.ports).ports,
+    resource_group: form.resourceGroup || "default",
+    cluster_mode: form.clusterMode,
+    cluster_size: form.clusterSize ?? 1,
   };
+  if (form.project) body.project = form.project;
+  if (form.agent) body.agent = form.agent;
   if (form.name.trim()) body.name = form.name.trim();
   if (form.cpu !== null) body.resources.cpu = form.cpu;
   const mem = sizeText(form.memValue, form.memUnit);
@@ -279,6 +305,11 @@ export function fromParams(params: Record<string, unknown>): LaunchForm {
   }
   form.ports = (p.preopen_ports ?? []).join(", ");
   form.mounts = mountsFromParams(p.mounts);
+  if (typeof p.project === "string") form.project = p.project;
+  if (typeof p.resource_group === "string") form.resourceGroup = p.resource_group;
+  if (typeof p.agent === "string") form.agent = p.agent;
+  if (p.cluster_mode === "multi-node") form.clusterMode = "multi-node";
+  if (typeof p.cluster_size === "number") form.clusterSize = p.cluster_size;
   return form;
 }
 
@@ -292,6 +323,7 @@ export function suffixedName(name: string): string {
 }
 
 // ---- rules -----------------------------------------------------------------------------------
+export const CLUSTER_SIZE_MAX = 64;
 export const PORT_MIN = 1024;
 export const PORT_MAX = 65535;
 export const MAX_PREOPEN_PORTS = 10;
@@ -356,6 +388,9 @@ export interface AgentInfo {
   resource_group: string;
   capacity: Record<string, string>;
   free: Record<string, string>;
+  occupied?: Record<string, string>;
+  schedulable?: boolean;
+  last_heartbeat?: string;
 }
 
 export interface RuleContext {
@@ -364,11 +399,15 @@ export interface RuleContext {
   isAdmin: boolean;
   /** The folders the user may mount; null while not loaded (folder checks wait). */
   folders?: MountableFolder[] | null;
+  /** GET /api/resource-check for the form's group and project; null while not known (the
+   * agents list stands in for the largest agent). */
+  check?: ResourceCheck | null;
 }
 
 /** Field key -> message. Keys: name, startup_command, starts_at, timeout, owner_email, image,
  * environ.<i>.name, environ.<i>.value, resources.cpu, resources.mem, resources.shmem, count,
- * threads.omp, threads.openblas, preopen_ports, mounts, mounts.<i>.folder, mounts.<i>.path. */
+ * threads.omp, threads.openblas, preopen_ports, mounts, mounts.<i>.folder, mounts.<i>.path,
+ * project, resource_group, agent, cluster_mode, cluster_size. */
 export type Messages = Record<string, string>;
 
 export function findImage(images: ImageInfo[], ref: string): ImageInfo | undefined {
@@ -433,9 +472,6 @@ export function validate(form: LaunchForm, ctx: RuleContext): { errors: Messages
 
   const minCpu = Number(image?.min_slots.cpu ?? 0);
   const minMem = Number(image?.min_slots.mem ?? 0);
-  const alive = ctx.agents.filter((a) => a.status === "ALIVE" && a.resource_group === "default");
-  const maxOf = (key: "cpu" | "mem", what: "capacity" | "free") =>
-    alive.length ? Math.max(...alive.map((a) => Number(a[what][key] ?? 0))) : null;
   const cpu = form.cpu;
   if (cpu === null) errors["resources.cpu"] = "enter the number of CPU cores";
   else if (!(cpu > 0)) errors["resources.cpu"] = "must be greater than zero";
@@ -443,24 +479,26 @@ export function validate(form: LaunchForm, ctx: RuleContext): { errors: Messages
   else if (Math.abs(Math.round(cpu * 100) - cpu * 100) > 1e-6) {
     errors["resources.cpu"] = "must be a multiple of 0.01 cores";
   } else if (cpu < minCpu) errors["resources.cpu"] = `the image needs at least ${formatCpu(String(minCpu))}`;
-  else if (maxOf("cpu", "capacity") !== null && cpu > maxOf("cpu", "capacity")!) {
-    errors["resources.cpu"] = `exceeds the largest agent's capacity (${formatCpu(String(maxOf("cpu", "capacity")))})`;
-  } else if (maxOf("cpu", "free") !== null && cpu * count > maxOf("cpu", "free")!) {
-    warnings["resources.cpu"] =
-      `more than any agent has free now (${formatCpu(String(maxOf("cpu", "free")))}): the session will wait`;
-  }
   const mem = sizeBytes(form.memValue, form.memUnit);
   if (mem === null) errors["resources.mem"] = "enter the memory size";
   else if (mem < 64 * MIB) errors["resources.mem"] = "must be at least 64m";
   else if (memLimitError(mem)) errors["resources.mem"] = memLimitError(mem)!;
   else if (mem < minMem) errors["resources.mem"] = `the image needs at least ${formatMiB(minMem)}`;
-  else if (maxOf("mem", "capacity") !== null && mem > maxOf("mem", "capacity")!) {
-    errors["resources.mem"] =
-      `exceeds the largest agent's capacity (${formatMiB(maxOf("mem", "capacity")!)})`;
-  } else if (maxOf("mem", "free") !== null && mem * count > maxOf("mem", "free")!) {
-    warnings["resources.mem"] =
-      `more than any agent has free now (${formatMiB(maxOf("mem", "free")!)}): the session will wait`;
+  const size = form.clusterSize;
+  if (size === null || !Number.isInteger(size) || size < 1 || size > CLUSTER_SIZE_MAX) {
+    errors.cluster_size = `must be a whole number from 1 to ${CLUSTER_SIZE_MAX}`;
+  } else if (form.clusterMode !== "single-node") {
+    errors.cluster_mode = "only single-node clusters are available for now";
   }
+  if (!form.resourceGroup) errors.resource_group = "choose a resource group";
+  const view = resourceView(ctx.check ?? null, ctx.agents, form.resourceGroup || "default");
+  const rules = resourceRules(
+    { cpu, mem, count: Math.max(1, count || 1), clusterSize: errors.cluster_size ? 1 : size ?? 1, agent: form.agent },
+    view,
+    { cpu: !errors["resources.cpu"], mem: !errors["resources.mem"] },
+  );
+  for (const [k, m] of Object.entries(rules.errors)) errors[k] ??= m;
+  for (const [k, m] of Object.entries(rules.warnings)) if (!errors[k]) warnings[k] ??= m;
   const shmem = shmemBytes(form);
   if (shmem === null) errors["resources.shmem"] = "enter the shared memory size or choose auto";
   else if (!(shmem > 0)) errors["resources.shmem"] = "must be greater than zero";
@@ -501,7 +539,8 @@ export function stepOf(field: string): number {
     field.startsWith("threads") ||
     field === "count" ||
     field === "agent" ||
-    field === "resource_group"
+    field === "resource_group" ||
+    field.startsWith("cluster_")
   ) {
     return 1;
   }

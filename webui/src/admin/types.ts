@@ -1,0 +1,76 @@
+// Shapes of the admin API (projects, resource groups, presets, policies, agents, user lookup),
+// as the issue-9 contract gives them. Slot maps are decimal strings: cpu in cores, mem and
+// shmem in bytes; an absent slot is unlimited.
+import type { Preset, ResourceCheck, SlotMap } from "../launcher/resources";
+
+export type { Preset, ResourceCheck, SlotMap };
+
+export interface Project {
+  id: string;
+  name: string;
+  description: string;
+  is_active: boolean;
+  resource_policy: string | null;
+  members_count: number;
+}
+
+export interface ProjectMember {
+  id?: string;
+  user_id?: string;
+  email: string;
+  full_name?: string;
+  role?: string;
+}
+
+export type SchedulerKind = "fifo" | "lifo" | "drf";
+export type AgentSelection = "dispersed" | "concentrated";
+
+export interface ResourceGroup {
+  name: string;
+  description: string;
+  is_active: boolean;
+  scheduler: SchedulerKind;
+  agent_selection: AgentSelection;
+  allowed_session_types: string[];
+  /** Seconds; 0 = never cancelled. */
+  pending_timeout: number;
+  projects: string[];
+  users: string[];
+  agents: number;
+}
+
+export interface Policy {
+  name: string;
+  description: string;
+  total_slots: SlotMap;
+  max_concurrent_sessions: number | null;
+  max_pending_sessions: number | null;
+  max_containers_per_session: number | null;
+  /** Seconds. */
+  max_session_lifetime: number | null;
+  /** Seconds. */
+  idle_timeout: number | null;
+  max_folders: number | null;
+  max_customized_images: number | null;
+}
+
+export interface AdminAgent {
+  id: string;
+  status: string;
+  resource_group: string;
+  capacity: SlotMap;
+  occupied: SlotMap;
+  free: SlotMap;
+  last_heartbeat: string;
+  version: string;
+  info?: Record<string, unknown>;
+  schedulable?: boolean;
+}
+
+export interface UserLookup {
+  id: string;
+  email: string;
+  full_name: string;
+  projects: { id: string; name: string }[];
+  resource_groups: string[];
+}

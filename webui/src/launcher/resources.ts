@@ -1,0 +1,324 @@
+// The launcher's resource step without React: the shapes of the check API (GET
+// /api/resource-check) and presets, what a preset sets, what is remaining and where it runs out,
+// and the hard limits (errors) and soft ones (warnings: the session waits in the queue).
+import { formatBytes, formatCpu, plural } from "../format";
+
+/** slot name -> decimal string: cpu in cores, mem and shmem in bytes. */
+export type SlotMap = Record<string, string>;
+
+export interface Preset {
+  id: string;
+  name: string;
+  /** null: a global preset. */
+  resource_group: string | null;
+  slots: SlotMap;
+}
+
+export interface CheckPreset {
+  id: string;
+  name: string;
+  slots: SlotMap;
+  /** Whether it fits what is remaining now. */
+  allocatable: boolean;
+}
+
+export type ScopeKind = "user" | "project" | "group";
+
+export interface Scope {
+  name: string;
+  /** Policy totals; an absent slot is unlimited. */
+  limits: SlotMap;
+  used: SlotMap;
+  /** An absent slot is unlimited. */
+  remaining: SlotMap;
+  max_concurrent_sessions: number | null;
+  concurrent_sessions: number;
+  max_pending_sessions: number | null;
+  pending_sessions: number;
+}
+
+export interface CheckAgent {
+  id: string;
+  free: SlotMap;
+  capacity: SlotMap;
+}
+
+export interface ResourceCheck {
+  resource_group: string;
+  project: string | null;
+  presets: CheckPreset[];
+  scopes: Partial<Record<ScopeKind, Scope | null>>;
+  /** The largest schedulable agent's capacity in the group (what one container may get). */
+  max_per_container: SlotMap;
+  agents: CheckAgent[];
+}
+
+/** An agent as GET /api/agents lists it (the fields the launcher reads). */
+export interface AgentLike {
+  id: string;
+  status: string;
+  resource_group: string;
+  capacity: SlotMap;
+  free: SlotMap;
+  schedulable?: boolean;
+}
+
+export const CUSTOM = "custom";
+export const AUTO_AGENT = "";
+export const SCOPES: ScopeKind[] = ["user", "project", "group"];
+const MIB = 2 ** 20;
+const GIB = 2 ** 30;
+
+/** The form fields a preset's slots set (cpu; mem and shmem as value + unit). */
+export function presetValues(slots: SlotMap): {
+  cpu?: number;
+  memValue?: number;
+  memUnit?: "m" | "g";
+  shmemAuto?: boolean;
+  shmemValue?: number;
+  shmemUnit?: "m" | "g";
+} {
+  const out: ReturnType<typeof presetValues> = {};
+  if (slots.cpu !== undefined) out.cpu = Number(slots.cpu);
+  if (slots.mem !== undefined) {
+    const s = splitBytes(Number(slots.mem));
+    out.memValue = s.value;
+    out.memUnit = s.unit;
+  }
+  if (slots.shmem !== undefined) {
+    const s = splitBytes(Number(slots.shmem));
+    out.shmemAuto = false;
+    out.shmemValue = s.value;
+    out.shmemUnit = s.unit;
+  } else {
+    out.shmemAuto = true;
+  }
+  return out;
+}
+
+function splitBytes(bytes: number): { value: number; unit: "m" | "g" } {
+  if (bytes >= GIB && bytes % (GIB / 4) === 0) return { value: bytes / GIB, unit: "g" };
+  return { value: Math.round((bytes / MIB) * 100) / 100, unit: "m" };
+}
+
+/** A short description of a preset's slots: "2 cores, 4 GiB (shm 1 GiB)". */
+export function presetLabel(slots: SlotMap): string {
+  const parts: string[] = [];
+  if (slots.cpu !== undefined) parts.push(formatCpu(slots.cpu));
+  if (slots.mem !== undefined) parts.push(formatBytes(slots.mem));
+  let text = parts.join(", ");
+  if (slots.shmem !== undefined) text += ` (shm ${formatBytes(slots.shmem)})`;
+  for (const [k, v] of Object.entries(slots)) {
+    if (!["cpu", "mem", "shmem"].includes(k)) text += `, ${k} ${v}`;
+  }
+  return text;
+}
+
+/** The presets offered for a group: global ones and that group's, by name. */
+export function presetsFor(presets: Preset[], group: string): Preset[] {
+  return presets
+    .filter((p) => p.resource_group === null || p.resource_group === group)
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+// ---- what may be asked, and what is left ---------------------------------------------------
+
+export interface Remaining {
+  amount: number;
+  scope: ScopeKind;
+  name: string;
+}
+
+export interface PolicyTotal {
+  scope: ScopeKind;
+  name: string;
+  limit: number;
+}
+
+export interface ResourceView {
+  /** Per container: the largest (alive, schedulable) agent's capacity in the group. */
+  maxPerContainer: Record<string, number>;
+  /** The least remaining over user, project and group, per slot (absent: unlimited / unknown). */
+  remaining: Record<string, Remaining>;
+  /** User and project policy totals per slot (hard limits). */
+  totals: Record<string, PolicyTotal[]>;
+  /** The most any one agent of the group has free now, per slot. */
+  largestFree: Record<string, number>;
+  /** The agents of the group that may take sessions, with their free resources. */
+  agents: CheckAgent[];
+  /** Concurrent-session policies, where set. */
+  concurrency: { scope: ScopeKind; name: string; max: number; current: number }[];
+}
+
+function maxOver(agents: CheckAgent[], what: "free" | "capacity"): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const a of agents) {
+    for (const [k, v] of Object.entries(a[what])) out[k] = Math.max(out[k] ?? 0, Number(v));
+  }
+  return out;
+}
+
+/** What the launcher knows of a group: from the check API when it answered, else from the
+ * agents list (the largest agent's capacity and free resources only). */
+export function resourceView(check: ResourceCheck | null, agents: AgentLike[], group: string): ResourceView {
+  if (!check) {
+    const mine = agents
+      .filter((a) => a.status === "ALIVE" && a.resource_group === group && a.schedulable !== false)
+      .map((a) => ({ id: a.id, free: a.free, capacity: a.capacity }));
+    return {
+      maxPerContainer: maxOver(mine, "capacity"),
+      remaining: {},
+      totals: {},
+      largestFree: maxOver(mine, "free"),
+      agents: mine,
+      concurrency: [],
+    };
+  }
+  const remaining: Record<string, Remaining> = {};
+  const totals: Record<string, PolicyTotal[]> = {};
+  const concurrency: ResourceView["concurrency"] = [];
+  for (const kind of SCOPES) {
+    const scope = check.scopes[kind];
+    if (!scope) continue;
+    for (const [slot, text] of Object.entries(scope.remaining)) {
+      const amount = Math.max(0, Number(text));
+      if (!(slot in remaining) || amount < remaining[slot].amount) {
+        remaining[slot] = { amount, scope: kind, name: scope.name };
+      }
+    }
+    if (kind !== "group") {
+      for (const [slot, text] of Object.entries(scope.limits)) {
+        (totals[slot] ??= []).push({ scope: kind, name: scope.name, limit: Number(text) });
+      }
+    }
+    if (scope.max_concurrent_sessions !== null && scope.max_concurrent_sessions !== undefined) {
+      concurrency.push({
+        scope: kind,
+        name: scope.name,
+        max: scope.max_concurrent_sessions,
+        current: scope.concurrent_sessions,
+      });
+    }
+  }
+  const maxPerContainer: Record<string, number> = {};
+  for (const [k, v] of Object.entries(check.max_per_container)) maxPerContainer[k] = Number(v);
+  return {
+    maxPerContainer,
+    remaining,
+    totals,
+    largestFree: maxOver(check.agents, "free"),
+    agents: check.agents,
+    concurrency,
+  };
+}
+
+/** Where the "remaining" mark sits on a slider of one session's kernel: what is left divided
+ * among the sessions and kernels asked for; null when unlimited or unknown. */
+export function remainingMark(view: ResourceView, slot: string, sessions: number, clusterSize: number): number | null {
+  const r = view.remaining[slot];
+  if (!r) return null;
+  return r.amount / Math.max(1, sessions) / Math.max(1, clusterSize);
+}
+
+// ---- rules -----------------------------------------------------------------------------------
+
+export interface Ask {
+  /** Per kernel, as the body's resources: cpu cores, mem and shmem bytes (null: not valid). */
+  cpu: number | null;
+  mem: number | null;
+  count: number;
+  clusterSize: number;
+  /** "" = any agent. */
+  agent: string;
+}
+
+const SLOT_FIELD: Record<string, string> = { cpu: "resources.cpu", mem: "resources.mem" };
+const SCOPE_WORD: Record<ScopeKind, string> = { user: "user", project: "project", group: "resource group" };
+
+function show(slot: string, amount: number): string {
+  if (slot === "cpu") return formatCpu(String(Math.round(amount * 100) / 100));
+  if (slot === "mem" || slot === "shmem") return formatBytes(amount);
+  return String(amount);
+}
+
+function times(ask: Ask, slot: string, perKernel: number): string {
+  const parts: string[] = [];
+  if (ask.count > 1) parts.push(plural(ask.count, "session"));
+  if (ask.clusterSize > 1) parts.push(plural(ask.clusterSize, "kernel"));
+  return parts.length ? ` (${parts.join(" × ")} × ${show(slot, perKernel)})` : "";
+}
+
+/** Errors (hard limits: the server refuses) and warnings (the session waits) of the resources
+ * asked, for the slots that passed the basic rules (`ok`). */
+export function resourceRules(
+  ask: Ask,
+  view: ResourceView,
+  ok: { cpu: boolean; mem: boolean },
+): { errors: Record<string, string>; warnings: Record<string, string> } {
+  const errors: Record<string, string> = {};
+  const warnings: Record<string, string> = {};
+  const size = Math.max(1, ask.clusterSize);
+  const count = Math.max(1, ask.count);
+  for (const slot of ["cpu", "mem"] as const) {
+    const perKernel = ask[slot];
+    if (perKernel === null || !ok[slot]) continue;
+    const field = SLOT_FIELD[slot];
+    const perSession = perKernel * size;
+    const total = perSession * count;
+    const max = view.maxPerContainer[slot];
+    if (max !== undefined && perKernel > max) {
+      errors[field] = `exceeds the largest agent's capacity (${show(slot, max)})`;
+      continue;
+    }
+    if (max !== undefined && perSession > max && !errors.cluster_size) {
+      errors.cluster_size =
+        `a single-node cluster of ${size} needs ${show(slot, perSession)} on one agent; ` +
+        `the largest has ${show(slot, max)}`;
+    }
+    const broken = (view.totals[slot] ?? []).filter((t) => total > t.limit);
+    if (broken.length) {
+      errors[field] = broken
+        .map(
+          (t) =>
+            `${SCOPE_WORD[t.scope]} policy of '${t.name}' allows ${show(slot, t.limit)} in total; ` +
+            `this asks ${show(slot, total)}${times(ask, slot, perKernel)}`,
+        )
+        .join("; ");
+      continue;
+    }
+    const left = view.remaining[slot];
+    if (left && total > left.amount) {
+      warnings[field] =
+        `more than is remaining now (${show(slot, left.amount)} for the ${SCOPE_WORD[left.scope]} ` +
+        `'${left.name}'): the session will wait in the queue`;
+    } else if (view.largestFree[slot] !== undefined && perSession > view.largestFree[slot]) {
+      warnings[field] =
+        `more than any agent has free now (${show(slot, view.largestFree[slot])}): ` +
+        "the session will wait in the queue";
+    }
+  }
+  if (ask.agent) {
+    const agent = view.agents.find((a) => a.id === ask.agent);
+    if (!agent) {
+      warnings.agent = `agent ${ask.agent} is not available in this resource group now: the session will wait for it`;
+    } else {
+      const short = (["cpu", "mem"] as const).filter(
+        (slot) => ask[slot] !== null && ask[slot]! * size > Number(agent.free[slot] ?? Infinity),
+      );
+      if (short.length) {
+        warnings.agent =
+          `${agent.id} has ${short.map((s) => show(s, Number(agent.free[s]))).join(" and ")} free now: ` +
+          "the session will wait in the queue for it";
+      }
+    }
+  }
+  for (const c of view.concurrency) {
+    if (c.current + count > c.max) {
+      warnings.count =
+        `the ${SCOPE_WORD[c.scope]} '${c.name}' may run ${plural(c.max, "session")} at once and has ` +
+        `${c.current}: ${c.current >= c.max ? "these wait" : "some wait"} in the queue`;
+      break;
+    }
+  }
+  return { errors, warnings };
+}
