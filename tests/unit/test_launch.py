@@ -90,7 +90,7 @@ def test_every_error_is_reported_at_once() -> None:
         threads=0,
         preopen_ports=[80],
         other_slots={"gpu": 1.0},
-        cluster_size=2,
+        cluster_mode="multi-node",
     )
     assert errors_of(req) == {
         "name": "must be 4 to 64 characters long",
@@ -103,7 +103,7 @@ def test_every_error_is_reported_at_once() -> None:
         "resources.cpu": "must be a multiple of 0.01 cores",
         "resources.mem": "must be a size such as 512m, 2g or a number of bytes",
         "preopen_ports": "port 80 is outside 1024-65535",
-        "cluster_size": "sessions with more than one kernel are not supported yet; use 1",
+        "cluster_mode": "multi-node clusters are not supported yet; use single-node",
     }
 
 

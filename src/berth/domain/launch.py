@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from berth.domain import limits, rules
+from berth.domain import cluster, limits, rules
 from berth.domain import slots as sl
 from berth.domain.mounts import Mount
 from berth.domain.rules import RuleError
@@ -51,6 +51,7 @@ class LaunchRequest:
     agent: str | None = None
     preopen_ports: Sequence[int] = ()
     cluster_size: int = 1
+    cluster_mode: str = "single-node"
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,9 @@ class LaunchPlan:
     timeout_seconds: int | None
     preopen_ports: list[int]
     mounts: list[Mount] = field(default_factory=list)
+    #: Kernels per session (main1, sub1, ...); all on one agent (single-node).
+    cluster_size: int = 1
+    cluster_mode: str = "single-node"
 
 
 def cores(amount: Decimal) -> str:
@@ -159,9 +163,7 @@ def validate_launch(req: LaunchRequest, ctx: LaunchContext) -> LaunchPlan | list
                    if req.owner_email is not None else "your account is not active")
     mounts = [m for m in ctx.mounts if isinstance(m, Mount)]
     errors.extend([e for e in ctx.mounts if isinstance(e, RuleError)])
-    if req.cluster_size != 1:
-        errors.add("cluster_size", "sessions with more than one kernel are not supported yet; "
-                   "use 1")
+    _check_cluster(req, ctx, slots, errors)
     if errors.by_field or ctx.owner_id is None or slots is None:
         return list(errors.by_field.values())
     return LaunchPlan(
@@ -179,6 +181,8 @@ def validate_launch(req: LaunchRequest, ctx: LaunchContext) -> LaunchPlan | list
         timeout_seconds=timeout,
         preopen_ports=list(req.preopen_ports),
         mounts=mounts,
+        cluster_size=req.cluster_size,
+        cluster_mode=req.cluster_mode,
     )
 
 
@@ -299,3 +303,29 @@ def _check_placement(
         if want[key] > largest:
             shown = rules.format_size(int(largest)) if key == "mem" else cores(largest)
             errors.add(name, f"exceeds the largest agent's capacity ({shown})")
+
+def _check_cluster(
+    req: LaunchRequest, ctx: LaunchContext, want: sl.Slots | None, errors: _Errors
+) -> None:
+    """Cluster sessions are single-node: the ``cluster_size`` kernels, each with the
+    requested resources, must fit together on one agent (the designated one, if any)."""
+    if req.cluster_mode != "single-node":
+        errors.add("cluster_mode", cluster.MULTI_NODE_REFUSAL)
+        return
+    if not 1 <= req.cluster_size <= limits.CLUSTER_SIZE_MAX:
+        errors.add("cluster_size", f"must be between 1 and {limits.CLUSTER_SIZE_MAX}")
+        return
+    if req.cluster_size == 1 or want is None or errors.has("resources.cpu", "resources.mem"):
+        return
+    agents = [a for a in ctx.agents if req.agent is None or a.id == req.agent]
+    if not agents:
+        return
+    for key in ("cpu", "mem"):
+        total = want[key] * req.cluster_size
+        largest = max(a.capacity.get(key, Decimal(0)) for a in agents)
+        if total > largest:
+            shown = rules.format_size(int(largest)) if key == "mem" else cores(largest)
+            asked = rules.format_size(int(total)) if key == "mem" else cores(total)
+            errors.add("cluster_size", f"{req.cluster_size} kernels need {asked} ({key}) on one "
+                       f"agent; the largest has {shown}")
+            return

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from berth.domain import cluster
 from berth.domain import slots as sl
 from berth.domain.scheduler import AgentState, PendingSession, Plan, Snapshot, schedule
 from berth.domain.status import OCCUPYING, AgentStatus, SessionStatus, SessionType, StatusInfo
@@ -23,7 +24,7 @@ from berth.manager.db.engine import transaction
 from berth.manager.db.tables import AgentRow, FolderRow, SessionHistoryRow, SessionRow, utcnow
 from berth.manager.events import Event
 from berth.manager.services.isolation import TRANSIENT, describe, fail_internal, fetch_each
-from berth.rpc import CreateKernel, MountSpec
+from berth.rpc import ClusterSpec, CreateKernel, MountSpec
 from berth.storage.hosts import configured_hosts
 
 log = logging.getLogger(__name__)
@@ -226,8 +227,20 @@ def kernel_spec(row: SessionRow, kernel_id: str, hostname: str,
         "BERTH_SESSION_ID": row.id,
         "BERTH_SESSION_NAME": row.name,
     }
+    spec_of_cluster = _cluster_spec(row, hostname)
+    if spec_of_cluster is not None:
+        environ.update({
+            "BERTH_CLUSTER_ROLE": spec_of_cluster.role,
+            "BERTH_CLUSTER_IDX": str(spec_of_cluster.idx),
+            "BERTH_CLUSTER_HOST": hostname,
+            "BERTH_CLUSTER_HOSTS": ",".join(spec_of_cluster.hostnames),
+            "BERTH_CLUSTER_SIZE": str(spec_of_cluster.size),
+        })
     command = None
-    if row.type == SessionType.BATCH and row.startup_command:
+    # A batch cluster runs its command in main1; the other kernels wait for it (its sshd
+    # serves them), and the session ends with main1's command.
+    is_main = spec_of_cluster is None or spec_of_cluster.role == "main"
+    if row.type == SessionType.BATCH and row.startup_command and is_main:
         command = ["/bin/sh", "-c", row.startup_command]
     return CreateKernel(
         kernel_id=kernel_id,
@@ -244,6 +257,25 @@ def kernel_spec(row: SessionRow, kernel_id: str, hostname: str,
         preopen_ports=list(row.preopen_ports),
         hostname=hostname,
         mounts=[_mount(mt, sources or {}) for mt in row.mounts or []],
+        cluster=spec_of_cluster,
+    )
+
+
+def _cluster_spec(row: SessionRow, hostname: str) -> ClusterSpec | None:
+    """The kernel ``hostname``'s place in ``row``'s cluster; None for a session of one kernel.
+    Raises ValueError when the session's cluster key is missing."""
+    size = int(row.cluster_size or 1)
+    if size == 1:
+        return None
+    slots = {k.hostname: k for k in cluster.layout(size)}
+    if hostname not in slots:
+        raise ValueError(f"kernel {hostname} is not one of a cluster of {size}")
+    if not row.cluster_secret:
+        raise ValueError("the cluster session has no SSH key")
+    return ClusterSpec(
+        size=size, role=slots[hostname].role, idx=slots[hostname].idx, hostname=hostname,
+        hostnames=list(slots), network=f"berth-{row.id}",
+        ssh_private_key=row.cluster_secret, ssh_public_key=cluster.public_of(row.cluster_secret),
     )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.domain import launch, limits, rules
+from berth.domain import cluster, launch, limits, rules
 from berth.domain import slots as sl
 from berth.domain.mounts import Mount, MountWish, plan_mounts
 from berth.domain.rules import RuleError, RuleErrors
@@ -101,6 +101,7 @@ def launch_request(req: SessionCreate) -> launch.LaunchRequest:
         starts_at=req.starts_at, timeout=req.timeout, owner_email=req.owner_email,
         resource_group=req.resource_group, agent=req.agent,
         preopen_ports=list(req.preopen_ports), cluster_size=req.cluster_size,
+        cluster_mode=req.cluster_mode,
     )
 
 
@@ -179,10 +180,22 @@ def _rows(plan: launch.LaunchPlan, creator_id: str) -> list[SessionRow]:
             preopen_ports=list(plan.preopen_ports),
             mounts=[m.as_json() for m in plan.mounts],
             status=S.PENDING,
-            kernels=[KernelRow()],
+            cluster_mode=plan.cluster_mode,
+            cluster_size=plan.cluster_size,
+            cluster_secret=_cluster_secret(plan.cluster_size),
+            kernels=[KernelRow(role=k.role, cluster_idx=k.idx, cluster_hostname=k.hostname)
+                     for k in cluster.layout(plan.cluster_size)],
         )
         for name in plan.names
     ]
+
+
+def _cluster_secret(size: int) -> str | None:
+    """A cluster session's own SSH key (OpenSSH private key); None for one kernel."""
+    if size == 1:
+        return None
+    private, _ = cluster.ssh_keypair(secrets.token_bytes(32), secrets.randbits(32))
+    return private
 
 
 class _DryRun(Exception):
