@@ -60,8 +60,10 @@ async def ssh_key(ref: str, actor: ActorDep, m: ManagerDep) -> Response:
 @router.websocket("/{ref}/terminal")
 async def terminal(ws: WebSocket, ref: str, m: ManagerDep,
                    cols: Annotated[int, Query(ge=1, le=1000)] = 80,
-                   rows: Annotated[int, Query(ge=1, le=1000)] = 24) -> None:
-    """A shell in the session's main kernel (tmux when the image has it). Text frames in:
+                   rows: Annotated[int, Query(ge=1, le=1000)] = 24,
+                   kernel: Annotated[str | None, Query(max_length=64)] = None) -> None:
+    """A shell in the session's main kernel, or in the kernel ``kernel`` names (its id or its
+    hostname in a cluster: main1, sub1, ...) (tmux when the image has it). Text frames in:
     ``{"type": "input", "data": ...}`` or ``{"type": "resize", "cols": C, "rows": R}``;
     binary frames out: terminal output; ``{"type": "error", "message": ...}`` before a close
     on failure, with code 4403/4404 (not allowed / no such running session), 4503 (the agent
@@ -70,7 +72,7 @@ async def terminal(ws: WebSocket, ref: str, m: ManagerDep,
     await ws.accept()
     try:
         actor = await actor_from_websocket(m, ws)
-        target, agent_id = await apps.terminal_target(m, actor, ref, cols, rows)
+        target, agent_id = await apps.terminal_target(m, actor, ref, cols, rows, kernel)
     except (PermissionError, LookupError, ValueError) as e:  # Forbidden, NotFound, Conflict
         await _fail(ws, 4403 if isinstance(e, PermissionError) else 4404, str(e))
         return

@@ -152,7 +152,8 @@ async def session_logs(
     follow: bool = False,
     tail: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
 ) -> StreamingResponse:
-    """Container logs (stdout and stderr) of one kernel (default: the main one). Available
+    """Container logs (stdout and stderr) of one kernel, ``kernel`` naming it by id or by its
+    hostname in a cluster (main1, sub1, ...; default: the main one). Available
     after the session ended too. ``follow`` streams new lines until the kernel stops."""
     agent_id, address, kernel_id = await svc.log_source(m, actor, ref, kernel)
     try:  # bounded: an agent that does not answer is a 503/504 naming it (see app.py)

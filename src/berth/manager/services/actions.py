@@ -88,6 +88,8 @@ def apply_to_session(db: AsyncSession, row: SessionRow, actions: Sequence[Action
             kernel.container_id = action.container_id
             kernel.app_ports = [a.model_dump() for a in action.app_ports]
         elif isinstance(action, MarkRunning):
+            if any(k.container_id is None for k in row.kernels):
+                continue  # a cluster runs once every kernel has started
             if row.status is S.PREPARING:
                 out.events.append(change_status(db, row, S.CREATING, StatusInfo.CREATING))
             if row.status is S.CREATING:

@@ -28,7 +28,7 @@ from berth.manager.auth import Actor
 from berth.manager.context import Manager
 from berth.manager.db.tables import AgentRow, AppRouteRow, KernelRow, SessionRow
 from berth.manager.schemas import AppOpenIn, AppOpenOut, AppOut, RouteOut, SshInfo
-from berth.manager.services.sessions import Conflict, find_session
+from berth.manager.services.sessions import Conflict, NotFound, find_session, kernel_of
 from berth.proxy.access import PERMIT_PATH, Route, parse_networks
 from berth.rpc import StartApp
 
@@ -118,12 +118,15 @@ async def _owned(db: AsyncSession, actor: Actor, ref: str, action: Action) -> Se
     return await find_session(db, actor, ref, action)
 
 
-async def _running_kernel(db: AsyncSession, row: SessionRow,
-                          needs: str) -> tuple[KernelRow, AgentRow]:
-    """The RUNNING session's main kernel and its agent. Raises Conflict saying why not."""
+async def _running_kernel(db: AsyncSession, row: SessionRow, needs: str,
+                          ref: str | None = None) -> tuple[KernelRow, AgentRow]:
+    """The RUNNING session's kernel ``ref`` (id or hostname; default: the main one) and its
+    agent. Raises NotFound for an unknown kernel, Conflict saying why it cannot be used."""
+    if ref is not None and kernel_of(row, ref) is None:
+        raise NotFound(f"no kernel {ref} in this session")
     if row.status != SessionStatus.RUNNING:
         raise Conflict(f"the session is {row.status}: {needs} only while it is RUNNING")
-    kernel = main_kernel(row)
+    kernel = main_kernel(row) if ref is None else kernel_of(row, ref)
     agent = await db.get(AgentRow, kernel.agent_id) if kernel and kernel.agent_id else None
     if kernel is None or agent is None:
         raise Conflict("the session's kernel is not reachable")
@@ -268,11 +271,12 @@ async def ssh_key(m: Manager, actor: Actor, ref: str) -> tuple[str, str]:
 
 
 async def terminal_target(m: Manager, actor: Actor, ref: str, cols: int,
-                          rows: int) -> tuple[str, str]:
-    """The agent's terminal WebSocket for the owner's RUNNING session, and the agent's id."""
+                          rows: int, kernel_ref: str | None = None) -> tuple[str, str]:
+    """The agent's terminal WebSocket for the owner's RUNNING session (its kernel
+    ``kernel_ref``, id or hostname; default: the main one), and the agent's id."""
     async with m.db() as db:
         row = await _owned(db, actor, ref, Action.TERMINAL)
-        kernel, agent = await _running_kernel(db, row, "the terminal works")
+        kernel, agent = await _running_kernel(db, row, "the terminal works", kernel_ref)
     base = urlsplit(agent.address)
     return (f"ws://{base.netloc}/v1/kernels/{kernel.id}/terminal?cols={cols}&rows={rows}",
             agent.id)

@@ -190,6 +190,12 @@ def _rows(plan: launch.LaunchPlan, creator_id: str) -> list[SessionRow]:
     ]
 
 
+def kernel_of(row: SessionRow, ref: str) -> KernelRow | None:
+    """The session's kernel ``ref`` names: its id, or its hostname in the cluster (main1,
+    sub1, ...)."""
+    return next((k for k in row.kernels if ref in (k.id, k.cluster_hostname)), None)
+
+
 def _cluster_secret(size: int) -> str | None:
     """A cluster session's own SSH key (OpenSSH private key); None for one kernel."""
     if size == 1:
@@ -390,8 +396,8 @@ async def log_source(
     or it never started (so it has no logs)."""
     async with m.db() as db:
         row = await find_session(db, actor, ref, Action.LOGS)
-        kernels = {k.id: k for k in row.kernels}
-        target = kernels.get(kernel) if kernel else (row.kernels[0] if row.kernels else None)
+        target = (kernel_of(row, kernel) if kernel
+                  else (row.kernels[0] if row.kernels else None))
         if target is None:
             raise NotFound(f"no kernel {kernel} in this session")
         agent = await db.get(AgentRow, target.agent_id or "")
