@@ -1,6 +1,11 @@
-"""An in-machine Berth cluster for tests: a real manager and a real agent, each its own
-process (so they can be killed and restarted), on SQLite or PostgreSQL, with a unique agent
-id so that clusters sharing the Docker engine never touch each other's containers."""
+"""An in-machine Berth cluster for tests: a real manager and one or more real agents, each its
+own process (so they can be killed and restarted), on SQLite or PostgreSQL, with unique agent
+ids so that clusters sharing the Docker engine never touch each other's containers.
+
+Several agents (``Cluster(agents=[{...}, {...}])``, one dict of ``BERTH_AGENT_*`` settings
+each) share the one Docker engine like agents on one machine: each has its own id, RPC port,
+data directory, capacity and a port range of its own for its kernels' published ports. The
+first agent is ``cluster.agent_id`` / ``start_agent()`` / ``stop_agent()`` as before."""
 
 from __future__ import annotations
 
@@ -15,8 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -64,9 +70,36 @@ async def _pg(sql: str) -> None:
         await conn.close()
 
 
+@dataclass
+class AgentProcess:
+    """One agent of a :class:`Cluster`: its id, RPC port, settings and process."""
+
+    id: str
+    port: int
+    env: dict[str, str]
+    log_name: str
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def port_range(self) -> str:
+        return self.env.get("BERTH_AGENT_PORT_RANGE", "")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+#: Agents of multi-agent clusters publish kernel ports in slices of this many ports from
+#: 15000-19999, below the app proxy's pools (20000-32000) and the ephemeral range.
+PORT_SLICE = 100
+
+
 class Cluster:
     def __init__(self, db: str = "sqlite", agent_env: dict[str, str] | None = None,
-                 manager_env: dict[str, str] | None = None) -> None:
+                 manager_env: dict[str, str] | None = None,
+                 agents: Sequence[Mapping[str, str]] | None = None) -> None:
+        """``agent_env``: settings of every agent; ``agents``: one dict of settings per agent
+        (default: a single agent), each on top of ``agent_env``. With more than one agent,
+        each gets a port range of its own unless its dict sets one."""
         self.db = db
         self.root = Path(tempfile.mkdtemp(prefix="berth-test-"))
         self.agent_id = f"test-{secrets.token_hex(4)}"
@@ -98,14 +131,45 @@ class Cluster:
             "BERTH_AGENT_HEARTBEAT_INTERVAL": "1", "BERTH_CONFIG": str(self.root / "none.toml"),
             **(agent_env or {}),
         }
+        self.nodes: list[AgentProcess] = []
+        wanted = list(agents or [{}])
+        first_slice = secrets.randbelow(50 // len(wanted) or 1) * len(wanted)
+        for i, extra in enumerate(wanted):
+            agent_id = self.agent_id if i == 0 else f"{self.agent_id}-{i}"
+            port = self.agent_port if i == 0 else free_port()
+            env = dict(self.agent_env) if i == 0 else {
+                **self.agent_env, "BERTH_AGENT_ID": agent_id, "BERTH_AGENT_PORT": str(port),
+                "BERTH_AGENT_DATA_DIR": str(self.root / agent_id)}
+            if len(wanted) > 1:
+                first = 15000 + (first_slice + i) * PORT_SLICE
+                env["BERTH_AGENT_PORT_RANGE"] = f"{first}-{first + PORT_SLICE - 1}"
+            env.update(extra)
+            self.nodes.append(AgentProcess(env["BERTH_AGENT_ID"], int(env["BERTH_AGENT_PORT"]),
+                                           env, "agent" if i == 0 else f"agent-{i}"))
+        self.agent_env = self.nodes[0].env
         self.manager: subprocess.Popen[bytes] | None = None
-        self.agent: subprocess.Popen[bytes] | None = None
         self.admin_password = ""
         self.clients: list[Client] = []
 
     # ---- processes ----
-    def _spawn(self, what: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = (self.root / f"{what}.log").open("ab")
+    @property
+    def agent(self) -> subprocess.Popen[bytes] | None:
+        """The first agent's process."""
+        return self.nodes[0].proc
+
+    @property
+    def agent_ids(self) -> list[str]:
+        return [n.id for n in self.nodes]
+
+    def node(self, which: int | str = 0) -> AgentProcess:
+        """An agent by index or id."""
+        if isinstance(which, int):
+            return self.nodes[which]
+        return next(n for n in self.nodes if n.id == which)
+
+    def _spawn(self, what: str, env: dict[str, str],
+               log_name: str | None = None) -> subprocess.Popen[bytes]:
+        log = (self.root / f"{log_name or what}.log").open("ab")
         return subprocess.Popen([sys.executable, "-m", "berth.cli.main", what,
                                  "--log-level", "info"], env=env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
@@ -115,11 +179,12 @@ class Cluster:
             run_async(_pg(f'CREATE DATABASE "{self.pg_name}"'))
         self.admin_password = self._bootstrap()
         self.start_manager()
-        self.start_agent()
+        for node in self.nodes:
+            self.start_agent(node.id)
         admin = self.client()
         admin.login("admin@berth.local", self.admin_password)
         self.admin = admin
-        wait_for(lambda: self._agent_alive(admin), 60, what="the agent to register")
+        wait_for(lambda: self._agent_alive(admin), 60, what="the agents to register")
         return self
 
     def _bootstrap(self) -> str:
@@ -130,10 +195,11 @@ class Cluster:
         text = (self.root / "initial-credentials").read_text()
         return text.split("password = ")[1].strip()
 
-    def _agent_alive(self, c: Client) -> bool:
-        agents = c.request("GET", "/api/agents")
-        return any(a["id"] == self.agent_id and a["status"] == "ALIVE" for a in agents) and \
-            bool(c.images())
+    def _agent_alive(self, c: Client, ids: Sequence[str] | None = None) -> bool:
+        """Every agent of ``ids`` (default: all of this cluster's) is ALIVE, and images are
+        known."""
+        alive = {a["id"] for a in c.request("GET", "/api/agents") if a["status"] == "ALIVE"}
+        return set(ids or self.agent_ids) <= alive and bool(c.images())
 
     def _wait_http(self, url: str) -> None:
         def up() -> bool:
@@ -147,9 +213,10 @@ class Cluster:
         self.manager = self._spawn("manager", self.manager_env)
         self._wait_http(f"{self.url}/api/health")
 
-    def start_agent(self) -> None:
-        self.agent = self._spawn("agent", self.agent_env)
-        self._wait_http(f"http://127.0.0.1:{self.agent_port}/v1/health")
+    def start_agent(self, which: int | str = 0) -> None:
+        node = self.node(which)
+        node.proc = self._spawn("agent", node.env, node.log_name)
+        self._wait_http(f"http://127.0.0.1:{node.port}/v1/health")
 
     @staticmethod
     def _stop(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> None:
@@ -165,8 +232,16 @@ class Cluster:
     def stop_manager(self, sig: int = signal.SIGTERM) -> None:
         self._stop(self.manager, sig)
 
-    def stop_agent(self, sig: int = signal.SIGTERM) -> None:
-        self._stop(self.agent, sig)
+    def stop_agent(self, sig: int = signal.SIGTERM, which: int | str = 0) -> None:
+        self._stop(self.node(which).proc, sig)
+
+    def restart_agent(self, which: int | str = 0) -> None:
+        """Stop one agent and start it again; returns once the manager has it ALIVE."""
+        node = self.node(which)
+        self.stop_agent(which=node.id)
+        self.start_agent(node.id)
+        wait_for(lambda: self._agent_alive(self.admin, [node.id]), 60,
+                 what=f"agent {node.id} to register again")
 
     # ---- clients ----
     def client(self, api_key: str = "") -> Client:
@@ -199,14 +274,16 @@ class Cluster:
     def close(self) -> None:
         try:
             manager_up = self.manager is not None and self.manager.poll() is None
-            if manager_up and self.agent is not None and self.agent.poll() is None:
+            if manager_up and all(n.alive() for n in self.nodes):
                 self.end_all_sessions()
         finally:
-            self.stop_agent()
+            for node in self.nodes:
+                self._stop(node.proc)
             self.stop_manager()
             for c in self.clients:
                 c.close()
-            run_async(_remove_containers(self.agent_id))
+            for node in self.nodes:
+                run_async(_remove_containers(node.id))
             if self.db == "postgres":
                 run_async(_pg(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)'))
             shutil.rmtree(self.root, ignore_errors=True)
@@ -234,13 +311,17 @@ class Cluster:
 
 
 async def _remove_containers(agent_id: str) -> None:
+    """Remove the agent's containers and then its session networks."""
     import aiodocker
 
     docker = aiodocker.Docker()
+    label = {"label": [f"berth.agent-id={agent_id}"]}
     try:
-        for c in await docker.containers.list(
-                all=True, filters={"label": [f"berth.agent-id={agent_id}"]}):
+        for c in await docker.containers.list(all=True, filters=label):
             await c.delete(force=True)
+        for net in await docker.networks.list(filters=label):
+            with contextlib.suppress(aiodocker.DockerError):
+                await (await docker.networks.get(net["Id"])).delete()
     finally:
         await docker.close()
 

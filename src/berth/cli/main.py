@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from berth.cli import apps, folder, logins, session
+from berth.cli import agents, apps, folder, logins, session
 from berth.cli.common import client, console, err, handle_errors, print_json, size
 from berth.client import Client, save_config
 
@@ -33,6 +33,7 @@ app.add_typer(logins.app, name="logins")
 app.add_typer(folder.app, name="folder")
 app.command("ssh")(apps.ssh)
 app.command("run")(session.run)
+app.command("agents")(agents.list_agents)
 user_app = typer.Typer(help="Users (admins).", no_args_is_help=True)
 key_app = typer.Typer(help="Your API keys for the CLI and SDK.", no_args_is_help=True)
 image_app = typer.Typer(help="Environment images.", no_args_is_help=True)

@@ -129,6 +129,13 @@ def _ports(text: str | None) -> list[int] | None:
         raise bad_option("--preopen-ports", e.message) from None
 
 
+def _cluster(size: int, mode: str) -> dict[str, Any]:
+    """The cluster fields of the body (left out for one kernel, as before)."""
+    if size == 1 and mode == "single-node":
+        return {}
+    return {"cluster_size": size, "cluster_mode": mode}
+
+
 def _create(berth: Client, mount: list[str] | None, **fields: Any) -> list[dict[str, Any]]:
     """Create the sessions; a refused mount is told as an error of --mount."""
     try:
@@ -181,6 +188,11 @@ def create(
     agent: AgentOpt = None,
     preopen_ports: PortsOpt = None,
     mount: MountOpt = None,
+    cluster_size: Annotated[int, typer.Option(
+        "--cluster-size", help="Kernels per session (main1, sub1, ...), on one agent, in a "
+        "private network with passwordless SSH between them.")] = 1,
+    cluster_mode: Annotated[str, typer.Option(
+        "--cluster-mode", help="single-node (multi-node comes later).")] = "single-node",
     wait: Annotated[bool, typer.Option(help="Wait until RUNNING (or ended).")] = True,
     json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -202,6 +214,7 @@ def create(
             resource_group=resource_group,
             agent=agent,
             preopen_ports=_ports(preopen_ports),
+            **_cluster(cluster_size, cluster_mode),
         )
         results = []
         for s in created:
@@ -294,6 +307,13 @@ def info(
         rows.append(("status data", str(s["status_data"])))
     for key, value in rows:
         console.print(f"[bold]{key:>16}[/bold]  {value}")
+    if len(s["kernels"]) > 1:
+        console.print(f"[bold]         cluster[/bold]  {s['cluster_mode']}, "
+                      f"{s['cluster_size']} kernels")
+        for k in s["kernels"]:
+            code = "" if k["exit_code"] is None else f" exit {k['exit_code']}"
+            console.print(f"                  {k['cluster_hostname']:<7} {k['role']:<5} "
+                          f"{k['id'][:8]}{code}")
     if lines := mount_lines(s):
         console.print("[bold]          mounts[/bold]")
         for line in lines:
@@ -307,7 +327,8 @@ def info(
 @handle_errors
 def logs(
     ref: Annotated[str, typer.Argument(help="Session name or id.")],
-    kernel: Annotated[str | None, typer.Option(help="Kernel id (default: main).")] = None,
+    kernel: Annotated[str | None, typer.Option(
+        help="Kernel id or hostname: main1, sub1, ... (default: main1).")] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep streaming.")] = False,
     tail: Annotated[int | None, typer.Option(help="Only the last N lines.")] = None,
 ) -> None:
