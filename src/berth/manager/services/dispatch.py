@@ -3,25 +3,47 @@ transaction, then hand each scheduled session's kernel to its agent."""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict
-from datetime import datetime
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.domain import cluster
 from berth.domain import slots as sl
-from berth.domain.scheduler import AgentState, PendingSession, Plan, Snapshot, schedule
+from berth.domain.scheduler import (
+    LIFO,
+    AgentState,
+    GroupState,
+    PendingSession,
+    Plan,
+    Quota,
+    Snapshot,
+    schedule,
+)
 from berth.domain.status import OCCUPYING, AgentStatus, SessionStatus, SessionType, StatusInfo
 from berth.manager.agent_client import AgentUnreachable
 from berth.manager.context import Manager, change_status, status_event
 from berth.manager.db.engine import transaction
-from berth.manager.db.tables import AgentRow, FolderRow, SessionHistoryRow, SessionRow, utcnow
+from berth.manager.db.tables import (
+    AgentRow,
+    FolderRow,
+    ImageRow,
+    ProjectRow,
+    ResourceGroupRow,
+    ResourcePolicyRow,
+    SessionHistoryRow,
+    SessionRow,
+    UserRow,
+    utcnow,
+)
 from berth.manager.events import Event
 from berth.manager.services.isolation import TRANSIENT, describe, fail_internal, fetch_each
 from berth.rpc import ClusterSpec, CreateKernel, MountSpec
@@ -48,25 +70,134 @@ def _slots(data: Any) -> sl.Slots:
     return amounts
 
 
-async def load_snapshot(db: AsyncSession) -> Snapshot:
-    """Alive agents with what the sessions placed on them occupy. An agent or session whose
-    slots cannot be read is left out (and logged), never the whole snapshot."""
+#: Pending sessions read per resource group and pass, in queue order. The rest wait for a
+#: later pass (a session past the batch keeps the position it was last given).
+BATCH = 1000
+#: A waiting session's record is rewritten when something in it changed, or at the latest
+#: this often (so ``last_try`` stays recent without writing every row on every pass).
+REFRESH = timedelta(seconds=30)
+
+
+def _slots_of(text: Any, cache: dict[str, sl.Slots]) -> sl.Slots:
+    """Slots from a JSON column read as text (grouped rows share one parse)."""
+    key = text if isinstance(text, str) else json.dumps(text, sort_keys=True)
+    if key not in cache:
+        cache[key] = _slots(json.loads(key) if isinstance(text, str) else text)
+    return cache[key]
+
+
+@dataclass
+class Usage:
+    """What occupying sessions hold: per agent, per user, per project and per (group, owner),
+    with the number of sessions per user and project."""
+
+    agents: dict[str, sl.Slots] = field(default_factory=lambda: defaultdict(dict))
+    users: dict[str, sl.Slots] = field(default_factory=lambda: defaultdict(dict))
+    projects: dict[str, sl.Slots] = field(default_factory=lambda: defaultdict(dict))
+    owners: dict[tuple[str, str], sl.Slots] = field(default_factory=lambda: defaultdict(dict))
+    user_sessions: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    project_sessions: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+async def load_usage(db: AsyncSession, agent_ids: Sequence[str] | None = None) -> Usage:
+    """What the occupying sessions hold (``requested_slots`` × ``cluster_size`` each), in one
+    query grouped by identical requests; only on ``agent_ids`` when given. A session whose
+    slots cannot be read is left out (and logged)."""
+    s = SessionRow
+    slots_text = cast(s.requested_slots, Text)
+    query = (
+        select(s.agent_id, s.owner_id, s.project_id, s.resource_group, slots_text,
+               s.cluster_size, func.count())
+        .where(s.status.in_(OCCUPYING), s.agent_id.is_not(None))
+        .group_by(s.agent_id, s.owner_id, s.project_id, s.resource_group, slots_text,
+                  s.cluster_size)
+    )
+    if agent_ids is not None:
+        query = query.where(s.agent_id.in_(agent_ids))
+    usage = Usage()
+    cache: dict[str, sl.Slots] = {}
+    for agent, owner, project, group, text, size, count in (await db.execute(query)).all():
+        agent_id = str(agent)
+        try:
+            held = sl.scale(_slots_of(text, cache), int(size or 1) * int(count))
+        except Exception as e:
+            log.warning("scheduler: slots of sessions on %s not counted: %s", agent_id,
+                        describe(e))
+            continue
+        usage.agents[agent_id] = sl.add(usage.agents[agent_id], held)
+        usage.users[owner] = sl.add(usage.users[owner], held)
+        usage.projects[project] = sl.add(usage.projects[project], held)
+        usage.owners[(group, owner)] = sl.add(usage.owners[(group, owner)], held)
+        usage.user_sessions[owner] += int(count)
+        usage.project_sessions[project] += int(count)
+    return usage
+
+
+async def agent_images(db: AsyncSession) -> dict[str, frozenset[str]]:
+    """The image refs each agent has. Read from ``ImageRow.agents`` (the one place that says
+    how agents' images are stored, so that it can change here alone)."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for ref, agents in (await db.execute(select(ImageRow.ref, ImageRow.agents))).all():
+        for agent_id in agents or []:
+            found[str(agent_id)].add(ref)
+    return {k: frozenset(v) for k, v in found.items()}
+
+
+async def load_quotas(
+    db: AsyncSession, pending: Sequence[PendingSession], usage: Usage
+) -> dict[tuple[str, str], Quota]:
+    """The resource policies of the pending sessions' users and projects, with their usage."""
+    users = {p.owner_id for p in pending}
+    projects = {p.project_id for p in pending}
+    if not users and not projects:
+        return {}
+    named: list[tuple[str, str, str]] = []
+    for scope, table, ids in (("user", UserRow, users), ("project", ProjectRow, projects)):
+        for chunk in _chunks(sorted(ids)):
+            rows = await db.execute(select(table.id, table.resource_policy).where(
+                table.id.in_(chunk), table.resource_policy.is_not(None)))
+            named += [(scope, i, str(policy)) for i, policy in rows.all()]
+    if not named:
+        return {}
+    policies = {
+        r.name: r for r in (await db.scalars(select(ResourcePolicyRow).where(
+            ResourcePolicyRow.name.in_({n for _, _, n in named})))).all()
+    }
+    quotas = {}
+    for scope, owner, name in named:
+        policy = policies.get(name)
+        if policy is None:
+            continue
+        try:
+            limits = _slots(policy.total_slots or {})
+        except Exception as e:
+            log.warning("scheduler: policy %s has unreadable total_slots: %s", name, describe(e))
+            limits = {}
+        used = usage.users if scope == "user" else usage.projects
+        count = usage.user_sessions if scope == "user" else usage.project_sessions
+        quotas[(scope, owner)] = Quota(scope, owner, name, limits,
+                                       policy.max_concurrent_sessions,
+                                       dict(used.get(owner, {})), count.get(owner, 0))
+    return quotas
+
+
+def _chunks(ids: Sequence[str], size: int = 500) -> list[Sequence[str]]:
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
+
+
+async def load_snapshot(db: AsyncSession, pending: Sequence[PendingSession] = ()) -> Snapshot:
+    """Alive agents with what the sessions placed on them occupy and the images they have,
+    the resource groups' settings (with each owner's usage, for DRF) and the quotas of the
+    pending sessions' users and projects. A handful of queries whatever the number of
+    sessions; an agent or session whose slots cannot be read is left out (and logged),
+    never the whole snapshot."""
     agents = (
         await db.scalars(
             select(AgentRow).where(AgentRow.status == AgentStatus.ALIVE).order_by(AgentRow.id)
         )
     ).all()
-    occupying = await db.execute(
-        select(SessionRow.id, SessionRow.agent_id, SessionRow.requested_slots).where(
-            SessionRow.status.in_(OCCUPYING), SessionRow.agent_id.is_not(None)
-        )
-    )
-    used: dict[str, list[sl.Slots]] = defaultdict(list)
-    for session_id, agent_id, requested in occupying.all():
-        try:
-            used[agent_id or ""].append(_slots(requested))
-        except Exception as e:
-            log.warning("scheduler: slots of session %s not counted: %s", session_id, describe(e))
+    usage = await load_usage(db)
+    images = await agent_images(db)
     states = []
     for a in agents:
         try:
@@ -74,14 +205,27 @@ async def load_snapshot(db: AsyncSession) -> Snapshot:
         except Exception as e:
             log.warning("scheduler: agent %s left out: %s", a.id, describe(e))
             continue
-        states.append(AgentState(a.id, a.resource_group, capacity, sl.total(used[a.id])))
-    return Snapshot(tuple(states))
+        states.append(AgentState(a.id, a.resource_group, capacity, usage.agents.get(a.id, {}),
+                                 bool(a.schedulable), images.get(a.id, frozenset())))
+    owners: dict[str, dict[str, sl.Slots]] = defaultdict(dict)
+    for (group, owner), held in usage.owners.items():
+        owners[group][owner] = held
+    groups = {
+        g.name: GroupState(g.name, g.scheduler, g.agent_selection, int(g.pending_timeout or 0),
+                           bool(g.is_active), owners.get(g.name, {}))
+        for g in (await db.scalars(select(ResourceGroupRow))).all()
+    }
+    quotas = await load_quotas(db, pending, usage)
+    return Snapshot(tuple(states), groups, quotas)
 
 
 def _pending_of(row: SessionRow) -> PendingSession:
     """Raises when the row's values cannot be scheduled (the caller ends the session)."""
     if row.starts_at is not None and row.starts_at.tzinfo is None:
         raise ValueError("starts_at has no time zone")
+    size = int(row.cluster_size or 1)
+    if size < 1:
+        raise ValueError(f"cluster_size must be at least 1, not {size}")
     return PendingSession(
         id=row.id,
         created_at=row.created_at,
@@ -89,6 +233,13 @@ def _pending_of(row: SessionRow) -> PendingSession:
         resource_group=row.resource_group,
         starts_at=row.starts_at,
         agent_id=row.designated_agent,
+        priority=int(row.priority),
+        image=row.image,
+        owner_id=row.owner_id,
+        project_id=row.project_id,
+        cluster_size=size,
+        type=str(row.type),
+        name=row.name,
     )
 
 
@@ -110,21 +261,51 @@ def _plan(
     return schedule(snapshot, [p for p in pending if p.id not in failed], now), failed
 
 
-def _record_wait(db: AsyncSession, row: SessionRow, plan: Plan, now: datetime) -> Event | None:
+def _record(row: SessionRow, plan: Plan, now: datetime) -> dict[str, Any]:
     checks = plan.waiting[row.id]
     failed = [c for c in checks if not c.passed]
-    info = StatusInfo.NO_AVAILABLE_RESOURCES
-    if failed and failed[0].name == "start-time":
-        info = StatusInfo.WAITING_FOR_START_TIME
-    tries = int(row.status_data.get("scheduler", {}).get("tries", 0)) + 1
-    row.status_data = {
-        "scheduler": {
-            "tries": tries,
-            "last_try": now.isoformat(),
-            "message": failed[0].message if failed else "",
-            "checks": [asdict(c) for c in checks],
-        }
+    old = row.status_data.get("scheduler", {}) if isinstance(row.status_data, dict) else {}
+    return {
+        "tries": int(old.get("tries", 0)) + 1 if isinstance(old, dict) else 1,
+        "last_try": now.isoformat(),
+        "message": failed[0].message if failed else "",
+        "checks": [asdict(c) for c in checks],
+        "position": plan.positions.get(row.id),
     }
+
+
+def _unchanged(old: Any, new: dict[str, Any], now: datetime) -> bool:
+    """The stored record says what ``new`` says and is recent enough to be left as is."""
+    if not isinstance(old, dict):
+        return False
+    if any(old.get(k) != new[k] for k in ("message", "checks", "position")):
+        return False
+    try:
+        return now - datetime.fromisoformat(str(old["last_try"])) < REFRESH
+    except (KeyError, ValueError, TypeError):
+        return False
+
+
+def _wait_info(plan: Plan, session_id: str) -> StatusInfo:
+    failed = [c for c in plan.waiting[session_id] if not c.passed]
+    if failed and failed[0].name == "start-time":
+        return StatusInfo.WAITING_FOR_START_TIME
+    return StatusInfo.NO_AVAILABLE_RESOURCES
+
+
+def _needs_record(row: SessionRow, plan: Plan, now: datetime) -> bool:
+    """False when ``row`` already says (and said recently) what this pass would record."""
+    if row.status_info != str(_wait_info(plan, row.id)):
+        return True
+    old = row.status_data.get("scheduler") if isinstance(row.status_data, dict) else None
+    return not _unchanged(old, _record(row, plan, now), now)
+
+
+def _record_wait(db: AsyncSession, row: SessionRow, plan: Plan, now: datetime) -> Event | None:
+    """Store why ``row`` waits and where it stands (a history entry when the reason
+    changes)."""
+    info = _wait_info(plan, row.id)
+    row.status_data = {"scheduler": _record(row, plan, now)}
     if row.status_info == str(info):
         return None
     row.status_info = str(info)
@@ -141,6 +322,12 @@ def _record_wait(db: AsyncSession, row: SessionRow, plan: Plan, now: datetime) -
     return status_event(row)
 
 
+def _cancel(db: AsyncSession, row: SessionRow, why: str, now: datetime) -> Event:
+    old = row.status_data.get("scheduler", {}) if isinstance(row.status_data, dict) else {}
+    data = {"scheduler": {**(old if isinstance(old, dict) else {}), "message": why}}
+    return change_status(db, row, S.CANCELLED, StatusInfo.PENDING_TIMEOUT, data, now)
+
+
 def _place(db: AsyncSession, row: SessionRow, agent_id: str, now: datetime) -> list[Event]:
     row.agent_id = agent_id
     for kernel in row.kernels:
@@ -153,18 +340,75 @@ def _place(db: AsyncSession, row: SessionRow, agent_id: str, now: datetime) -> l
 
 
 async def _pending_ids(db: AsyncSession) -> list[str]:
-    query = select(SessionRow.id).where(SessionRow.status == S.PENDING)
-    if db.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return list(await db.scalars(query.order_by(SessionRow.created_at).limit(500)))
+    """The PENDING sessions of this pass: up to :data:`BATCH` per resource group, in the
+    group's queue order (priority, then oldest or, for lifo, newest first), through the
+    queue index. On PostgreSQL the rows are locked and rows another manager holds are
+    skipped."""
+    s = SessionRow
+    groups = list(await db.scalars(
+        select(s.resource_group).where(s.status == S.PENDING).distinct()))
+    if not groups:
+        return []
+    lifo = set(await db.scalars(select(ResourceGroupRow.name).where(
+        ResourceGroupRow.scheduler == LIFO)))
+    postgres = db.get_bind().dialect.name == "postgresql"
+    ids: list[str] = []
+    for group in sorted(groups):
+        age = s.created_at.desc() if group in lifo else s.created_at.asc()
+        query = (select(s.id).where(s.status == S.PENDING, s.resource_group == group)
+                 .order_by(s.priority.desc(), age, s.id).limit(BATCH))
+        if postgres:
+            query = query.with_for_update(skip_locked=True)
+        ids += list(await db.scalars(query))
+    return ids
 
 
 async def _rows(db: AsyncSession, ids: Sequence[str]) -> list[SessionRow]:
     return list((await db.scalars(select(SessionRow).where(SessionRow.id.in_(ids)))).all())
 
 
+async def _reject_stale(
+    db: AsyncSession, plan: Plan, pending: dict[str, PendingSession]
+) -> set[str]:
+    """Lock the agents the plan places sessions on (in id order, so two managers never
+    deadlock), read what they hold now and their capacity, and return the sessions whose
+    agent would be overcommitted: the plan was made from a snapshot another manager has
+    changed since. Those sessions stay PENDING, untouched, for the next pass."""
+    touched = sorted(set(plan.assignments.values()))
+    if not touched:
+        return set()
+    locked = {
+        a.id: a for a in (await db.scalars(
+            select(AgentRow).where(AgentRow.id.in_(touched)).order_by(AgentRow.id)
+            .with_for_update().execution_options(populate_existing=True))).all()
+    }
+    held = (await load_usage(db, touched)).agents
+    by_agent: dict[str, list[str]] = defaultdict(list)
+    for session_id, agent_id in sorted(plan.assignments.items()):
+        by_agent[agent_id].append(session_id)
+    stale: set[str] = set()
+    for agent_id, sessions in by_agent.items():
+        row = locked.get(agent_id)
+        ok = row is not None and row.status == AgentStatus.ALIVE and bool(row.schedulable)
+        if ok and row is not None:
+            capacity = _slots(row.capacity)
+            total = sl.add(held.get(agent_id, {}), *(pending[i].need for i in sessions))
+            ok = not any(sl.is_capacity(k) and v > capacity.get(k, Decimal(0))
+                         for k, v in total.items() if v > 0)
+        if not ok:
+            log.info("scheduler: stale plan for agent %s (changed since the snapshot); "
+                     "%d session(s) wait for the next pass", agent_id, len(sessions))
+            stale.update(sessions)
+    return stale
+
+
 async def schedule_once(m: Manager) -> None:
     """One scheduler pass; spawns dispatch of every session it placed.
+
+    The snapshot, the plan and its application are one transaction; before anything is
+    written the agents the plan uses are locked and re-checked (:func:`_reject_stale`), so
+    two managers on one database never overcommit an agent. Sessions past their group's
+    pending timeout are CANCELLED ``pending-timeout``.
 
     A PENDING session the pass cannot handle (its row cannot be read, its slots are not
     numbers, the scheduler or the placement raises for it) is ended as ERROR
@@ -172,6 +416,7 @@ async def schedule_once(m: Manager) -> None:
     are scheduled in the same pass."""
     events: list[Event] = []
     placed: list[str] = []
+    stale: set[str] = set()
     async with transaction(m.db) as db:
         ids = await _pending_ids(db)
         if not ids:
@@ -184,19 +429,26 @@ async def schedule_once(m: Manager) -> None:
                 pending[row.id] = _pending_of(row)
             except Exception as e:
                 failed[row.id] = e
-        plan, unplanned = _plan(await load_snapshot(db), list(pending.values()), now)
+        snapshot = await load_snapshot(db, list(pending.values()))
+        plan, unplanned = _plan(snapshot, list(pending.values()), now)
         failed.update(unplanned)
+        stale = await _reject_stale(db, plan, pending)
         order = {session_id: n for n, session_id in enumerate(ids)}
         for row in sorted(rows, key=lambda r: order[r.id]):
-            if row.id in failed:
+            if row.id in failed or row.id in stale:
                 continue
+            agent_id = plan.assignments.get(row.id)
+            if (agent_id is None and row.id not in plan.cancelled
+                    and not _needs_record(row, plan, now)):
+                continue  # nothing new to say: no write, no savepoint
             try:
                 async with db.begin_nested():
-                    agent_id = plan.assignments.get(row.id)
-                    if agent_id is None:
-                        step = [e for e in [_record_wait(db, row, plan, now)] if e]
-                    else:
+                    if agent_id is not None:
                         step = _place(db, row, agent_id, now)
+                    elif row.id in plan.cancelled:
+                        step = [_cancel(db, row, plan.cancelled[row.id], now)]
+                    else:
+                        step = [e for e in [_record_wait(db, row, plan, now)] if e]
             except TRANSIENT:
                 raise
             except Exception as e:
@@ -211,6 +463,8 @@ async def schedule_once(m: Manager) -> None:
     await m.publish(events)
     for session_id in placed:
         m.spawn(send_kernels(m, session_id))
+    if stale:
+        m.wake.set()  # the sessions of a stale plan are tried again at once
 
 
 def kernel_spec(row: SessionRow, kernel_id: str, hostname: str,
