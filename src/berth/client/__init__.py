@@ -12,7 +12,8 @@ Configuration: explicit arguments, else ``BERTH_ENDPOINT`` / ``BERTH_API_KEY``, 
 Both clients have one method per API operation, with the same names and arguments
 (``berth.client.operations.OPERATIONS`` maps each operation to its method); answers are the
 API's JSON as plain dicts and lists. Storage folders and their files (upload, download...)
-are in :mod:`berth.client.folders`, mixed into both clients.
+are in :mod:`berth.client.folders`, projects, resource groups, presets, policies and the
+resource check in :mod:`berth.client.admin`, mixed into both clients.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from typing import Any
 import httpx
 
 from berth.client import operations as op
+from berth.client.admin import AdminMethods
+from berth.client.admin_async import AsyncAdminMethods
 from berth.client.errors import ApiError, raise_for
 from berth.client.folders import FolderMethods
 from berth.client.folders_async import AsyncFolderMethods
@@ -68,7 +71,7 @@ def _event(kind: str, line: str) -> dict[str, Any] | None:
     return None
 
 
-class Client(FolderMethods):
+class Client(FolderMethods, AdminMethods):
     """The API for ordinary (blocking) code. Raises :class:`ApiError` for refusals."""
 
     def __init__(
@@ -275,7 +278,7 @@ class Client(FolderMethods):
         return result
 
 
-class AsyncClient(AsyncFolderMethods):
+class AsyncClient(AsyncFolderMethods, AsyncAdminMethods):
     """The same API for asyncio code: the same methods, awaited (``logs`` and ``events``
     are async iterators)."""
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from berth.client.admin_ops import ADMIN_OPERATIONS
+
 Call = tuple[str, str, dict[str, Any]]
 
 OPERATIONS: dict[str, str] = {
@@ -60,6 +62,7 @@ OPERATIONS: dict[str, str] = {
     "POST /api/folders/{folder}/mkdir": "mkdir",
     "POST /api/folders/{folder}/move": "move_file",
     "POST /api/uploads": "upload",
+    **ADMIN_OPERATIONS,
 }
 
 NOT_IN_SDK: dict[str, str] = {

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from berth.domain import cluster, limits, rules
+from berth.domain import cluster, limits, policy, rules
 from berth.domain import slots as sl
 from berth.domain.mounts import Mount
+from berth.domain.policy import GroupFacts, ScopeFacts
 from berth.domain.rules import RuleError
 from berth.domain.status import SessionType
 
@@ -52,6 +53,10 @@ class LaunchRequest:
     preopen_ports: Sequence[int] = ()
     cluster_size: int = 1
     cluster_mode: str = "single-node"
+    #: A project's id or name; None: the owner's default (:func:`policy.pick_project`).
+    project: str | None = None
+    #: 0-100, higher first; None: the default (10).
+    priority: int | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,14 @@ class LaunchContext:
     #: The session's folder mounts, or what is wrong with the asked ones (the service looks
     #: the folders up and plans them with :func:`berth.domain.mounts.plan_mounts`).
     mounts: Sequence[Mount] | Sequence[RuleError] = ()
+    #: Why the asked project cannot be used (``project_id`` is then meaningless).
+    project_problem: RuleError | None = None
+    #: The one who sends the request is an admin (may set priorities above the default).
+    creator_is_admin: bool = False
+    #: The request's resource group (the default: open, active, every session type).
+    group: GroupFacts = field(default_factory=GroupFacts)
+    #: The policies the session is limited by (owner, project) with their pending counts.
+    scopes: Sequence[ScopeFacts] = ()
 
 
 @dataclass(frozen=True)
@@ -110,6 +123,7 @@ class LaunchPlan:
     #: Kernels per session (main1, sub1, ...); all on one agent (single-node).
     cluster_size: int = 1
     cluster_mode: str = "single-node"
+    priority: int = policy.PRIORITY_DEFAULT
 
 
 def cores(amount: Decimal) -> str:
@@ -164,8 +178,15 @@ def validate_launch(req: LaunchRequest, ctx: LaunchContext) -> LaunchPlan | list
     mounts = [m for m in ctx.mounts if isinstance(m, Mount)]
     errors.extend([e for e in ctx.mounts if isinstance(e, RuleError)])
     _check_cluster(req, ctx, slots, errors)
-    if errors.by_field or ctx.owner_id is None or slots is None:
-        return list(errors.by_field.values())
+    _check_group_and_priority(req, ctx, errors)
+    if ctx.project_problem is not None:
+        errors.add(ctx.project_problem.field, ctx.project_problem.message)
+    timeout = _lifetime(req, ctx, timeout, errors)
+    # Policy limits go beside the per-field errors: each violated scope is named on its own,
+    # so one field may carry two of them (the user's and the project's).
+    over = policy.create_limit_errors(slots, req.count, req.cluster_size, timeout, ctx.scopes)
+    if errors.by_field or over or ctx.owner_id is None or slots is None:
+        return [*errors.by_field.values(), *over]
     return LaunchPlan(
         names=names,
         owner_id=ctx.owner_id,
@@ -183,7 +204,26 @@ def validate_launch(req: LaunchRequest, ctx: LaunchContext) -> LaunchPlan | list
         mounts=mounts,
         cluster_size=req.cluster_size,
         cluster_mode=req.cluster_mode,
+        priority=policy.PRIORITY_DEFAULT if req.priority is None else req.priority,
     )
+
+
+def _check_group_and_priority(req: LaunchRequest, ctx: LaunchContext, errors: _Errors) -> None:
+    errors.extend(policy.group_problems(req.resource_group, ctx.group, str(req.type)))
+    if req.priority is not None and (
+            problem := policy.priority_problem(req.priority, ctx.creator_is_admin)):
+        errors.add("priority", problem)
+
+
+def _lifetime(req: LaunchRequest, ctx: LaunchContext, timeout: int | None,
+              errors: _Errors) -> int | None:
+    """The session's timeout in seconds: the batch timeout asked, else the shortest
+    ``max_session_lifetime`` of its policies (recorded for every session type; a longer
+    asked timeout is refused by :func:`policy.create_limit_errors`)."""
+    lifetime = policy.effective_lifetime(ctx.scopes)
+    if timeout is None and not errors.has("timeout"):
+        return lifetime
+    return timeout
 
 
 def _check_names(req: LaunchRequest, ctx: LaunchContext, errors: _Errors) -> list[str]:
@@ -277,7 +317,11 @@ def _check_resources(req: LaunchRequest, ctx: LaunchContext, errors: _Errors) ->
         errors.add("resources.mem", f"the image needs at least {rules.format_size(min_mem)}")
     if errors.has("resources.cpu", "resources.mem", "resources.shmem"):
         return None
-    return {"cpu": cpu, "mem": Decimal(mem), "shmem": Decimal(shmem)}
+    # Registered accelerator slots travel with the request (the scheduler and the policies
+    # count them); zero amounts are no request at all.
+    extra = {k: Decimal(str(v)) for k, v in req.other_slots.items()
+             if k in sl.ACCELERATOR_SLOTS and v > 0}
+    return {"cpu": cpu, "mem": Decimal(mem), "shmem": Decimal(shmem), **extra}
 
 
 def _check_placement(
@@ -303,6 +347,7 @@ def _check_placement(
         if want[key] > largest:
             shown = rules.format_size(int(largest)) if key == "mem" else cores(largest)
             errors.add(name, f"exceeds the largest agent's capacity ({shown})")
+
 
 def _check_cluster(
     req: LaunchRequest, ctx: LaunchContext, want: sl.Slots | None, errors: _Errors

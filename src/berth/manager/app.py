@@ -20,6 +20,7 @@ from berth.domain.rules import RuleError, RuleErrors
 from berth.domain.status import InvalidTransition
 from berth.manager.agent_client import AgentClient, AgentTimeouts, AgentUnreachable
 from berth.manager.api import (
+    admin,
     apps,
     auth,
     catalog,
@@ -180,7 +181,8 @@ def create_app(settings: ManagerSettings) -> FastAPI:
     app.add_exception_handler(FsError, _fs_error)
     app.add_exception_handler(InvalidTransition, _status(409))
     app.add_exception_handler(AgentUnreachable, _agent_error)
-    for module in (auth, sessions, apps, launches, catalog, events, internal, folders, files):
+    for module in (auth, sessions, apps, launches, catalog, events, internal, folders, files,
+                   admin):
         app.include_router(module.router)
     app.include_router(uploads.uploads_router(settings), dependencies=uploads.DEPENDENCIES)
 

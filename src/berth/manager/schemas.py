@@ -71,6 +71,8 @@ class UserOut(BaseModel):
     full_name: str
     role: str
     is_active: bool
+    resource_policy: str | None = Field(None, description="The user's resource policy "
+                                        "(null: none, unlimited).")
     created_at: datetime
 
 
@@ -143,6 +145,10 @@ class AgentOut(BaseModel):
     free: dict[str, str]
     last_heartbeat: datetime
     version: str
+    info: dict[str, Any] = Field(default_factory=dict, description="What the agent reports "
+                                 "about itself: port range, CPU set, ...")
+    schedulable: bool = Field(True, description="False: an admin took it out of scheduling "
+                              "(its running sessions stay).")
 
 
 # ---- sessions ----------------------------------------------------------------------------
@@ -267,6 +273,13 @@ class SessionCreate(In):
         default_factory=list, max_length=lim.MOUNTS_MAX,
         description="Storage folders to mount; folders named '.NAME' of the owner are mounted "
         "at /home/work/.NAME in any case.")
+    project: str | None = Field(
+        None, min_length=1, max_length=64, description="The project (name or id) the sessions "
+        "belong to; the owner must be a member. Default: the owner's first active project by "
+        "name, else 'default'.")
+    priority: int | None = Field(
+        None, ge=0, le=100, description="0-100, higher first in the queue; default 10. Only "
+        "admins may set more than 10.")
 
 
 class SessionUpdate(In):
@@ -336,6 +349,10 @@ class SessionOut(BaseModel):
     mounts: list[MountOut] = Field(default_factory=list, description="Mounted folders.")
     cluster_mode: str
     cluster_size: int
+    priority: int = Field(10, description="0-100, higher first in the queue.")
+    queue_position: int | None = Field(
+        None, description="PENDING: 1-based place among the PENDING sessions of its resource "
+        "group, as the scheduler's last pass saw it; null otherwise.")
     created_at: datetime
     started_at: datetime | None
     terminated_at: datetime | None

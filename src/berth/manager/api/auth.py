@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
 from berth.domain.credentials import LOGIN_COOKIE
 from berth.manager.api.deps import ActorDep, ManagerDep
@@ -22,7 +23,8 @@ from berth.manager.schemas import (
     UserCreate,
     UserOut,
 )
-from berth.manager.services import users
+from berth.manager.schemas_admin import UserLookupOut, UserUpdate
+from berth.manager.services import policies, users
 from berth.manager.services.sessions import NotFound
 
 router = APIRouter(prefix="/api", tags=["accounts"])
@@ -94,6 +96,23 @@ async def me(actor: ActorDep, m: ManagerDep) -> UserOut:
 @router.get("/users", responses={403: {"description": "Not an admin"}})
 async def list_users(actor: ActorDep, m: ManagerDep) -> list[UserOut]:
     return [UserOut.model_validate(r) for r in await users.list_users(m.db, actor)]
+
+
+@router.get("/users/lookup", responses={403: {"description": "Not an admin"},
+                                       404: {"description": "No such user"}})
+async def lookup_user(email: Annotated[str, Query(min_length=1, max_length=254)],
+                      actor: ActorDep, m: ManagerDep) -> UserLookupOut:
+    """Admins: a user by email with their active projects and the active resource groups
+    they may use (to launch a session for them)."""
+    return await users.lookup_user(m.db, actor, email)
+
+
+@router.patch("/users/{user_id}", responses={403: {"description": "Not allowed"},
+                                             404: {"description": "No such user"}})
+async def update_user(user_id: str, body: UserUpdate, actor: ActorDep, m: ManagerDep) -> UserOut:
+    """Admins: set a user's resource policy (null: none), full name, or active flag (only a
+    superadmin changes an admin's account)."""
+    return UserOut.model_validate(await policies.update_user(m, actor, user_id, body))
 
 
 @router.post(

@@ -1,17 +1,23 @@
 """What can be launched and where: the images a caller may use and the agents with their
-capacity and what is free now."""
+capacity and what is free now; admins take agents out of scheduling or move them."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from berth.domain import slots as sl
+from berth.domain.rules import RuleError, RuleErrors
 from berth.manager import access
 from berth.manager.auth import Actor
 from berth.manager.context import Manager
-from berth.manager.db.tables import AgentRow, ImageRow
+from berth.manager.db.engine import transaction
+from berth.manager.db.tables import AgentRow, ImageRow, ResourceGroupRow
 from berth.manager.schemas import AgentOut
-from berth.manager.services.dispatch import load_snapshot
+from berth.manager.schemas_admin import AgentUpdate
+from berth.manager.services.errors import NotFound
+from berth.manager.services.policies import require_admin
+from berth.manager.services.resource_check import occupied
+from berth.manager.services.resource_groups import visible_groups
 
 
 async def list_images(m: Manager, actor: Actor) -> list[ImageRow]:
@@ -23,27 +29,51 @@ async def list_images(m: Manager, actor: Actor) -> list[ImageRow]:
     return [r for r in rows if r.agents and access.can_use_image(actor, r.owner_id)]
 
 
-async def list_agents(m: Manager) -> list[AgentOut]:
-    """Every agent (alive or lost) with its capacity, what its sessions occupy and what is
-    free, by id."""
+async def list_agents(m: Manager, actor: Actor) -> list[AgentOut]:
+    """The agents (alive or lost) of the groups ``actor`` may use (admins: every agent),
+    with capacity, what their sessions occupy and what is free, by id."""
     async with m.db() as db:
-        rows = (await db.scalars(select(AgentRow).order_by(AgentRow.id))).all()
-        states = {a.id: a for a in (await load_snapshot(db)).agents}
-    out = []
-    for row in rows:
-        state = states.get(row.id)
-        occupied = state.occupied if state else {}
-        capacity = sl.from_json(row.capacity)
-        out.append(
-            AgentOut(
-                id=row.id,
-                status=row.status,
-                resource_group=row.resource_group,
-                capacity=sl.to_json(capacity),
-                occupied=sl.to_json(occupied),
-                free=sl.to_json(sl.sub(capacity, occupied)),
-                last_heartbeat=row.last_heartbeat,
-                version=row.version,
-            )
-        )
+        visible = await visible_groups(db, actor)
+        query = select(AgentRow).order_by(AgentRow.id)
+        if visible is not None:
+            query = query.where(AgentRow.resource_group.in_(visible))
+        rows = (await db.scalars(query)).all()
+        held = await occupied(db, [r.id for r in rows])
+    return [_out(row, held.get(row.id, {})) for row in rows]
+
+
+def _out(row: AgentRow, used: sl.Slots) -> AgentOut:
+    capacity = sl.from_json(row.capacity)
+    return AgentOut(
+        id=row.id,
+        status=row.status,
+        resource_group=row.resource_group,
+        capacity=sl.to_json(capacity),
+        occupied=sl.to_json(used),
+        free=sl.to_json(sl.free(capacity, used)),
+        last_heartbeat=row.last_heartbeat,
+        version=row.version,
+        info=dict(row.info or {}),
+        schedulable=row.schedulable,
+    )
+
+
+async def update_agent(m: Manager, actor: Actor, agent_id: str, body: AgentUpdate) -> AgentOut:
+    """Admins: take an agent out of scheduling (its sessions keep running) or back, or move
+    it to another resource group. Raises Forbidden, NotFound, RuleErrors (unknown group)."""
+    require_admin(actor, "change agents")
+    async with transaction(m.db) as db:
+        row = await db.get(AgentRow, agent_id, with_for_update=True)
+        if row is None:
+            raise NotFound(f"no agent {agent_id}")
+        if body.resource_group is not None:
+            if await db.get(ResourceGroupRow, body.resource_group) is None:
+                raise RuleErrors([RuleError("resource_group",
+                                            f"no resource group '{body.resource_group}'")])
+            row.resource_group = body.resource_group
+        if body.schedulable is not None:
+            row.schedulable = body.schedulable
+        await db.flush()
+        out = _out(row, (await occupied(db, [row.id]))[row.id])
+    m.wake.set()  # the scheduler may place sessions there now
     return out

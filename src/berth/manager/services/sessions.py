@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.domain import cluster, launch, limits, rules
+from berth.domain import policy as pol
 from berth.domain import slots as sl
 from berth.domain.mounts import Mount, MountWish, plan_mounts
 from berth.domain.rules import RuleError, RuleErrors
@@ -24,15 +26,15 @@ from berth.manager.db.tables import (
     AgentRow,
     ImageRow,
     KernelRow,
-    ProjectMemberRow,
     ProjectRow,
+    ResourceGroupRow,
     SessionHistoryRow,
     SessionRow,
     UserRow,
 )
 from berth.manager.events import Event
 from berth.manager.schemas import MountIn, SessionCreate
-from berth.manager.services import folders
+from berth.manager.services import folders, policies, projects, resource_groups
 from berth.manager.services.errors import Conflict, Forbidden, NotFound
 from berth.manager.services.launches import remember_launch
 from berth.manager.services.termination import terminate
@@ -81,14 +83,42 @@ async def _owner(db: AsyncSession, actor: Actor, email: str | None) -> UserRow |
     return user if user is not None and user.is_active else None
 
 
-async def _project_of(db: AsyncSession, user: UserRow) -> str:
-    project_id = await db.scalar(
-        select(ProjectMemberRow.project_id).where(ProjectMemberRow.user_id == user.id)
-    )
-    if project_id is None:
-        project_id = await db.scalar(select(ProjectRow.id).where(ProjectRow.name == "default"))
-    assert project_id is not None
-    return project_id
+async def _project_of(db: AsyncSession, user: UserRow, asked: str | None,
+                      whose: str) -> pol.ProjectFacts | RuleError:
+    """The session's project: ``asked`` (a name or id) among the owner's projects, or the
+    owner's default (:func:`berth.domain.policy.pick_project`)."""
+    memberships = await projects.member_projects(db, user.id)
+    fallback = await db.scalar(select(ProjectRow).where(
+        ProjectRow.name == projects.DEFAULT_PROJECT))
+    return pol.pick_project(asked, [projects.facts(p) for p in memberships],
+                            projects.facts(fallback) if fallback else None, whose)
+
+
+async def _group_facts(db: AsyncSession, owner: UserRow | None, name: str) -> pol.GroupFacts:
+    group = await db.get(ResourceGroupRow, name)
+    if group is None:
+        return pol.GroupFacts(exists=False)
+    usable = owner is not None and await resource_groups.user_may_use(db, owner, name)
+    return pol.GroupFacts(exists=True, is_active=group.is_active, usable=usable,
+                          allowed_session_types=tuple(group.allowed_session_types or ()))
+
+
+async def _pending(db: AsyncSession, *where: Any) -> int:
+    found = await db.scalar(select(func.count()).select_from(SessionRow).where(
+        *where, SessionRow.status == S.PENDING))
+    return int(found or 0)
+
+
+async def _scopes(db: AsyncSession, owner: UserRow, project: pol.ProjectFacts | RuleError
+                  ) -> list[pol.ScopeFacts]:
+    """The owner's and the project's policies with their PENDING sessions now."""
+    scopes = [pol.ScopeFacts("user", await policies.policy_of(db, owner.resource_policy),
+                             await _pending(db, SessionRow.owner_id == owner.id))]
+    if isinstance(project, pol.ProjectFacts):
+        scopes.append(pol.ScopeFacts(
+            "project", await policies.policy_of(db, project.resource_policy),
+            await _pending(db, SessionRow.project_id == project.id)))
+    return scopes
 
 
 def launch_request(req: SessionCreate) -> launch.LaunchRequest:
@@ -101,7 +131,7 @@ def launch_request(req: SessionCreate) -> launch.LaunchRequest:
         starts_at=req.starts_at, timeout=req.timeout, owner_email=req.owner_email,
         resource_group=req.resource_group, agent=req.agent,
         preopen_ports=list(req.preopen_ports), cluster_size=req.cluster_size,
-        cluster_mode=req.cluster_mode,
+        cluster_mode=req.cluster_mode, project=req.project, priority=req.priority,
     )
 
 
@@ -144,9 +174,19 @@ async def _launch_context(
                 )
             ).all()
         )
+    project: pol.ProjectFacts | RuleError = RuleError("project", "no owner")
+    scopes: list[pol.ScopeFacts] = []
+    if owner is not None:
+        whose = "you are" if owner.id == actor.id else "the owner is"
+        project = await _project_of(db, owner, req.project, whose)
+        scopes = await _scopes(db, owner, project)
     return launch.LaunchContext(
         owner_id=owner.id if owner is not None and owner.is_active else None,
-        project_id=await _project_of(db, owner) if owner is not None else "",
+        project_id=project.id if isinstance(project, pol.ProjectFacts) else "",
+        project_problem=project if isinstance(project, RuleError) and owner else None,
+        creator_is_admin=actor.is_admin,
+        group=await _group_facts(db, owner, req.resource_group),
+        scopes=scopes,
         image=launch.ImageFacts(
             ref=image.ref,
             min_slots=dict(image.min_slots),
@@ -177,6 +217,7 @@ def _rows(plan: launch.LaunchPlan, creator_id: str) -> list[SessionRow]:
             startup_command=plan.startup_command,
             starts_at=plan.starts_at,
             timeout_seconds=plan.timeout_seconds,
+            priority=plan.priority,
             preopen_ports=list(plan.preopen_ports),
             mounts=[m.as_json() for m in plan.mounts],
             status=S.PENDING,

@@ -36,6 +36,9 @@ from berth.manager.db.tables import (
     UserRow,
     utcnow,
 )
+from berth.manager.schemas_admin import ProjectRef, UserLookupOut
+from berth.manager.services.projects import member_projects
+from berth.manager.services.resource_groups import usable_groups
 from berth.manager.services.sessions import Conflict, Forbidden, NotFound
 
 FIRST_ADMIN_EMAIL = "admin@berth.local"
@@ -240,6 +243,27 @@ async def list_users(maker: async_sessionmaker[AsyncSession], actor: Actor) -> l
         raise Forbidden("only admins may list users")
     async with maker() as db:
         return list((await db.scalars(select(UserRow).order_by(UserRow.email))).all())
+
+
+async def lookup_user(maker: async_sessionmaker[AsyncSession], actor: Actor,
+                      email: str) -> UserLookupOut:
+    """Admins: the user with ``email``, their active projects and the active resource groups
+    they may use. Raises Forbidden or NotFound."""
+    if not access.may_list_users(actor):
+        raise Forbidden("only admins may look users up")
+    async with maker() as db:
+        user = await db.scalar(select(UserRow).where(UserRow.email == email.lower()))
+        if user is None:
+            raise NotFound(f"no user with email {email}")
+        projects = [p for p in await member_projects(db, user.id) if p.is_active]
+        groups = await usable_groups(db, user.id, user.role == Role.SUPERADMIN)
+        active = set((await db.scalars(select(ResourceGroupRow.name)
+                                       .where(ResourceGroupRow.is_active))).all())
+    return UserLookupOut(
+        id=user.id, email=user.email, full_name=user.full_name, is_active=user.is_active,
+        resource_policy=user.resource_policy,
+        projects=[ProjectRef(id=p.id, name=p.name) for p in projects],
+        resource_groups=sorted(groups & active))
 
 
 async def list_keys(maker: async_sessionmaker[AsyncSession], actor: Actor) -> list[ApiKeyRow]:

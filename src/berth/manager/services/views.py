@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.domain import slots as sl
-from berth.domain.status import ENDED, AgentStatus
+from berth.domain.status import ENDED, AgentStatus, SessionStatus
 from berth.manager.context import Manager
 from berth.manager.db.tables import AgentRow, ProjectRow, SessionRow, UserRow
 from berth.manager.schemas import KernelOut, SessionOut
@@ -60,6 +60,8 @@ async def sessions_out(m: Manager, rows: list[SessionRow]) -> list[SessionOut]:
             mounts=r.mounts or [],
             cluster_mode=r.cluster_mode,
             cluster_size=r.cluster_size,
+            priority=r.priority,
+            queue_position=queue_position(r),
             created_at=r.created_at,
             started_at=r.started_at,
             terminated_at=r.terminated_at,
@@ -67,6 +69,15 @@ async def sessions_out(m: Manager, rows: list[SessionRow]) -> list[SessionOut]:
         )
         for r in rows
     ]
+
+
+def queue_position(row: SessionRow) -> int | None:
+    """A PENDING session's place in its group's queue, as the scheduler last recorded it."""
+    if row.status is not SessionStatus.PENDING:
+        return None
+    found = (row.status_data or {}).get("scheduler", {})
+    position = found.get("position") if isinstance(found, dict) else None
+    return position if isinstance(position, int) and position >= 1 else None
 
 
 def _requested(stored: dict[str, Any]) -> dict[str, str]:
