@@ -36,6 +36,7 @@ from berth.manager.db.tables import (
     FolderShareRow,
     ProjectMemberRow,
     ProjectRow,
+    ResourcePolicyRow,
     SessionRow,
     UserRow,
 )
@@ -87,8 +88,15 @@ def host_of(m: Manager, name: str) -> StorageHost:
     return hosts[name]
 
 
-def folders_limit(m: Manager, user_id: str) -> int:
-    """How many folders ``user_id`` may own (read here, so resource policies can take over)."""
+async def folders_limit(db: AsyncSession, m: Manager, user_id: str) -> int:
+    """How many folders ``user_id`` may own: their resource policy's ``max_folders`` when it
+    sets one, else the ``max_folders_per_user`` setting."""
+    name = await db.scalar(select(UserRow.resource_policy).where(UserRow.id == user_id))
+    if name is not None:
+        most = await db.scalar(select(ResourcePolicyRow.max_folders)
+                               .where(ResourcePolicyRow.name == name))
+        if most is not None:
+            return int(most)
     return m.settings.max_folders_per_user
 
 
@@ -183,7 +191,7 @@ async def create_folder(m: Manager, actor: Actor, name: str, host: str | None,
                                         f"named '{project}'"))
         owned = await db.scalar(select(func.count()).select_from(FolderRow).where(
             FolderRow.creator_id == actor.id)) or 0
-        if owned >= (limit := folders_limit(m, actor.id)):
+        if owned >= (limit := await folders_limit(db, m, actor.id)):
             errors.append(RuleError("name", f"you have {owned} folders, the most allowed is "
                                     f"{limit}; purge some from the trash"))
         owner_filter = (FolderRow.owner_project_id == project_id if project_id
