@@ -145,7 +145,9 @@ def cluster_bootstrap(wait: bool) -> str:
     script = (
         f"if [ -x /usr/sbin/sshd ]; then mkdir -p {state} && chmod 700 {state} && "
         f"{{ [ -f {state}/host_ed25519 ] || ssh-keygen -q -t ed25519 -N '' "
-        f"-f {state}/host_ed25519; }} && {sshd}; fi;"
+        f"-f {state}/host_ed25519; }} && {sshd} && "
+        f'echo "berth: cluster kernel $BERTH_CLUSTER_HOST ($BERTH_CLUSTER_ROLE) has sshd on '
+        f'port {CLUSTER_SSH_PORT}"; fi;'
     )
     if wait:
         script += (

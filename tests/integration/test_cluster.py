@@ -1,0 +1,137 @@
+"""Cluster sessions (single-node) on the real engine: N kernels main1, sub1, ... in a private
+network of the session, reaching each other by hostname and by SSH without a password, with
+the cluster variables set; logs per kernel; the whole session ends together (terminated by
+the user, its command finished, or one kernel failing), its containers and network removed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from cluster import Cluster, run_async, wait_for, wait_status
+from conftest import PYTHON_IMAGE
+
+pytestmark = pytest.mark.slow
+SMALL = {"cpu": 1, "mem": "512m"}
+
+
+async def _engine(session_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(containers, networks) the engine has for the session, whatever their state."""
+    import aiodocker
+
+    docker = aiodocker.Docker()
+    label = {"label": [f"berth.session-id={session_id}"]}
+    try:
+        containers = [await c.show() for c in await docker.containers.list(all=True,
+                                                                            filters=label)]
+        networks = await docker.networks.list(filters=label)
+        return containers, networks
+    finally:
+        await docker.close()
+
+
+def engine(session_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    found: tuple[list[dict[str, Any]], list[dict[str, Any]]] = run_async(_engine(session_id))
+    return found
+
+
+async def _kill(container_id: str) -> None:
+    import aiodocker
+
+    docker = aiodocker.Docker()
+    try:
+        await (await docker.containers.get(container_id)).kill()
+    finally:
+        await docker.close()
+
+
+def gone(session_id: str) -> bool:
+    containers, networks = engine(session_id)
+    return not containers and not networks
+
+
+def logs(c: Cluster, ref: str, kernel: str | None = None) -> str:
+    return b"".join(c.admin.logs(ref, kernel=kernel)).decode(errors="replace")
+
+
+SCRIPT = r"""
+set -e
+echo "env: $BERTH_CLUSTER_ROLE $BERTH_CLUSTER_IDX $BERTH_CLUSTER_HOST" \
+  "$BERTH_CLUSTER_HOSTS $BERTH_CLUSTER_SIZE"
+getent hosts sub1 sub2 | awk '{print "resolves:", $2}'
+for h in sub1 sub2; do
+  ssh -o BatchMode=yes "$h" \
+    'echo "via-ssh: $(hostname) $(tr "\0" "\n" </proc/1/environ | grep ^BERTH_CLUSTER_ROLE=)"'
+done
+"""
+
+
+def test_batch_cluster_reaches_every_kernel_by_name_and_ssh(berth: Cluster) -> None:
+    [s] = berth.admin.create_session(type="batch", image=PYTHON_IMAGE, resources=SMALL,
+                                     cluster_size=3, startup_command=SCRIPT)
+    assert s["cluster_size"] == 3 and s["cluster_mode"] == "single-node"
+    assert [(k["cluster_hostname"], k["role"]) for k in s["kernels"]] == [
+        ("main1", "main"), ("sub1", "sub"), ("sub2", "sub")]
+    done = wait_status(berth.admin, s["id"], {"TERMINATED", "ERROR"}, timeout=180)
+    out = logs(berth, s["id"])
+    assert done["result"] == "SUCCESS", (done, out)
+    assert "env: main 1 main1 main1,sub1,sub2 3" in out
+    assert "resolves: sub1" in out and "resolves: sub2" in out
+    assert "via-ssh: sub1 BERTH_CLUSTER_ROLE=sub" in out
+    assert "via-ssh: sub2 BERTH_CLUSTER_ROLE=sub" in out
+    assert len({k["agent_id"] for k in done["kernels"]}) == 1  # single-node
+    wait_for(lambda: gone(s["id"]), 60, what="the cluster's containers and network to go")
+
+
+def test_interactive_cluster_logs_per_kernel_and_terminate_ends_all(berth: Cluster) -> None:
+    [s] = berth.admin.create_session(image=PYTHON_IMAGE, resources=SMALL, cluster_size=3,
+                                     name="trio")
+    running = wait_status(berth.admin, s["id"], "RUNNING", timeout=180)
+    assert all(k["container_id"] for k in running["kernels"])  # RUNNING once all have started
+    containers, networks = engine(s["id"])
+    assert len(containers) == 3 and all(c["State"]["Running"] for c in containers)
+    [network] = networks
+    assert network["Name"] == f"berth-{s['id']}"
+    assert {c["Config"]["Hostname"] for c in containers} == {"main1", "sub1", "sub2"}
+    for c in containers:  # each kernel is on the session's network under its hostname
+        endpoint = c["NetworkSettings"]["Networks"][network["Name"]]
+        assert c["Config"]["Hostname"] in endpoint["Aliases"]
+    # logs per kernel, by hostname or id
+    sub1 = next(k for k in running["kernels"] if k["cluster_hostname"] == "sub1")
+    wait_for(lambda: "cluster kernel sub1 (sub) has sshd" in logs(berth, "trio", "sub1"), 30,
+             what="sub1's log line")
+    assert "cluster kernel sub1" in logs(berth, "trio", sub1["id"])
+    assert "cluster kernel main1 (main)" in logs(berth, "trio")
+    with pytest.raises(Exception, match="404|no kernel"):
+        logs(berth, "trio", "sub9")
+    ended = berth.admin.terminate_session(s["id"])
+    ended = wait_status(berth.admin, s["id"], "TERMINATED", timeout=60)
+    assert ended["status_info"] == "user-requested"
+    wait_for(lambda: gone(s["id"]), 60, what="the cluster's containers and network to go")
+    assert "cluster kernel sub2" in logs(berth, s["id"], "sub2")  # kept after the end
+
+
+def test_a_failing_sub_kernel_ends_the_whole_session(berth: Cluster) -> None:
+    [s] = berth.admin.create_session(type="batch", image=PYTHON_IMAGE, resources=SMALL,
+                                     cluster_size=2, startup_command="sleep 600")
+    running = wait_status(berth.admin, s["id"], "RUNNING", timeout=180)
+    sub1 = next(k for k in running["kernels"] if k["cluster_hostname"] == "sub1")
+    run_async(_kill(sub1["container_id"]))
+    ended = wait_status(berth.admin, s["id"], {"TERMINATED", "ERROR"}, timeout=60)
+    assert ended["result"] == "FAILURE" and ended["status_info"] == "task-failed"
+    wait_for(lambda: gone(s["id"]), 60, what="main1 and the network to be removed too")
+
+
+def test_cluster_requests_that_cannot_run_are_refused(berth: Cluster) -> None:
+    def refusal(**fields: Any) -> dict[str, str]:
+        r = httpx.post(f"{berth.url}/api/sessions", json={"image": PYTHON_IMAGE, **fields},
+                       headers=berth.admin.http.headers)
+        assert r.status_code == 422, r.text
+        return {".".join(map(str, e["loc"][1:])): e["msg"] for e in r.json()["detail"]}
+
+    assert refusal(cluster_mode="multi-node", cluster_size=2) == {
+        "cluster_mode": "multi-node clusters are not supported yet; use single-node"}
+    errors = refusal(cluster_size=5, resources=SMALL)  # 5 x 1 core; the agent has 4
+    assert errors["cluster_size"].startswith("5 kernels need 5 cores (cpu) on one agent")
