@@ -1,6 +1,7 @@
 import { App as AntApp, ConfigProvider, Result, Button, Spin } from "antd";
 import { lazy, Suspense, type ReactNode } from "react";
 import { Navigate, Route, Routes, useLocation, useNavigate } from "react-router-dom";
+import AdminRoute from "./admin/AdminRoute";
 import { AuthProvider, useAuth } from "./auth";
 import DataPage from "./data/DataPage";
 import AppLayout from "./layout/AppLayout";
@@ -12,8 +13,21 @@ import SessionsPage from "./sessions/SessionsPage";
 /** Notices shown at once (bottom left); the header's bell keeps every session's. */
 const MAX_NOTICES = 3;
 
-// xterm.js is loaded only by the terminal window.
+// xterm.js is loaded only by the terminal window; the admin pages only by admins.
 const TerminalPage = lazy(() => import("./apps/TerminalPage"));
+const ProjectsPage = lazy(() => import("./admin/ProjectsPage"));
+const GroupsPage = lazy(() => import("./admin/GroupsPage"));
+const PresetsPage = lazy(() => import("./admin/PresetsPage"));
+const PoliciesPage = lazy(() => import("./admin/PoliciesPage"));
+const AgentsPage = lazy(() => import("./admin/AgentsPage"));
+
+function Admin({ children }: { children: ReactNode }) {
+  return (
+    <AdminRoute>
+      <Suspense fallback={<Spin />}>{children}</Suspense>
+    </AdminRoute>
+  );
+}
 
 function RequireAuth({ children }: { children: ReactNode }) {
   const { user } = useAuth();
@@ -81,6 +95,12 @@ export default function App() {
               <Route path="/sessions" element={<SessionsPage />} />
               <Route path="/launch/*" element={<Launcher />} />
               <Route path="/data" element={<DataPage />} />
+              <Route path="/admin" element={<Navigate to="/admin/projects" replace />} />
+              <Route path="/admin/projects" element={<Admin><ProjectsPage /></Admin>} />
+              <Route path="/admin/resource-groups" element={<Admin><GroupsPage /></Admin>} />
+              <Route path="/admin/presets" element={<Admin><PresetsPage /></Admin>} />
+              <Route path="/admin/policies" element={<Admin><PoliciesPage /></Admin>} />
+              <Route path="/admin/agents" element={<Admin><AgentsPage /></Admin>} />
               <Route path="*" element={<NotFound />} />
             </Route>
           </Routes>

@@ -15,11 +15,10 @@ export interface Project {
 }
 
 export interface ProjectMember {
-  id?: string;
-  user_id?: string;
+  id: string;
   email: string;
-  full_name?: string;
-  role?: string;
+  full_name: string;
+  role: string;
 }
 
 export type SchedulerKind = "fifo" | "lifo" | "drf";
@@ -52,6 +51,9 @@ export interface Policy {
   idle_timeout: number | null;
   max_folders: number | null;
   max_customized_images: number | null;
+  /** Users and projects with this policy. */
+  users?: number;
+  projects?: number;
 }
 
 export interface AdminAgent {
@@ -71,6 +73,8 @@ export interface UserLookup {
   id: string;
   email: string;
   full_name: string;
+  is_active?: boolean;
+  resource_policy?: string | null;
   projects: { id: string; name: string }[];
   resource_groups: string[];
 }

@@ -14,6 +14,7 @@ import {
   presetValues,
   remainingMark,
   resourceView,
+  scopeName,
   type ResourceView,
 } from "./resources";
 import type { LaunchScope } from "./useLaunchScope";
@@ -30,7 +31,6 @@ const SIZE_UNITS: { value: SizeUnit; label: string }[] = [
   { value: "m", label: "MiB" },
   { value: "g", label: "GiB" },
 ];
-const SCOPE_WORD = { user: "you", project: "project", group: "group" } as const;
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
@@ -116,9 +116,7 @@ export default function ResourcePanel({ form, setForm, errors, warnings, images,
     .filter(([slot]) => slot === "cpu" || slot === "mem")
     .map(
       ([slot, r]) =>
-        `${slot === "cpu" ? formatCpu(String(round(r.amount))) : formatBytes(r.amount)} (${SCOPE_WORD[r.scope]}${
-          r.scope === "user" ? "" : ` '${r.name}'`
-        })`,
+        `${slot === "cpu" ? formatCpu(String(round(r.amount))) : formatBytes(r.amount)} (${scopeName(r.scope, r.name)})`,
     );
 
   const half = narrow ? 24 : 12;

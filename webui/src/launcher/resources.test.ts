@@ -161,7 +161,7 @@ describe("warnings and hard limits", () => {
     const { errors, warnings } = validate(form({ cpu: 5 }), ctx);
     expect(errors).toEqual({});
     expect(warnings["resources.cpu"]).toBe(
-      "more than is remaining now (4 cores for the project 'vision'): the session will wait in the queue",
+      "more than is remaining now (4 cores under the project's policy 'vision'): the session will wait in the queue",
     );
   });
   it("counts sessions and cluster kernels against what is remaining", () => {
@@ -192,8 +192,8 @@ describe("warnings and hard limits", () => {
     };
     const { errors } = validate(form({ cpu: 4, count: 2 }), { ...ctx, check: tight });
     expect(errors["resources.cpu"]).toBe(
-      "user policy of 'me@example.com' allows 4 cores in total; this asks 8 cores (2 sessions × 4 cores); " +
-        "project policy of 'vision' allows 6 cores in total; this asks 8 cores (2 sessions × 4 cores)",
+      "user policy 'me@example.com' allows 4 cores in total; this asks 8 cores (2 sessions × 4 cores); " +
+        "project policy 'vision' allows 6 cores in total; this asks 8 cores (2 sessions × 4 cores)",
     );
   });
   it("warns when the chosen agent has too little free", () => {
@@ -205,7 +205,7 @@ describe("warnings and hard limits", () => {
   it("warns over a concurrent-session policy", () => {
     const busy = { ...CHECK, scopes: { user: scope("me", { max_concurrent_sessions: 2, concurrent_sessions: 2 }) } };
     expect(validate(form({ count: 1 }), { ...ctx, check: busy }).warnings.count).toBe(
-      "the user 'me' may run 2 sessions at once and has 2: these wait in the queue",
+      "your policy 'me' allows 2 sessions at once; there are 2: these wait in the queue",
     );
   });
   it("checks the cluster size and refuses multi-node for now", () => {

@@ -25,7 +25,8 @@ export interface CheckPreset {
 export type ScopeKind = "user" | "project" | "group";
 
 export interface Scope {
-  name: string;
+  /** The policy's name (user, project; null: no policy) or the group's. */
+  name: string | null;
   /** Policy totals; an absent slot is unlimited. */
   limits: SlotMap;
   used: SlotMap;
@@ -126,12 +127,12 @@ export function presetsFor(presets: Preset[], group: string): Preset[] {
 export interface Remaining {
   amount: number;
   scope: ScopeKind;
-  name: string;
+  name: string | null;
 }
 
 export interface PolicyTotal {
   scope: ScopeKind;
-  name: string;
+  name: string | null;
   limit: number;
 }
 
@@ -147,7 +148,7 @@ export interface ResourceView {
   /** The agents of the group that may take sessions, with their free resources. */
   agents: CheckAgent[];
   /** Concurrent-session policies, where set. */
-  concurrency: { scope: ScopeKind; name: string; max: number; current: number }[];
+  concurrency: { scope: ScopeKind; name: string | null; max: number; current: number }[];
 }
 
 function maxOver(agents: CheckAgent[], what: "free" | "capacity"): Record<string, number> {
@@ -233,7 +234,13 @@ export interface Ask {
 }
 
 const SLOT_FIELD: Record<string, string> = { cpu: "resources.cpu", mem: "resources.mem" };
-const SCOPE_WORD: Record<ScopeKind, string> = { user: "user", project: "project", group: "resource group" };
+/** "your policy 'small'", "the project's policy 'lab'", "the resource group 'gpu'". */
+export function scopeName(kind: ScopeKind, name: string | null): string {
+  const quoted = name ? ` '${name}'` : "";
+  if (kind === "user") return `your policy${quoted}`;
+  if (kind === "project") return `the project's policy${quoted}`;
+  return `the resource group${quoted}`;
+}
 
 function show(slot: string, amount: number): string {
   if (slot === "cpu") return formatCpu(String(Math.round(amount * 100) / 100));
@@ -280,7 +287,7 @@ export function resourceRules(
       errors[field] = broken
         .map(
           (t) =>
-            `${SCOPE_WORD[t.scope]} policy of '${t.name}' allows ${show(slot, t.limit)} in total; ` +
+            `${t.scope} policy${t.name ? ` '${t.name}'` : ""} allows ${show(slot, t.limit)} in total; ` +
             `this asks ${show(slot, total)}${times(ask, slot, perKernel)}`,
         )
         .join("; ");
@@ -289,8 +296,8 @@ export function resourceRules(
     const left = view.remaining[slot];
     if (left && total > left.amount) {
       warnings[field] =
-        `more than is remaining now (${show(slot, left.amount)} for the ${SCOPE_WORD[left.scope]} ` +
-        `'${left.name}'): the session will wait in the queue`;
+        `more than is remaining now (${show(slot, left.amount)} under ${scopeName(left.scope, left.name)}): ` +
+        "the session will wait in the queue";
     } else if (view.largestFree[slot] !== undefined && perSession > view.largestFree[slot]) {
       warnings[field] =
         `more than any agent has free now (${show(slot, view.largestFree[slot])}): ` +
@@ -315,7 +322,7 @@ export function resourceRules(
   for (const c of view.concurrency) {
     if (c.current + count > c.max) {
       warnings.count =
-        `the ${SCOPE_WORD[c.scope]} '${c.name}' may run ${plural(c.max, "session")} at once and has ` +
+        `${scopeName(c.scope, c.name)} allows ${plural(c.max, "session")} at once; there are ` +
         `${c.current}: ${c.current >= c.max ? "these wait" : "some wait"} in the queue`;
       break;
     }

@@ -1,9 +1,17 @@
-import { DatabaseOutlined, DesktopOutlined, LaptopOutlined, LogoutOutlined, UserOutlined } from "@ant-design/icons";
+import {
+  DatabaseOutlined,
+  DesktopOutlined,
+  LaptopOutlined,
+  LogoutOutlined,
+  SettingOutlined,
+  UserOutlined,
+} from "@ant-design/icons";
 import { Button, Dropdown, Grid, Layout, Menu, Space, Tag, Typography } from "antd";
 import { useState } from "react";
 import { Outlet, useLocation, useNavigate } from "react-router-dom";
 import LoginsModal from "../account/LoginsModal";
-import { useAuth, useUser } from "../auth";
+import { ADMIN_PAGES } from "../admin/AdminRoute";
+import { isAdmin, useAuth, useUser } from "../auth";
 import NotificationBell from "../notifications/NotificationBell";
 import Logo from "./Logo";
 
@@ -18,7 +26,9 @@ export default function AppLayout() {
     ? "/launch"
     : location.pathname.startsWith("/data")
       ? "/data"
-      : "/sessions";
+      : location.pathname.startsWith("/admin")
+        ? location.pathname
+        : "/sessions";
   // Phone width: the user button shows only its icon (the email is in its menu) and the
   // paddings shrink, so the header and the page fit 390 px without sideways scrolling.
   const narrow = !Grid.useBreakpoint().md;
@@ -60,6 +70,16 @@ export default function AppLayout() {
           items={[
             { key: "/sessions", icon: <DesktopOutlined />, label: "Sessions" },
             { key: "/data", icon: <DatabaseOutlined />, label: "Data" },
+            ...(isAdmin(user)
+              ? [
+                  {
+                    key: "admin",
+                    icon: <SettingOutlined />,
+                    label: <span data-testid="admin-menu">Admin</span>,
+                    children: ADMIN_PAGES.map((p) => ({ key: p.path, label: p.label })),
+                  },
+                ]
+              : []),
           ]}
         />
         <Space size={narrow ? "small" : "middle"}>

@@ -1,4 +1,4 @@
-import { Button, Empty, Grid, Space, Table, Tooltip } from "antd";
+import { Button, Empty, Grid, Space, Table, Tooltip, Typography } from "antd";
 import type { Breakpoint } from "antd";
 import type { ColumnsType, TablePaginationConfig } from "antd/es/table";
 import type { SorterResult } from "antd/es/table/interface";
@@ -10,6 +10,7 @@ import { AgentCell } from "./AgentCell";
 import Elapsed from "./Elapsed";
 import OutcomeTag from "./OutcomeTag";
 import { PAGE_SIZES, sortPage, type ListView, type SortOrder } from "./query";
+import { queueInfo } from "./queue";
 import StatusTag from "./StatusTag";
 
 interface Props {
@@ -70,7 +71,22 @@ export default function SessionTable(props: Props) {
       width: phone ? 108 : 125,
       // Finished sessions show their result instead on a phone.
       responsive: view.state === "finished" ? WIDE : undefined,
-      render: (_: string, s) => <StatusTag status={s.status} info={s.status_info} />,
+      render: (_: string, s) => {
+        const q = queueInfo(s as Session & { queue_position?: number | null });
+        if (s.status !== "PENDING") return <StatusTag status={s.status} info={s.status_info} />;
+        return (
+          <Tooltip title={q.reason}>
+            <Space direction="vertical" size={0} data-testid="pending-status">
+              <StatusTag status={s.status} />
+              {q.position !== null && (
+                <Typography.Text type="secondary" style={{ fontSize: 12, whiteSpace: "nowrap" }} data-testid="queue-position">
+                  #{q.position} in queue
+                </Typography.Text>
+              )}
+            </Space>
+          </Tooltip>
+        );
+      },
     },
     ...(view.state === "finished"
       ? [

@@ -16,6 +16,8 @@ interface SchedulerData {
   last_try?: string;
   message?: string;
   checks?: SchedulerCheck[];
+  /** 1-based position among the PENDING sessions of its group. */
+  position?: number;
 }
 
 const SHOWN = new Set(["scheduler", "exit_code", "error", "where", "final", "oom_killed"]);
@@ -33,6 +35,9 @@ function SchedulerSection({ data }: { data: SchedulerData }) {
       <Descriptions size="small" column={2} bordered>
         <Descriptions.Item label="Scheduling tries">{data.tries ?? 0}</Descriptions.Item>
         <Descriptions.Item label="Last try">{formatTime(data.last_try)}</Descriptions.Item>
+        {typeof data.position === "number" && (
+          <Descriptions.Item label="Position in queue">#{data.position}</Descriptions.Item>
+        )}
       </Descriptions>
       <Table<SchedulerCheck>
         size="small"

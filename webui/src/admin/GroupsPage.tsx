@@ -1,0 +1,320 @@
+// Admin: resource groups — settings (scheduler, agent selection, session types, pending
+// timeout) and who may use each (projects, users; none: everyone), create/edit/delete.
+import { DeleteOutlined, EditOutlined } from "@ant-design/icons";
+import {
+  Alert,
+  App,
+  Button,
+  Checkbox,
+  Form,
+  Input,
+  InputNumber,
+  Modal,
+  Popconfirm,
+  Radio,
+  Select,
+  Space,
+  Switch,
+  Table,
+  Tag,
+  Typography,
+} from "antd";
+import { useEffect, useState } from "react";
+import { adminApi } from "./adminApi";
+import { applyErrors, emptyState, LoadError, PageHeader, secondsText, useList } from "./shared";
+import type { ResourceGroup } from "./types";
+
+type Values = Omit<ResourceGroup, "agents">;
+
+const FIELDS = [
+  "name",
+  "description",
+  "is_active",
+  "scheduler",
+  "agent_selection",
+  "allowed_session_types",
+  "pending_timeout",
+  "projects",
+  "users",
+] as const;
+
+export const SCHEDULERS = [
+  { value: "fifo", label: "FIFO", help: "first come, first served" },
+  { value: "lifo", label: "LIFO", help: "newest first" },
+  { value: "drf", label: "DRF", help: "dominant resource fairness: who holds least goes first" },
+];
+export const SELECTIONS = [
+  { value: "dispersed", label: "Dispersed", help: "spread sessions over agents" },
+  { value: "concentrated", label: "Concentrated", help: "pack agents before using the next" },
+];
+
+const DEFAULTS: Values = {
+  name: "",
+  description: "",
+  is_active: true,
+  scheduler: "fifo",
+  agent_selection: "dispersed",
+  allowed_session_types: ["interactive", "batch"],
+  pending_timeout: 0,
+  projects: [],
+  users: [],
+};
+
+export default function GroupsPage() {
+  const { message } = App.useApp();
+  const list = useList(adminApi.groups);
+  const projects = useList(adminApi.projects);
+  const users = useList(adminApi.users);
+  const [editing, setEditing] = useState<ResourceGroup | "new" | null>(null);
+
+  const remove = async (g: ResourceGroup) => {
+    try {
+      await adminApi.deleteGroup(g.name);
+      message.success(`Resource group ${g.name} deleted`);
+      list.reload();
+    } catch (e) {
+      message.error(`Could not delete ${g.name}: ${(e as Error).message}`);
+    }
+  };
+
+  return (
+    <div data-testid="admin-groups">
+      <PageHeader
+        title="Resource groups"
+        intro="Each agent belongs to one group; a group orders its queue and decides who may launch on its agents."
+        onCreate={() => setEditing("new")}
+        createLabel="New resource group"
+        onReload={list.reload}
+      />
+      <LoadError error={list.error} />
+      <Table<ResourceGroup>
+        rowKey="name"
+        size="middle"
+        loading={list.loading}
+        dataSource={list.data ?? []}
+        pagination={false}
+        scroll={{ x: "max-content" }}
+        locale={{ emptyText: emptyState("No resource groups yet.", () => setEditing("new"), "New resource group") }}
+        columns={[
+          {
+            title: "Name",
+            dataIndex: "name",
+            render: (n: string, g) => (
+              <Space direction="vertical" size={0}>
+                <strong>{n}</strong>
+                {g.description && <Typography.Text type="secondary">{g.description}</Typography.Text>}
+              </Space>
+            ),
+          },
+          {
+            title: "Status",
+            dataIndex: "is_active",
+            render: (a: boolean) => (a ? <Tag color="green">active</Tag> : <Tag>inactive</Tag>),
+          },
+          {
+            title: "Scheduler",
+            key: "scheduler",
+            render: (_, g) => (
+              <Space direction="vertical" size={0}>
+                <span>{g.scheduler.toUpperCase()}</span>
+                <Typography.Text type="secondary">{g.agent_selection}</Typography.Text>
+              </Space>
+            ),
+          },
+          {
+            title: "Session types",
+            dataIndex: "allowed_session_types",
+            render: (t: string[]) => t.map((x) => <Tag key={x}>{x}</Tag>),
+          },
+          {
+            title: "Pending timeout",
+            dataIndex: "pending_timeout",
+            render: (s: number) => (s ? secondsText(s) : "none"),
+          },
+          {
+            title: "Who may use it",
+            key: "access",
+            render: (_, g) =>
+              g.projects.length + g.users.length === 0 ? (
+                <Tag color="blue">everyone</Tag>
+              ) : (
+                <Space size={[4, 4]} wrap style={{ maxWidth: 320 }}>
+                  {g.projects.map((p) => (
+                    <Tag key={`p-${p}`} color="purple">
+                      project {p}
+                    </Tag>
+                  ))}
+                  {g.users.map((u) => (
+                    <Tag key={`u-${u}`}>{u}</Tag>
+                  ))}
+                </Space>
+              ),
+          },
+          { title: "Agents", dataIndex: "agents" },
+          {
+            title: "",
+            key: "actions",
+            render: (_, g) => (
+              <Space>
+                <Button size="small" icon={<EditOutlined />} onClick={() => setEditing(g)} aria-label={`Edit ${g.name}`}>
+                  Edit
+                </Button>
+                <Popconfirm
+                  title={`Delete the resource group ${g.name}?`}
+                  description="Refused while agents or sessions are in it."
+                  okText="Delete"
+                  okButtonProps={{ danger: true }}
+                  onConfirm={() => remove(g)}
+                >
+                  <Button size="small" danger icon={<DeleteOutlined />} aria-label={`Delete ${g.name}`} />
+                </Popconfirm>
+              </Space>
+            ),
+          },
+        ]}
+      />
+      <GroupDialog
+        group={editing}
+        projectNames={(projects.data ?? []).map((p) => p.name)}
+        userEmails={(users.data ?? []).map((u) => u.email)}
+        onClose={() => setEditing(null)}
+        onSaved={(g) => {
+          message.success(`Resource group ${g.name} saved`);
+          setEditing(null);
+          list.reload();
+        }}
+      />
+    </div>
+  );
+}
+
+function GroupDialog({
+  group,
+  projectNames,
+  userEmails,
+  onClose,
+  onSaved,
+}: {
+  group: ResourceGroup | "new" | null;
+  projectNames: string[];
+  userEmails: string[];
+  onClose: () => void;
+  onSaved: (g: ResourceGroup) => void;
+}) {
+  const [form] = Form.useForm<Values>();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const isNew = group === "new";
+  useEffect(() => {
+    if (!group) return;
+    setError(null);
+    form.resetFields();
+    if (group !== "new") form.setFieldsValue(group);
+  }, [group, form]);
+
+  const submit = async (v: Values) => {
+    setBusy(true);
+    setError(null);
+    try {
+      const saved = isNew
+        ? await adminApi.createGroup(v)
+        : await adminApi.updateGroup((group as ResourceGroup).name, { ...v, name: undefined });
+      onSaved(saved);
+    } catch (e) {
+      setError(applyErrors(form, e, FIELDS));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Modal
+      title={isNew ? "New resource group" : `Edit resource group ${(group as ResourceGroup | null)?.name ?? ""}`}
+      open={group !== null}
+      okText={isNew ? "Create" : "Save"}
+      onOk={() => form.submit()}
+      confirmLoading={busy}
+      onCancel={onClose}
+      forceRender
+      width={620}
+    >
+      {error && <Alert type="error" showIcon message={error} style={{ marginBottom: 12 }} />}
+      <Form form={form} layout="vertical" initialValues={DEFAULTS} onFinish={submit} requiredMark={false}>
+        <Form.Item
+          name="name"
+          label="Name"
+          rules={[{ required: true, message: "Enter a name" }]}
+          extra={isNew ? "1-64 characters: letters, digits, '.', '_' and '-'." : "A group's name cannot change."}
+        >
+          <Input aria-label="Name" disabled={!isNew} placeholder="e.g. gpu" />
+        </Form.Item>
+        <Form.Item name="description" label="Description">
+          <Input aria-label="Description" maxLength={256} />
+        </Form.Item>
+        <Form.Item name="is_active" label="Active" valuePropName="checked" extra="Inactive: no new sessions in it.">
+          <Switch aria-label="Active" />
+        </Form.Item>
+        <Form.Item name="scheduler" label="Scheduler" extra="The order within a priority.">
+          <Radio.Group aria-label="Scheduler">
+            {SCHEDULERS.map((s) => (
+              <Radio key={s.value} value={s.value} title={s.help}>
+                {s.label}
+              </Radio>
+            ))}
+          </Radio.Group>
+        </Form.Item>
+        <Form.Item name="agent_selection" label="Agent selection">
+          <Radio.Group aria-label="Agent selection">
+            {SELECTIONS.map((s) => (
+              <Radio key={s.value} value={s.value}>
+                {s.label} <Typography.Text type="secondary">— {s.help}</Typography.Text>
+              </Radio>
+            ))}
+          </Radio.Group>
+        </Form.Item>
+        <Form.Item
+          name="allowed_session_types"
+          label="Session types"
+          rules={[{ required: true, type: "array", min: 1, message: "Allow at least one type" }]}
+        >
+          <Checkbox.Group
+            aria-label="Session types"
+            options={[
+              { value: "interactive", label: "Interactive" },
+              { value: "batch", label: "Batch" },
+            ]}
+          />
+        </Form.Item>
+        <Form.Item
+          name="pending_timeout"
+          label="Pending timeout (seconds)"
+          extra="A session waiting longer is cancelled with this reason; 0: it waits as long as it takes."
+        >
+          <InputNumber aria-label="Pending timeout" min={0} precision={0} style={{ width: 200 }} />
+        </Form.Item>
+        <Form.Item
+          name="projects"
+          label="Projects allowed"
+          extra="Members of these projects may use the group. No projects and no users: everyone may."
+        >
+          <Select
+            aria-label="Projects allowed"
+            mode="multiple"
+            allowClear
+            placeholder="everyone"
+            options={projectNames.map((n) => ({ value: n, label: n }))}
+          />
+        </Form.Item>
+        <Form.Item name="users" label="Users allowed" extra="Type or pick emails.">
+          <Select
+            aria-label="Users allowed"
+            mode="tags"
+            allowClear
+            tokenSeparators={[",", " "]}
+            options={userEmails.map((e) => ({ value: e, label: e }))}
+          />
+        </Form.Item>
+      </Form>
+    </Modal>
+  );
+}

@@ -1,0 +1,381 @@
+// Admin: resource policies — every limit a user or project may be given; an empty limit is
+// unlimited. Projects get one on the Projects page; users here ("Give to a user").
+import { DeleteOutlined, EditOutlined, UserSwitchOutlined } from "@ant-design/icons";
+import {
+  Alert,
+  App,
+  Button,
+  Col,
+  Divider,
+  Form,
+  Input,
+  InputNumber,
+  Modal,
+  Popconfirm,
+  Row,
+  Select,
+  Space,
+  Table,
+  Typography,
+} from "antd";
+import { useEffect, useState } from "react";
+import { adminApi } from "./adminApi";
+import {
+  applyErrors,
+  bytesToGib,
+  emptyState,
+  gibToBytes,
+  limitText,
+  LoadError,
+  PageHeader,
+  secondsText,
+  slotText,
+  useList,
+} from "./shared";
+import type { Policy } from "./types";
+
+type Num = number | null;
+interface Values {
+  name: string;
+  description: string;
+  cpu: Num;
+  memGiB: Num;
+  max_concurrent_sessions: Num;
+  max_pending_sessions: Num;
+  max_containers_per_session: Num;
+  lifetimeHours: Num;
+  idleMinutes: Num;
+  max_folders: Num;
+  max_customized_images: Num;
+}
+
+const FIELDS: Record<string, string> = {
+  name: "name",
+  description: "description",
+  "total_slots.cpu": "cpu",
+  "total_slots.mem": "memGiB",
+  total_slots: "cpu",
+  max_concurrent_sessions: "max_concurrent_sessions",
+  max_pending_sessions: "max_pending_sessions",
+  max_containers_per_session: "max_containers_per_session",
+  max_session_lifetime: "lifetimeHours",
+  idle_timeout: "idleMinutes",
+  max_folders: "max_folders",
+  max_customized_images: "max_customized_images",
+};
+
+const EMPTY: Values = {
+  name: "",
+  description: "",
+  cpu: null,
+  memGiB: null,
+  max_concurrent_sessions: null,
+  max_pending_sessions: null,
+  max_containers_per_session: null,
+  lifetimeHours: null,
+  idleMinutes: null,
+  max_folders: null,
+  max_customized_images: null,
+};
+
+/** A policy's form values -> the API body (empty = null = unlimited). */
+export function policyBody(v: Values): Omit<Policy, "users" | "projects"> {
+  const total: Record<string, string> = {};
+  if (v.cpu !== null && v.cpu !== undefined) total.cpu = String(v.cpu);
+  const mem = gibToBytes(v.memGiB);
+  if (mem !== undefined) total.mem = mem;
+  const n = (x: Num | undefined) => (x === undefined ? null : x);
+  return {
+    name: v.name,
+    description: v.description ?? "",
+    total_slots: total,
+    max_concurrent_sessions: n(v.max_concurrent_sessions),
+    max_pending_sessions: n(v.max_pending_sessions),
+    max_containers_per_session: n(v.max_containers_per_session),
+    max_session_lifetime: v.lifetimeHours === null || v.lifetimeHours === undefined ? null : Math.round(v.lifetimeHours * 3600),
+    idle_timeout: v.idleMinutes === null || v.idleMinutes === undefined ? null : Math.round(v.idleMinutes * 60),
+    max_folders: n(v.max_folders),
+    max_customized_images: n(v.max_customized_images),
+  };
+}
+
+export function policyValues(p: Policy): Values {
+  return {
+    name: p.name,
+    description: p.description,
+    cpu: p.total_slots.cpu !== undefined ? Number(p.total_slots.cpu) : null,
+    memGiB: bytesToGib(p.total_slots.mem),
+    max_concurrent_sessions: p.max_concurrent_sessions,
+    max_pending_sessions: p.max_pending_sessions,
+    max_containers_per_session: p.max_containers_per_session,
+    lifetimeHours: p.max_session_lifetime === null ? null : p.max_session_lifetime / 3600,
+    idleMinutes: p.idle_timeout === null ? null : p.idle_timeout / 60,
+    max_folders: p.max_folders,
+    max_customized_images: p.max_customized_images,
+  };
+}
+
+export default function PoliciesPage() {
+  const { message } = App.useApp();
+  const list = useList(adminApi.policies);
+  const [editing, setEditing] = useState<Policy | "new" | null>(null);
+  const [giving, setGiving] = useState<Policy | null>(null);
+
+  const remove = async (p: Policy) => {
+    try {
+      await adminApi.deletePolicy(p.name);
+      message.success(`Policy ${p.name} deleted`);
+      list.reload();
+    } catch (e) {
+      message.error(`Could not delete ${p.name}: ${(e as Error).message}`);
+    }
+  };
+
+  return (
+    <div data-testid="admin-policies">
+      <PageHeader
+        title="Resource policies"
+        intro="Limits for users and projects. An empty limit is unlimited; a request over a total is refused, one over what is left now waits."
+        onCreate={() => setEditing("new")}
+        createLabel="New policy"
+        onReload={list.reload}
+      />
+      <LoadError error={list.error} />
+      <Table<Policy>
+        rowKey="name"
+        size="middle"
+        loading={list.loading}
+        dataSource={list.data ?? []}
+        pagination={false}
+        scroll={{ x: "max-content" }}
+        locale={{ emptyText: emptyState("No policies yet: every user and project is unlimited.", () => setEditing("new"), "New policy") }}
+        columns={[
+          {
+            title: "Name",
+            dataIndex: "name",
+            render: (n: string, p) => (
+              <Space direction="vertical" size={0}>
+                <strong>{n}</strong>
+                {p.description && <Typography.Text type="secondary">{p.description}</Typography.Text>}
+              </Space>
+            ),
+          },
+          { title: "CPU total", key: "cpu", render: (_, p) => slotText("cpu", p.total_slots.cpu) },
+          { title: "Memory total", key: "mem", render: (_, p) => slotText("mem", p.total_slots.mem) },
+          { title: "Concurrent", dataIndex: "max_concurrent_sessions", render: (v: Num) => limitText(v) },
+          { title: "Pending", dataIndex: "max_pending_sessions", render: (v: Num) => limitText(v) },
+          { title: "Containers / session", dataIndex: "max_containers_per_session", render: (v: Num) => limitText(v) },
+          { title: "Lifetime", dataIndex: "max_session_lifetime", render: (v: Num) => secondsText(v) },
+          { title: "Idle timeout", dataIndex: "idle_timeout", render: (v: Num) => secondsText(v) },
+          { title: "Folders", dataIndex: "max_folders", render: (v: Num) => limitText(v) },
+          { title: "Custom images", dataIndex: "max_customized_images", render: (v: Num) => limitText(v) },
+          {
+            title: "Used by",
+            key: "used",
+            render: (_, p) =>
+              p.users === undefined ? "—" : `${p.users} user${p.users === 1 ? "" : "s"}, ${p.projects ?? 0} project${p.projects === 1 ? "" : "s"}`,
+          },
+          {
+            title: "",
+            key: "actions",
+            render: (_, p) => (
+              <Space>
+                <Button size="small" icon={<EditOutlined />} onClick={() => setEditing(p)} aria-label={`Edit ${p.name}`}>
+                  Edit
+                </Button>
+                <Button size="small" icon={<UserSwitchOutlined />} onClick={() => setGiving(p)} aria-label={`Give ${p.name} to a user`}>
+                  Give to a user
+                </Button>
+                <Popconfirm
+                  title={`Delete the policy ${p.name}?`}
+                  description="Refused while users or projects have it."
+                  okText="Delete"
+                  okButtonProps={{ danger: true }}
+                  onConfirm={() => remove(p)}
+                >
+                  <Button size="small" danger icon={<DeleteOutlined />} aria-label={`Delete ${p.name}`} />
+                </Popconfirm>
+              </Space>
+            ),
+          },
+        ]}
+      />
+      <PolicyDialog
+        policy={editing}
+        onClose={() => setEditing(null)}
+        onSaved={(p) => {
+          message.success(`Policy ${p.name} saved`);
+          setEditing(null);
+          list.reload();
+        }}
+      />
+      <GiveDialog
+        policy={giving}
+        onClose={() => setGiving(null)}
+        onDone={(email) => {
+          message.success(`${email} now has the policy ${giving?.name}`);
+          setGiving(null);
+          list.reload();
+        }}
+      />
+    </div>
+  );
+}
+
+function LimitInput({ name, label, extra, min = 0, step = 1, precision }: {
+  name: keyof Values;
+  label: string;
+  extra?: string;
+  min?: number;
+  step?: number;
+  precision?: number;
+}) {
+  return (
+    <Col xs={24} sm={12}>
+      <Form.Item name={name} label={label} extra={extra}>
+        <InputNumber aria-label={label} min={min} step={step} precision={precision} placeholder="unlimited" style={{ width: "100%" }} />
+      </Form.Item>
+    </Col>
+  );
+}
+
+function PolicyDialog({
+  policy,
+  onClose,
+  onSaved,
+}: {
+  policy: Policy | "new" | null;
+  onClose: () => void;
+  onSaved: (p: Policy) => void;
+}) {
+  const [form] = Form.useForm<Values>();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const isNew = policy === "new";
+  useEffect(() => {
+    if (!policy) return;
+    setError(null);
+    form.resetFields();
+    if (policy !== "new") form.setFieldsValue(policyValues(policy));
+  }, [policy, form]);
+
+  const submit = async (v: Values) => {
+    setBusy(true);
+    setError(null);
+    const body = policyBody({ ...EMPTY, ...v });
+    try {
+      const saved = isNew
+        ? await adminApi.createPolicy(body)
+        : await adminApi.updatePolicy((policy as Policy).name, { ...body, name: undefined });
+      onSaved(saved);
+    } catch (e) {
+      setError(applyErrors(form, e, FIELDS));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Modal
+      title={isNew ? "New resource policy" : `Edit resource policy ${(policy as Policy | null)?.name ?? ""}`}
+      open={policy !== null}
+      okText={isNew ? "Create" : "Save"}
+      onOk={() => form.submit()}
+      confirmLoading={busy}
+      onCancel={onClose}
+      forceRender
+      width={640}
+    >
+      {error && <Alert type="error" showIcon message={error} style={{ marginBottom: 12 }} />}
+      <Form form={form} layout="vertical" initialValues={EMPTY} onFinish={submit} requiredMark={false}>
+        <Row gutter={16}>
+          <Col xs={24} sm={12}>
+            <Form.Item name="name" label="Name" rules={[{ required: true, message: "Enter a name" }]}>
+              <Input aria-label="Name" disabled={!isNew} placeholder="e.g. small" />
+            </Form.Item>
+          </Col>
+          <Col xs={24} sm={12}>
+            <Form.Item name="description" label="Description">
+              <Input aria-label="Description" maxLength={256} />
+            </Form.Item>
+          </Col>
+        </Row>
+        <Typography.Text type="secondary">Leave a limit empty for unlimited.</Typography.Text>
+        <Divider orientation="left" plain style={{ margin: "8px 0" }}>
+          Resources held together
+        </Divider>
+        <Row gutter={16}>
+          <LimitInput name="cpu" label="CPU total (cores)" min={0} step={1} />
+          <LimitInput name="memGiB" label="Memory total (GiB)" min={0} step={1} />
+        </Row>
+        <Divider orientation="left" plain style={{ margin: "8px 0" }}>
+          Sessions
+        </Divider>
+        <Row gutter={16}>
+          <LimitInput name="max_concurrent_sessions" label="Concurrent sessions" precision={0} extra="Running at once; more wait." />
+          <LimitInput name="max_pending_sessions" label="Pending sessions" precision={0} extra="Waiting at once; more are refused." />
+          <LimitInput name="max_containers_per_session" label="Containers per session" min={1} precision={0} extra="The largest cluster size." />
+          <LimitInput name="lifetimeHours" label="Session lifetime (hours)" min={0.01} step={1} />
+          <LimitInput name="idleMinutes" label="Idle timeout (minutes)" min={1} step={5} precision={0} />
+        </Row>
+        <Divider orientation="left" plain style={{ margin: "8px 0" }}>
+          Storage and images
+        </Divider>
+        <Row gutter={16}>
+          <LimitInput name="max_folders" label="Folders" precision={0} extra="Owned folders, the trash included." />
+          <LimitInput name="max_customized_images" label="Customized images" precision={0} />
+        </Row>
+      </Form>
+    </Modal>
+  );
+}
+
+function GiveDialog({ policy, onClose, onDone }: { policy: Policy | null; onClose: () => void; onDone: (email: string) => void }) {
+  const [users, setUsers] = useState<{ id: string; email: string }[] | null>(null);
+  const [pick, setPick] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    if (!policy) return;
+    setPick(null);
+    setError(null);
+    adminApi.users().then(setUsers, (e: Error) => setError(e.message));
+  }, [policy]);
+  const give = async () => {
+    const user = users?.find((u) => u.id === pick);
+    if (!user || !policy) return;
+    setBusy(true);
+    try {
+      await adminApi.updateUser(user.id, { resource_policy: policy.name });
+      onDone(user.email);
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Modal
+      title={`Give the policy ${policy?.name ?? ""} to a user`}
+      open={policy !== null}
+      onCancel={onClose}
+      onOk={give}
+      okText="Give"
+      okButtonProps={{ disabled: !pick }}
+      confirmLoading={busy}
+    >
+      {error && <Alert type="error" showIcon message={error} style={{ marginBottom: 12 }} />}
+      <Select
+        aria-label="User"
+        showSearch
+        style={{ width: "100%" }}
+        placeholder="Search users by email"
+        loading={users === null && !error}
+        value={pick}
+        onChange={setPick}
+        optionFilterProp="label"
+        options={(users ?? []).map((u) => ({ value: u.id, label: u.email }))}
+      />
+    </Modal>
+  );
+}
