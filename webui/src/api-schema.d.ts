@@ -144,6 +144,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/users/lookup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lookup User
+         * @description Admins: a user by email with their active projects and the active resource groups
+         *     they may use (to launch a session for them).
+         */
+        get: operations["lookup_user_api_users_lookup_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update User
+         * @description Admins: set a user's resource policy (null: none), full name, or active flag (only a
+         *     superadmin changes an admin's account).
+         */
+        patch: operations["update_user_api_users__user_id__patch"];
+        trace?: never;
+    };
     "/api/keys": {
         parameters: {
             query?: never;
@@ -282,7 +324,8 @@ export interface paths {
         };
         /**
          * Session Logs
-         * @description Container logs (stdout and stderr) of one kernel (default: the main one). Available
+         * @description Container logs (stdout and stderr) of one kernel, ``kernel`` naming it by id or by its
+         *     hostname in a cluster (main1, sub1, ...; default: the main one). Available
          *     after the session ended too. ``follow`` streams new lines until the kernel stops.
          */
         get: operations["session_logs_api_sessions__ref__logs_get"];
@@ -445,7 +488,8 @@ export interface paths {
         };
         /**
          * List Agents
-         * @description Agents with their capacity and what is free now.
+         * @description Agents of the resource groups you may use (admins: all) with their capacity and what
+         *     is free now.
          */
         get: operations["list_agents_api_agents_get"];
         put?: never;
@@ -454,6 +498,27 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/agents/{agent_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update Agent
+         * @description Admins: ``schedulable`` false takes the agent out of scheduling (its running sessions
+         *     stay); ``resource_group`` moves it to another group.
+         */
+        patch: operations["update_agent_api_agents__agent_id__patch"];
         trace?: never;
     };
     "/api/events": {
@@ -718,6 +783,247 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Projects
+         * @description Your projects (admins: every project), by name.
+         */
+        get: operations["list_projects_api_projects_get"];
+        put?: never;
+        /** Create Project */
+        post: operations["create_project_api_projects_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Project
+         * @description A project by name (or id): yours, or any for admins.
+         */
+        get: operations["get_project_api_projects__name__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Project
+         * @description Refused (409) for the default project and while the project has sessions (ended ones
+         *     too: deactivate it instead) or folders.
+         */
+        delete: operations["delete_project_api_projects__name__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Project
+         * @description Rename, describe, (de)activate, or set the resource policy (null: none).
+         */
+        patch: operations["update_project_api_projects__name__patch"];
+        trace?: never;
+    };
+    "/api/projects/{name}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Members */
+        get: operations["list_members_api_projects__name__members_get"];
+        put?: never;
+        /** Add Member */
+        post: operations["add_member_api_projects__name__members_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{name}/members/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove Member */
+        delete: operations["remove_member_api_projects__name__members__user_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/resource-groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Groups
+         * @description The active groups you may use (admins: every group, with their access lists).
+         */
+        get: operations["list_groups_api_resource_groups_get"];
+        put?: never;
+        /** Create Group */
+        post: operations["create_group_api_resource_groups_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/resource-groups/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Group */
+        get: operations["get_group_api_resource_groups__name__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Group
+         * @description Refused (409) for the default group and while agents are in it or its sessions have
+         *     not ended. Its presets go with it.
+         */
+        delete: operations["delete_group_api_resource_groups__name__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Group
+         * @description Change settings; ``projects``/``users`` replace the access lists (both empty: the
+         *     group is open to every user).
+         */
+        patch: operations["update_group_api_resource_groups__name__patch"];
+        trace?: never;
+    };
+    "/api/resource-presets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Presets
+         * @description The global presets and ``resource_group``'s; without it, every preset you may see.
+         */
+        get: operations["list_presets_api_resource_presets_get"];
+        put?: never;
+        /** Create Preset */
+        post: operations["create_preset_api_resource_presets_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/resource-presets/{preset_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete Preset */
+        delete: operations["delete_preset_api_resource_presets__preset_id__delete"];
+        options?: never;
+        head?: never;
+        /** Update Preset */
+        patch: operations["update_preset_api_resource_presets__preset_id__patch"];
+        trace?: never;
+    };
+    "/api/resource-policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Policies */
+        get: operations["list_policies_api_resource_policies_get"];
+        put?: never;
+        /**
+         * Create Policy
+         * @description A field left out or null: no limit. Give it to users with ``PATCH /api/users/{id}``
+         *     and to projects with ``PATCH /api/projects/{name}``.
+         */
+        post: operations["create_policy_api_resource_policies_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/resource-policies/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Policy */
+        get: operations["get_policy_api_resource_policies__name__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Policy
+         * @description Refused (409) while users or projects have it.
+         */
+        delete: operations["delete_policy_api_resource_policies__name__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Policy
+         * @description The fields given change; null removes a limit.
+         */
+        patch: operations["update_policy_api_resource_policies__name__patch"];
+        trace?: never;
+    };
+    "/api/resource-check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Resource Check
+         * @description What you may use in ``resource_group`` for ``project``: the presets (and whether each
+         *     could start now), the limits, usage and what remains for you, the project and the group,
+         *     the most one container can get, and the group's agents with what they have free.
+         */
+        get: operations["resource_check__api_resource_check_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/uploads/{uuid}": {
         parameters: {
             query?: never;
@@ -819,6 +1125,19 @@ export interface components {
             last_heartbeat: string;
             /** Version */
             version: string;
+            /**
+             * Info
+             * @description What the agent reports about itself: port range, CPU set, ...
+             */
+            info?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Schedulable
+             * @description False: an admin took it out of scheduling (its running sessions stay).
+             * @default true
+             */
+            schedulable: boolean;
         };
         /**
          * AgentStatus
@@ -827,6 +1146,16 @@ export interface components {
          * @enum {string}
          */
         AgentStatus: "ALIVE" | "LOST";
+        /** AgentUpdate */
+        AgentUpdate: {
+            /**
+             * Schedulable
+             * @description False: no new sessions go there (its running sessions stay).
+             */
+            schedulable?: boolean | null;
+            /** Resource Group */
+            resource_group?: string | null;
+        };
         /** AppOpenIn */
         AppOpenIn: {
             /**
@@ -920,6 +1249,65 @@ export interface components {
             force: boolean;
             /** Ids */
             ids: string[];
+        };
+        /** CheckAgentOut */
+        CheckAgentOut: {
+            /** Id */
+            id: string;
+            /** Free */
+            free: {
+                [key: string]: string;
+            };
+            /** Capacity */
+            capacity: {
+                [key: string]: string;
+            };
+        };
+        /** CheckOut */
+        CheckOut: {
+            /** Resource Group */
+            resource_group: string;
+            /** Project */
+            project: string;
+            /** Presets */
+            presets: components["schemas"]["CheckPresetOut"][];
+            scopes: components["schemas"]["CheckScopes"];
+            /**
+             * Max Per Container
+             * @description Per slot, the largest schedulable agent's capacity in the group.
+             */
+            max_per_container: {
+                [key: string]: string;
+            };
+            /**
+             * Agents
+             * @description The group's alive schedulable agents.
+             */
+            agents: components["schemas"]["CheckAgentOut"][];
+        };
+        /** CheckPresetOut */
+        CheckPresetOut: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Resource Group */
+            resource_group: string | null;
+            /** Slots */
+            slots: {
+                [key: string]: string;
+            };
+            /**
+             * Allocatable
+             * @description One kernel of it could start now: an agent has it free and no policy has less left.
+             */
+            allocatable: boolean;
+        };
+        /** CheckScopes */
+        CheckScopes: {
+            user: components["schemas"]["ScopeOut"];
+            project: components["schemas"]["ScopeOut"];
+            group: components["schemas"]["ScopeOut"];
         };
         /** EntryOut */
         EntryOut: {
@@ -1293,6 +1681,22 @@ export interface components {
              */
             current: boolean;
         };
+        /** MemberIn */
+        MemberIn: {
+            /** Email */
+            email: string;
+        };
+        /** MemberOut */
+        MemberOut: {
+            /** Id */
+            id: string;
+            /** Email */
+            email: string;
+            /** Full Name */
+            full_name: string;
+            /** Role */
+            role: string;
+        };
         /** MkdirIn */
         MkdirIn: {
             /**
@@ -1353,6 +1757,346 @@ export interface components {
             dst: string;
         };
         /**
+         * PolicyCreate
+         * @description A field left out or null: no limit.
+         */
+        PolicyCreate: {
+            /** Description */
+            description?: string | null;
+            /**
+             * Total Slots
+             * @description What all of the scope's running sessions may hold together: cpu cores, mem (bytes or '64g'), accelerator slots; a slot left out is unlimited.
+             */
+            total_slots?: {
+                [key: string]: string | number;
+            } | null;
+            /** Max Concurrent Sessions */
+            max_concurrent_sessions?: number | null;
+            /** Max Pending Sessions */
+            max_pending_sessions?: number | null;
+            /**
+             * Max Containers Per Session
+             * @description The largest cluster size.
+             */
+            max_containers_per_session?: number | null;
+            /**
+             * Max Session Lifetime
+             * @description Seconds; a batch timeout may not be longer, and it is recorded on every session as its timeout.
+             */
+            max_session_lifetime?: number | null;
+            /**
+             * Idle Timeout
+             * @description Seconds (for the idle checks).
+             */
+            idle_timeout?: number | null;
+            /**
+             * Max Folders
+             * @description Folders a user may own (trash included); replaces the max_folders_per_user setting.
+             */
+            max_folders?: number | null;
+            /** Max Customized Images */
+            max_customized_images?: number | null;
+            /**
+             * Name
+             * @description 1-64 characters: A-Z a-z 0-9 . _ -, starting with a letter or digit.
+             */
+            name: string;
+        };
+        /** PolicyOut */
+        PolicyOut: {
+            /** Name */
+            name: string;
+            /** Description */
+            description: string;
+            /** Total Slots */
+            total_slots: {
+                [key: string]: string;
+            };
+            /** Max Concurrent Sessions */
+            max_concurrent_sessions: number | null;
+            /** Max Pending Sessions */
+            max_pending_sessions: number | null;
+            /** Max Containers Per Session */
+            max_containers_per_session: number | null;
+            /** Max Session Lifetime */
+            max_session_lifetime: number | null;
+            /** Idle Timeout */
+            idle_timeout: number | null;
+            /** Max Folders */
+            max_folders: number | null;
+            /** Max Customized Images */
+            max_customized_images: number | null;
+            /**
+             * Users
+             * @description Users with this policy.
+             */
+            users: number;
+            /**
+             * Projects
+             * @description Projects with this policy.
+             */
+            projects: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /**
+         * PolicyUpdate
+         * @description A field left out is unchanged; null removes the limit.
+         */
+        PolicyUpdate: {
+            /** Description */
+            description?: string | null;
+            /**
+             * Total Slots
+             * @description What all of the scope's running sessions may hold together: cpu cores, mem (bytes or '64g'), accelerator slots; a slot left out is unlimited.
+             */
+            total_slots?: {
+                [key: string]: string | number;
+            } | null;
+            /** Max Concurrent Sessions */
+            max_concurrent_sessions?: number | null;
+            /** Max Pending Sessions */
+            max_pending_sessions?: number | null;
+            /**
+             * Max Containers Per Session
+             * @description The largest cluster size.
+             */
+            max_containers_per_session?: number | null;
+            /**
+             * Max Session Lifetime
+             * @description Seconds; a batch timeout may not be longer, and it is recorded on every session as its timeout.
+             */
+            max_session_lifetime?: number | null;
+            /**
+             * Idle Timeout
+             * @description Seconds (for the idle checks).
+             */
+            idle_timeout?: number | null;
+            /**
+             * Max Folders
+             * @description Folders a user may own (trash included); replaces the max_folders_per_user setting.
+             */
+            max_folders?: number | null;
+            /** Max Customized Images */
+            max_customized_images?: number | null;
+        };
+        /** PresetCreate */
+        PresetCreate: {
+            /**
+             * Name
+             * @description 1-64 characters: A-Z a-z 0-9 . _ -, starting with a letter or digit.
+             */
+            name: string;
+            /**
+             * Resource Group
+             * @description None: a global preset.
+             */
+            resource_group?: string | null;
+            /**
+             * Slots
+             * @description Per kernel: cpu (cores) and mem (bytes or '4g') required; shmem and registered accelerator slots optional.
+             */
+            slots: {
+                [key: string]: string | number;
+            };
+        };
+        /** PresetOut */
+        PresetOut: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Resource Group */
+            resource_group: string | null;
+            /** Slots */
+            slots: {
+                [key: string]: string;
+            };
+        };
+        /** PresetUpdate */
+        PresetUpdate: {
+            /** Name */
+            name?: string | null;
+            /**
+             * Resource Group
+             * @description null: make it global.
+             */
+            resource_group?: string | null;
+            /** Slots */
+            slots?: {
+                [key: string]: string | number;
+            } | null;
+        };
+        /** ProjectCreate */
+        ProjectCreate: {
+            /**
+             * Name
+             * @description 1-64 characters: A-Z a-z 0-9 . _ -, starting with a letter or digit.
+             */
+            name: string;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Is Active
+             * @default true
+             */
+            is_active: boolean;
+            /**
+             * Resource Policy
+             * @description A resource policy's name.
+             */
+            resource_policy?: string | null;
+        };
+        /** ProjectOut */
+        ProjectOut: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Description */
+            description: string;
+            /** Is Active */
+            is_active: boolean;
+            /** Resource Policy */
+            resource_policy: string | null;
+            /** Members Count */
+            members_count: number;
+        };
+        /** ProjectRef */
+        ProjectRef: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+        };
+        /** ProjectUpdate */
+        ProjectUpdate: {
+            /** Name */
+            name?: string | null;
+            /** Description */
+            description?: string | null;
+            /** Is Active */
+            is_active?: boolean | null;
+            /**
+             * Resource Policy
+             * @description A resource policy's name; null: no policy (unlimited).
+             */
+            resource_policy?: string | null;
+        };
+        /**
+         * ResourceGroupCreate
+         * @description A group nobody (no project, no user) is linked to is open to every user.
+         */
+        ResourceGroupCreate: {
+            /**
+             * Name
+             * @description 1-64 characters: A-Z a-z 0-9 . _ -, starting with a letter or digit.
+             */
+            name: string;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Is Active
+             * @default true
+             */
+            is_active: boolean;
+            /**
+             * Scheduler
+             * @description Order within a priority: fifo, lifo, or drf (dominant resource fairness).
+             * @default fifo
+             * @enum {string}
+             */
+            scheduler: "fifo" | "lifo" | "drf";
+            /**
+             * Agent Selection
+             * @description dispersed: spread over agents; concentrated: pack.
+             * @default dispersed
+             * @enum {string}
+             */
+            agent_selection: "dispersed" | "concentrated";
+            /** Allowed Session Types */
+            allowed_session_types?: components["schemas"]["SessionType"][];
+            /**
+             * Pending Timeout
+             * @description Seconds a session may wait in the queue before it is cancelled; 0: no limit.
+             * @default 0
+             */
+            pending_timeout: number;
+            /**
+             * Projects
+             * @description Projects (names or ids) whose members may use the group.
+             */
+            projects?: string[];
+            /**
+             * Users
+             * @description Users (emails) who may use the group.
+             */
+            users?: string[];
+        };
+        /** ResourceGroupOut */
+        ResourceGroupOut: {
+            /** Name */
+            name: string;
+            /** Description */
+            description: string;
+            /** Is Active */
+            is_active: boolean;
+            /** Scheduler */
+            scheduler: string;
+            /** Agent Selection */
+            agent_selection: string;
+            /** Allowed Session Types */
+            allowed_session_types: string[];
+            /** Pending Timeout */
+            pending_timeout: number;
+            /**
+             * Projects
+             * @description Project names with access (admins only; empty for users).
+             */
+            projects: string[];
+            /**
+             * Users
+             * @description User emails with access (admins only; empty for users).
+             */
+            users: string[];
+            /**
+             * Agents
+             * @description Agents in the group.
+             */
+            agents: number;
+        };
+        /**
+         * ResourceGroupUpdate
+         * @description ``projects``/``users`` replace the group's access lists (both empty: open to all).
+         */
+        ResourceGroupUpdate: {
+            /** Description */
+            description?: string | null;
+            /** Is Active */
+            is_active?: boolean | null;
+            /** Scheduler */
+            scheduler?: ("fifo" | "lifo" | "drf") | null;
+            /** Agent Selection */
+            agent_selection?: ("dispersed" | "concentrated") | null;
+            /** Allowed Session Types */
+            allowed_session_types?: components["schemas"]["SessionType"][] | null;
+            /** Pending Timeout */
+            pending_timeout?: number | null;
+            /** Projects */
+            projects?: string[] | null;
+            /** Users */
+            users?: string[] | null;
+        };
+        /**
          * ResourcesIn
          * @description cpu, mem and shmem; other keys are accelerator slots by name (refused by name unless
          *     an accelerator registered them: ``berth.domain.slots.ACCELERATOR_SLOTS``).
@@ -1399,6 +2143,43 @@ export interface components {
             created_at: string;
             /** Last Traffic At */
             last_traffic_at: string | null;
+        };
+        /** ScopeOut */
+        ScopeOut: {
+            /**
+             * Name
+             * @description The policy's name (user, project) or the group's; null: no policy.
+             */
+            name: string | null;
+            /**
+             * Limits
+             * @description Totals; an absent slot is unlimited.
+             */
+            limits: {
+                [key: string]: string;
+            };
+            /**
+             * Used
+             * @description What the scope's occupying sessions hold.
+             */
+            used: {
+                [key: string]: string;
+            };
+            /**
+             * Remaining
+             * @description What is left; an absent slot is unlimited.
+             */
+            remaining: {
+                [key: string]: string;
+            };
+            /** Max Concurrent Sessions */
+            max_concurrent_sessions: number | null;
+            /** Concurrent Sessions */
+            concurrent_sessions: number;
+            /** Max Pending Sessions */
+            max_pending_sessions: number | null;
+            /** Pending Sessions */
+            pending_sessions: number;
         };
         /**
          * SessionCreate
@@ -1487,6 +2268,16 @@ export interface components {
              * @description Storage folders to mount; folders named '.NAME' of the owner are mounted at /home/work/.NAME in any case.
              */
             mounts?: components["schemas"]["MountIn"][];
+            /**
+             * Project
+             * @description The project (name or id) the sessions belong to; the owner must be a member. Default: the owner's first active project by name, else 'default'.
+             */
+            project?: string | null;
+            /**
+             * Priority
+             * @description 0-100, higher first in the queue; default 10. Only admins may set more than 10.
+             */
+            priority?: number | null;
         };
         /** SessionDetailOut */
         SessionDetailOut: {
@@ -1551,6 +2342,17 @@ export interface components {
             cluster_mode: string;
             /** Cluster Size */
             cluster_size: number;
+            /**
+             * Priority
+             * @description 0-100, higher first in the queue.
+             * @default 10
+             */
+            priority: number;
+            /**
+             * Queue Position
+             * @description PENDING: 1-based place among the PENDING sessions of its resource group, as the scheduler's last pass saw it; null otherwise.
+             */
+            queue_position?: number | null;
             /**
              * Created At
              * Format: date-time
@@ -1628,6 +2430,17 @@ export interface components {
             cluster_mode: string;
             /** Cluster Size */
             cluster_size: number;
+            /**
+             * Priority
+             * @description 0-100, higher first in the queue.
+             * @default 10
+             */
+            priority: number;
+            /**
+             * Queue Position
+             * @description PENDING: 1-based place among the PENDING sessions of its resource group, as the scheduler's last pass saw it; null otherwise.
+             */
+            queue_position?: number | null;
             /**
              * Created At
              * Format: date-time
@@ -1809,6 +2622,29 @@ export interface components {
              */
             role: "superadmin" | "admin" | "user";
         };
+        /** UserLookupOut */
+        UserLookupOut: {
+            /** Id */
+            id: string;
+            /** Email */
+            email: string;
+            /** Full Name */
+            full_name: string;
+            /** Is Active */
+            is_active: boolean;
+            /** Resource Policy */
+            resource_policy: string | null;
+            /**
+             * Projects
+             * @description The user's active projects, by name.
+             */
+            projects: components["schemas"]["ProjectRef"][];
+            /**
+             * Resource Groups
+             * @description Active groups the user may use.
+             */
+            resource_groups: string[];
+        };
         /** UserOut */
         UserOut: {
             /** Id */
@@ -1822,10 +2658,27 @@ export interface components {
             /** Is Active */
             is_active: boolean;
             /**
+             * Resource Policy
+             * @description The user's resource policy (null: none, unlimited).
+             */
+            resource_policy?: string | null;
+            /**
              * Created At
              * Format: date-time
              */
             created_at: string;
+        };
+        /** UserUpdate */
+        UserUpdate: {
+            /**
+             * Resource Policy
+             * @description A resource policy's name; null: none (unlimited).
+             */
+            resource_policy?: string | null;
+            /** Full Name */
+            full_name?: string | null;
+            /** Is Active */
+            is_active?: boolean | null;
         };
         /** ValidationError */
         ValidationError: {
@@ -2088,6 +2941,100 @@ export interface operations {
             };
             /** @description Exists */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    lookup_user_api_users_lookup_get: {
+        parameters: {
+            query: {
+                email: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserLookupOut"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_user_api_users__user_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such user */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2818,6 +3765,55 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AgentOut"][];
+                };
+            };
+        };
+    };
+    update_agent_api_agents__agent_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                agent_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AgentUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentOut"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such agent */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3598,6 +4594,1010 @@ export interface operations {
             };
             /** @description The range is outside the file */
             416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_projects_api_projects_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectOut"][];
+                };
+            };
+        };
+    };
+    create_project_api_projects_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProjectCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectOut"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The name is taken, or it is in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_project_api_projects__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectOut"];
+                };
+            };
+            /** @description No such thing visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_project_api_projects__name__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such thing visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The name is taken, or it is in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_project_api_projects__name__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProjectUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectOut"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such thing visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The name is taken, or it is in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_members_api_projects__name__members_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberOut"][];
+                };
+            };
+            /** @description No such thing visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_member_api_projects__name__members_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemberIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberOut"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such thing visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The name is taken, or it is in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    remove_member_api_projects__name__members__user_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such thing visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_groups_api_resource_groups_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourceGroupOut"][];
+                };
+            };
+        };
+    };
+    create_group_api_resource_groups_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResourceGroupCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourceGroupOut"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The name is taken, or it is in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_group_api_resource_groups__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourceGroupOut"];
+                };
+            };
+            /** @description No such thing visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_group_api_resource_groups__name__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such thing visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The name is taken, or it is in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_group_api_resource_groups__name__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResourceGroupUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourceGroupOut"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such thing visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_presets_api_resource_presets_get: {
+        parameters: {
+            query?: {
+                resource_group?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PresetOut"][];
+                };
+            };
+            /** @description No such thing visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_preset_api_resource_presets_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PresetCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PresetOut"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The name is taken, or it is in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_preset_api_resource_presets__preset_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                preset_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such thing visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_preset_api_resource_presets__preset_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                preset_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PresetUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PresetOut"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such thing visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The name is taken, or it is in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_policies_api_resource_policies_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyOut"][];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    create_policy_api_resource_policies_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PolicyCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyOut"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The name is taken, or it is in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_policy_api_resource_policies__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyOut"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such thing visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_policy_api_resource_policies__name__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such thing visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The name is taken, or it is in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_policy_api_resource_policies__name__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PolicyUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyOut"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such thing visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    resource_check__api_resource_check_get: {
+        parameters: {
+            query?: {
+                resource_group?: string;
+                /** @description A project's name or id; default: your default project. */
+                project?: string | null;
+                /** @description Admins: check for this user. */
+                owner_email?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckOut"];
+                };
+            };
+            /** @description owner_email from a non-admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such thing visible to you */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -78,3 +78,18 @@ export interface UserLookup {
   projects: { id: string; name: string }[];
   resource_groups: string[];
 }
+
+// ---- the generated API types must fit these (a compile error here means the API drifted) ----
+import type { components } from "../api-schema";
+
+type S = components["schemas"];
+type Fits<A, B extends A> = B;
+export type _Fits =
+  | Fits<Project, S["ProjectOut"]>
+  | Fits<ProjectMember, S["MemberOut"]>
+  | Fits<Omit<ResourceGroup, "scheduler" | "agent_selection"> & { scheduler: string; agent_selection: string }, S["ResourceGroupOut"]>
+  | Fits<Preset, S["PresetOut"]>
+  | Fits<Policy, S["PolicyOut"]>
+  | Fits<AdminAgent, S["AgentOut"]>
+  | Fits<UserLookup, S["UserLookupOut"]>
+  | Fits<ResourceCheck, S["CheckOut"]>;
