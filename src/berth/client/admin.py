@@ -40,10 +40,10 @@ class AdminMethods:
         result: dict[str, Any] = self._do(op.admin_get(op.project_path(name)))
         return result
 
-    def update_project(self, name: str, **fields: Any) -> dict[str, Any]:
-        """Change a project (admins): ``name``, ``description``, ``is_active``,
-        ``resource_policy`` (None: no policy)."""
-        result: dict[str, Any] = self._do(op.admin_patch(op.project_path(name), fields))
+    def update_project(self, project: str, **fields: Any) -> dict[str, Any]:
+        """Change a project (admins; ``project``: its name or id): ``name``,
+        ``description``, ``is_active``, ``resource_policy`` (None: no policy)."""
+        result: dict[str, Any] = self._do(op.admin_patch(op.project_path(project), fields))
         return result
 
     def delete_project(self, name: str) -> None:
@@ -81,10 +81,10 @@ class AdminMethods:
         result: dict[str, Any] = self._do(op.admin_get(op.group_path(name)))
         return result
 
-    def update_resource_group(self, name: str, **fields: Any) -> dict[str, Any]:
-        """Change a resource group (admins); ``projects``/``users`` replace its
+    def update_resource_group(self, group: str, **fields: Any) -> dict[str, Any]:
+        """Change resource group ``group`` (admins); ``projects``/``users`` replace its
         access lists."""
-        result: dict[str, Any] = self._do(op.admin_patch(op.group_path(name), fields))
+        result: dict[str, Any] = self._do(op.admin_patch(op.group_path(group), fields))
         return result
 
     def delete_resource_group(self, name: str) -> None:
@@ -130,9 +130,9 @@ class AdminMethods:
         result: dict[str, Any] = self._do(op.admin_get(op.policy_path(name)))
         return result
 
-    def update_policy(self, name: str, **fields: Any) -> dict[str, Any]:
-        """Change a resource policy (admins); a field given as None removes that limit."""
-        result: dict[str, Any] = self._do(op.admin_patch(op.policy_path(name), fields))
+    def update_policy(self, policy: str, **fields: Any) -> dict[str, Any]:
+        """Change resource policy ``policy`` (admins); a field given as None removes that limit."""
+        result: dict[str, Any] = self._do(op.admin_patch(op.policy_path(policy), fields))
         return result
 
     def delete_policy(self, name: str) -> None:

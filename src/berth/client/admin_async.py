@@ -35,10 +35,10 @@ class AsyncAdminMethods:
         result: dict[str, Any] = await self._do(op.admin_get(op.project_path(name)))
         return result
 
-    async def update_project(self, name: str, **fields: Any) -> dict[str, Any]:
-        """Change a project (admins): ``name``, ``description``, ``is_active``,
-        ``resource_policy`` (None: no policy)."""
-        result: dict[str, Any] = await self._do(op.admin_patch(op.project_path(name), fields))
+    async def update_project(self, project: str, **fields: Any) -> dict[str, Any]:
+        """Change a project (admins; ``project``: its name or id): ``name``,
+        ``description``, ``is_active``, ``resource_policy`` (None: no policy)."""
+        result: dict[str, Any] = await self._do(op.admin_patch(op.project_path(project), fields))
         return result
 
     async def delete_project(self, name: str) -> None:
@@ -78,10 +78,10 @@ class AsyncAdminMethods:
         result: dict[str, Any] = await self._do(op.admin_get(op.group_path(name)))
         return result
 
-    async def update_resource_group(self, name: str, **fields: Any) -> dict[str, Any]:
-        """Change a resource group (admins); ``projects``/``users`` replace its
+    async def update_resource_group(self, group: str, **fields: Any) -> dict[str, Any]:
+        """Change resource group ``group`` (admins); ``projects``/``users`` replace its
         access lists."""
-        result: dict[str, Any] = await self._do(op.admin_patch(op.group_path(name), fields))
+        result: dict[str, Any] = await self._do(op.admin_patch(op.group_path(group), fields))
         return result
 
     async def delete_resource_group(self, name: str) -> None:
@@ -128,9 +128,9 @@ class AsyncAdminMethods:
         result: dict[str, Any] = await self._do(op.admin_get(op.policy_path(name)))
         return result
 
-    async def update_policy(self, name: str, **fields: Any) -> dict[str, Any]:
-        """Change a resource policy (admins); a field given as None removes that limit."""
-        result: dict[str, Any] = await self._do(op.admin_patch(op.policy_path(name), fields))
+    async def update_policy(self, policy: str, **fields: Any) -> dict[str, Any]:
+        """Change resource policy ``policy`` (admins); a field given as None removes that limit."""
+        result: dict[str, Any] = await self._do(op.admin_patch(op.policy_path(policy), fields))
         return result
 
     async def delete_policy(self, name: str) -> None:

@@ -17,7 +17,10 @@ class ApiError(Exception):
         if isinstance(detail, list):
             for item in detail:
                 loc = [str(p) for p in item.get("loc", []) if p not in ("body", "query")]
-                self.fields[".".join(loc) or "request"] = item.get("msg", "")
+                key, msg = ".".join(loc) or "request", item.get("msg", "")
+                # One field may carry several refusals (e.g. the user's and the project's
+                # policy): keep every one.
+                self.fields[key] = f"{self.fields[key]}; {msg}" if key in self.fields else msg
             message = "; ".join(f"{k}: {v}" for k, v in self.fields.items())
         else:
             message = str(detail)
