@@ -96,10 +96,11 @@ PORT_SLICE = 100
 class Cluster:
     def __init__(self, db: str = "sqlite", agent_env: dict[str, str] | None = None,
                  manager_env: dict[str, str] | None = None,
-                 agents: Sequence[Mapping[str, str]] | None = None) -> None:
+                 agents: Sequence[Mapping[str, str | None]] | None = None) -> None:
         """``agent_env``: settings of every agent; ``agents``: one dict of settings per agent
-        (default: a single agent), each on top of ``agent_env``. With more than one agent,
-        each gets a port range of its own unless its dict sets one."""
+        (default: a single agent), each on top of ``agent_env`` (None removes a setting).
+        With more than one agent, each gets a port range of its own unless its dict sets
+        one."""
         self.db = db
         self.root = Path(tempfile.mkdtemp(prefix="berth-test-"))
         self.agent_id = f"test-{secrets.token_hex(4)}"
@@ -143,7 +144,11 @@ class Cluster:
             if len(wanted) > 1:
                 first = 15000 + (first_slice + i) * PORT_SLICE
                 env["BERTH_AGENT_PORT_RANGE"] = f"{first}-{first + PORT_SLICE - 1}"
-            env.update(extra)
+            for key, value in extra.items():
+                if value is None:
+                    env.pop(key, None)
+                else:
+                    env[key] = value
             self.nodes.append(AgentProcess(env["BERTH_AGENT_ID"], int(env["BERTH_AGENT_PORT"]),
                                            env, "agent" if i == 0 else f"agent-{i}"))
         self.agent_env = self.nodes[0].env
