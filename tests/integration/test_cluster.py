@@ -5,10 +5,13 @@ the user, its command finished, or one kernel failing), its containers and netwo
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import httpx
 import pytest
+import websockets
 
 from cluster import Cluster, run_async, wait_for, wait_status
 from conftest import PYTHON_IMAGE
@@ -106,11 +109,56 @@ def test_interactive_cluster_logs_per_kernel_and_terminate_ends_all(berth: Clust
     assert "cluster kernel main1 (main)" in logs(berth, "trio")
     with pytest.raises(Exception, match="404|no kernel"):
         logs(berth, "trio", "sub9")
+    # a terminal and an app in another kernel than main1
+    seen = run_async(_terminal(berth, s["id"], "sub2", "echo on-$(hostname)\r", "on-sub2"))
+    assert "on-sub2" in seen
+    headers = berth.admin.http.headers
+    opened = httpx.post(f"{berth.url}/api/sessions/{s['id']}/apps/sshd/open",
+                        params={"kernel": "sub1"}, json={}, headers=headers, timeout=120)
+    assert opened.status_code == 200, opened.text
+    assert run_async(_banner(opened.json()["proxy_port"])).startswith(b"SSH-2.0")
+    assert berth.sql("SELECT app, kernel_id FROM app_routes WHERE session_id = :s",
+                     s=s["id"]) == [("sshd@sub1", sub1["id"])]
+    closed = httpx.delete(f"{berth.url}/api/sessions/{s['id']}/apps/sshd",
+                          params={"kernel": "sub1"}, headers=headers)
+    assert closed.status_code == 204
+    assert berth.sql("SELECT app FROM app_routes WHERE session_id = :s", s=s["id"]) == []
+    missing = httpx.post(f"{berth.url}/api/sessions/{s['id']}/apps/sshd/open",
+                         params={"kernel": "sub9"}, json={}, headers=headers)
+    assert missing.status_code == 404
     ended = berth.admin.terminate_session(s["id"])
     ended = wait_status(berth.admin, s["id"], "TERMINATED", timeout=60)
     assert ended["status_info"] == "user-requested"
     wait_for(lambda: gone(s["id"]), 60, what="the cluster's containers and network to go")
     assert "cluster kernel sub2" in logs(berth, s["id"], "sub2")  # kept after the end
+
+
+async def _terminal(c: Cluster, ref: str, kernel: str, data: str, expect: str) -> str:
+    url = (c.url.replace("http://", "ws://")
+           + f"/api/sessions/{ref}/terminal?cols=120&rows=40&kernel={kernel}")
+    seen = ""
+    token = c.admin.http.headers["Authorization"]
+    async with websockets.connect(url, additional_headers={"Authorization": token}) as ws:
+        async def until(text: str) -> None:
+            nonlocal seen
+            async with asyncio.timeout(30):
+                while text not in seen:
+                    message = await ws.recv()
+                    if isinstance(message, str):
+                        raise AssertionError(f"terminal error: {message}")
+                    seen += message.decode(errors="replace")
+        await until("$")
+        await ws.send(json.dumps({"type": "input", "data": data}))
+        await until(expect)
+    return seen
+
+
+async def _banner(port: int) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        return await asyncio.wait_for(reader.readline(), 30)
+    finally:
+        writer.close()
 
 
 def test_a_failing_sub_kernel_ends_the_whole_session(berth: Cluster) -> None:

@@ -19,6 +19,9 @@ from berth.manager.services import apps
 
 router = APIRouter(prefix="/api/sessions", tags=["apps"])
 REF = "Session id or name."
+KernelQuery = Annotated[str | None, Query(
+    max_length=64, description="A kernel of a cluster session: its hostname (main1, sub1, "
+    "...) or id; default: the main kernel.")]
 
 
 @router.get("/{ref}/apps")
@@ -34,16 +37,19 @@ async def list_apps(ref: str, actor: ActorDep, m: ManagerDep) -> list[AppOut]:
                **AGENT_ERRORS},
 )
 async def open_app(ref: str, name: str, body: AppOpenIn, actor: ActorDep,
-                   m: ManagerDep) -> AppOpenOut:
+                   m: ManagerDep, kernel: KernelQuery = None) -> AppOpenOut:
     """Start the app in the kernel if needed and serve it through the app proxy. The answer's
-    ``url`` works once: it gives the browser that follows it a permit for this app."""
-    return await apps.open_app(m, actor, ref, name, body)
+    ``url`` works once: it gives the browser that follows it a permit for this app. In a
+    cluster session ``kernel`` (hostname such as sub1, or id) opens it in another kernel than
+    main1; that route is the app ``NAME@HOSTNAME``."""
+    return await apps.open_app(m, actor, ref, name, body, kernel)
 
 
 @router.delete("/{ref}/apps/{name}", status_code=204)
-async def close_app(ref: str, name: str, actor: ActorDep, m: ManagerDep) -> None:
+async def close_app(ref: str, name: str, actor: ActorDep, m: ManagerDep,
+                    kernel: KernelQuery = None) -> None:
     """Close the app's route; its port stops answering. The app keeps running inside."""
-    await apps.close_app(m, actor, ref, name)
+    await apps.close_app(m, actor, ref, name, kernel)
 
 
 @router.get("/{ref}/ssh-key", response_class=PlainTextResponse,
@@ -61,7 +67,7 @@ async def ssh_key(ref: str, actor: ActorDep, m: ManagerDep) -> Response:
 async def terminal(ws: WebSocket, ref: str, m: ManagerDep,
                    cols: Annotated[int, Query(ge=1, le=1000)] = 80,
                    rows: Annotated[int, Query(ge=1, le=1000)] = 24,
-                   kernel: Annotated[str | None, Query(max_length=64)] = None) -> None:
+                   kernel: KernelQuery = None) -> None:
     """A shell in the session's main kernel, or in the kernel ``kernel`` names (its id or its
     hostname in a cluster: main1, sub1, ...) (tmux when the image has it). Text frames in:
     ``{"type": "input", "data": ...}`` or ``{"type": "resize", "cols": C, "rows": R}``;

@@ -44,10 +44,10 @@ def main_kernel(row: SessionRow) -> KernelRow | None:
     return next((k for k in row.kernels if k.role == "main"), fallback)
 
 
-def kernel_apps(row: SessionRow) -> list[dict[str, Any]]:
-    """The session's apps: the image's (http/tcp) and preopen ports of its main kernel, plus
-    the terminal for interactive sessions."""
-    kernel = main_kernel(row)
+def kernel_apps(row: SessionRow, kernel: KernelRow | None = None) -> list[dict[str, Any]]:
+    """The session's apps: the image's (http/tcp) and preopen ports of its main kernel (or of
+    ``kernel``), plus the terminal for interactive sessions."""
+    kernel = kernel or main_kernel(row)
     apps = [dict(p) for p in (kernel.app_ports if kernel else [])]
     if row.type == SessionType.INTERACTIVE:
         apps.append({"name": "terminal", "protocol": "pty", "container_port": None,
@@ -133,27 +133,42 @@ async def _running_kernel(db: AsyncSession, row: SessionRow, needs: str,
     return kernel, agent
 
 
-async def open_app(m: Manager, actor: Actor, ref: str, name: str, req: AppOpenIn) -> AppOpenOut:
-    """Start ``name`` in the session's kernel and serve it through the proxy. Owner only,
-    RUNNING sessions only. Re-opening an open app keeps its port unless another is asked
-    for, and applies the new options."""
+def route_key(row: SessionRow, name: str, kernel_ref: str | None) -> str:
+    """The route's app name: ``name`` in the main kernel, ``name@HOSTNAME`` in another kernel
+    of a cluster. Raises NotFound for an unknown kernel."""
+    if kernel_ref is None:
+        return name
+    kernel = kernel_of(row, kernel_ref)
+    if kernel is None:
+        raise NotFound(f"no kernel {kernel_ref} in this session")
+    return name if kernel is main_kernel(row) else f"{name}@{kernel.cluster_hostname}"
+
+
+async def open_app(m: Manager, actor: Actor, ref: str, name: str, req: AppOpenIn,
+                   kernel_ref: str | None = None) -> AppOpenOut:
+    """Start ``name`` in the session's kernel (``kernel_ref``: another kernel of a cluster,
+    by hostname or id) and serve it through the proxy. Owner only, RUNNING sessions only.
+    Re-opening an open app keeps its port unless another is asked for, and applies the new
+    options."""
     pool = m.settings.proxy_port_pool()
     _check_open(req)
     async with m.db() as db:
         row = await _owned(db, actor, ref, Action.OPEN_APP)
-        available = kernel_apps(row)
+        key = route_key(row, name, kernel_ref)
+        available = kernel_apps(row, kernel_of(row, kernel_ref) if kernel_ref else None)
         app = next((a for a in available if a["name"] == name), None)
         if app is None:
             names = ", ".join(a["name"] for a in available) or "none"
             raise RuleError("name", f"this session has no app '{name}' (its apps: {names})")
-        kernel, agent = await _running_kernel(db, row, "apps open")
+        kernel, agent = await _running_kernel(db, row, "apps open", kernel_ref)
         if app["protocol"] == "pty":
-            return AppOpenOut(name=name, url=f"/terminal/{row.id}", proxy_port=None,
+            where = f"?kernel={kernel.cluster_hostname}" if key != name else ""
+            return AppOpenOut(name=name, url=f"/terminal/{row.id}{where}", proxy_port=None,
                               preferred_port_used=None, message="The terminal opens in Berth.")
         if not app.get("host_port"):
             raise Conflict("the session's kernel has no published port for this app")
         existing = (await db.scalars(select(AppRouteRow).where(
-            AppRouteRow.session_id == row.id, AppRouteRow.app == name))).first()
+            AppRouteRow.session_id == row.id, AppRouteRow.app == key))).first()
         taken = set((await db.scalars(select(AppRouteRow.proxy_port))).all())
         session_id, kernel_id, address, agent_id = row.id, kernel.id, agent.address, agent.id
     token = existing.app_token if existing else (secrets.token_urlsafe(24)
@@ -169,7 +184,7 @@ async def open_app(m: Manager, actor: Actor, ref: str, name: str, req: AppOpenIn
     except AppFailed as e:
         raise Conflict(str(e)) from e
     target_host = urlsplit(address).hostname or "127.0.0.1"
-    values = dict(session_id=session_id, kernel_id=kernel_id, app=name,
+    values = dict(session_id=session_id, kernel_id=kernel_id, app=key,
                   protocol=app["protocol"], container_port=app["container_port"],
                   target_host=target_host, host_port=int(app["host_port"]), public=req.public,
                   allowed_ips=[s.strip() for s in req.allowed_ips], app_token=token)
@@ -246,10 +261,12 @@ async def _route_exists(m: Manager, values: dict[str, Any]) -> bool:
         return found.first() is not None
 
 
-async def close_app(m: Manager, actor: Actor, ref: str, name: str) -> None:
+async def close_app(m: Manager, actor: Actor, ref: str, name: str,
+                    kernel_ref: str | None = None) -> None:
     """Close the app's route (the app keeps running in the kernel). Idempotent."""
     async with m.db() as db, db.begin():
         row = await _owned(db, actor, ref, Action.OPEN_APP)
+        name = route_key(row, name, kernel_ref)
         ports = (await db.scalars(select(AppRouteRow.proxy_port).where(
             AppRouteRow.session_id == row.id, AppRouteRow.app == name))).all()
         await db.execute(delete(AppRouteRow).where(
