@@ -165,6 +165,7 @@ def validate_launch(req: LaunchRequest, ctx: LaunchContext) -> LaunchPlan | list
     timeout = _check_batch(req, ctx, errors)
     environ = _check_environ(req, errors)
     slots = _check_resources(req, ctx, errors)
+    _check_group_and_priority(req, ctx, errors)  # before placement: access is the news
     _check_placement(req, ctx, slots, errors)
     if ctx.image is not None:
         ports = list(req.preopen_ports)
@@ -178,7 +179,6 @@ def validate_launch(req: LaunchRequest, ctx: LaunchContext) -> LaunchPlan | list
     mounts = [m for m in ctx.mounts if isinstance(m, Mount)]
     errors.extend([e for e in ctx.mounts if isinstance(e, RuleError)])
     _check_cluster(req, ctx, slots, errors)
-    _check_group_and_priority(req, ctx, errors)
     if ctx.project_problem is not None:
         errors.add(ctx.project_problem.field, ctx.project_problem.message)
     timeout = _lifetime(req, ctx, timeout, errors)

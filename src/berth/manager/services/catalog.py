@@ -16,7 +16,7 @@ from berth.manager.schemas import AgentOut
 from berth.manager.schemas_admin import AgentUpdate
 from berth.manager.services.errors import NotFound
 from berth.manager.services.policies import require_admin
-from berth.manager.services.resource_check import occupied
+from berth.manager.services.resource_check import free_of, occupied
 from berth.manager.services.resource_groups import visible_groups
 
 
@@ -50,7 +50,7 @@ def _out(row: AgentRow, used: sl.Slots) -> AgentOut:
         resource_group=row.resource_group,
         capacity=sl.to_json(capacity),
         occupied=sl.to_json(used),
-        free=sl.to_json(sl.free(capacity, used)),
+        free=sl.to_json(free_of(capacity, used)),
         last_heartbeat=row.last_heartbeat,
         version=row.version,
         info=dict(row.info or {}),

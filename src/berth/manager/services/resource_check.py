@@ -117,8 +117,14 @@ async def _agents(db: AsyncSession, group: str) -> list[tuple[AgentRow, sl.Slots
     out = []
     for a in agents:
         capacity = _amounts(a.capacity)
-        out.append((a, capacity, sl.free(capacity, held[a.id])))
+        out.append((a, capacity, free_of(capacity, held[a.id])))
     return out
+
+
+def free_of(capacity: sl.Slots, held: sl.Slots) -> sl.Slots:
+    """What is free of each slot the agent has (never below zero; slots it does not have,
+    like shmem, are not listed)."""
+    return {k: max(v - held.get(k, Decimal(0)), Decimal(0)) for k, v in capacity.items()}
 
 
 async def occupied(db: AsyncSession, agent_ids: list[str]) -> dict[str, sl.Slots]:
@@ -163,7 +169,7 @@ async def check(m: Manager, actor: Actor, group: str, project: str | None,
         free = _sum(f for _, _, f in agents)
         group_scope = ScopeOut(
             name=group, limits=sl.to_json(capacity),
-            used=sl.to_json(sl.free(capacity, free)), remaining=sl.to_json(free),
+            used=sl.to_json(free_of(capacity, free)), remaining=sl.to_json(free),
             max_concurrent_sessions=None, concurrent_sessions=group_usage.occupying,
             max_pending_sessions=None, pending_sessions=group_usage.pending)
         lefts = [pol.remaining(user_policy.total_slots, _amounts(user_scope.used))
