@@ -62,6 +62,13 @@ MountOpt = Annotated[list[str] | None, typer.Option("--mount", "-m", help=MOUNT_
 PortsOpt = Annotated[
     str | None, typer.Option("--preopen-ports", help="Ports to open, e.g. '8000,9000:9002'.")
 ]
+ProjectOpt = Annotated[
+    str | None, typer.Option("--project", help="The project (name or id) the session belongs "
+                             "to (default: your first project by name); see 'berth "
+                             "resources projects'.")]
+PriorityOpt = Annotated[
+    int | None, typer.Option("--priority", min=0, max=100, help="0-100, higher first in the "
+                             "queue (default 10; only admins may go above 10).")]
 
 
 def _environ(pairs: list[str] | None) -> dict[str, str]:
@@ -193,6 +200,8 @@ def create(
         "private network with passwordless SSH between them.")] = 1,
     cluster_mode: Annotated[str, typer.Option(
         "--cluster-mode", help="single-node (multi-node comes later).")] = "single-node",
+    project: ProjectOpt = None,
+    priority: PriorityOpt = None,
     wait: Annotated[bool, typer.Option(help="Wait until RUNNING (or ended).")] = True,
     json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -215,6 +224,8 @@ def create(
             agent=agent,
             preopen_ports=_ports(preopen_ports),
             **_cluster(cluster_size, cluster_mode),
+            project=project,
+            priority=priority,
         )
         results = []
         for s in created:
@@ -400,6 +411,8 @@ def run(
     resource_group: GroupOpt = "default",
     agent: AgentOpt = None,
     mount: MountOpt = None,
+    project: ProjectOpt = None,
+    priority: PriorityOpt = None,
 ) -> None:
     """Run a command in a new batch session, stream its output and exit with its exit code.
 
@@ -423,6 +436,8 @@ def run(
                 starts_at=_start_at(start_at),
                 resource_group=resource_group,
                 agent=agent,
+                project=project,
+                priority=priority,
             )
             with_status = wait_with_progress(berth, s["id"], {"RUNNING"} | ENDED)
             if with_status["status"] == "RUNNING" or with_status.get("started_at"):
