@@ -93,6 +93,12 @@ class ManagerSettings(_SectionSettings):
         description="Seconds a kernel its agent does not report yet may still be on its way; "
         "after that a missing kernel fails its session (kernel-lost, or failed-to-start).",
     )
+    heartbeat_full_every: float = Field(
+        300.0, gt=0, le=86400,
+        description="Seconds between full reconciliations of an agent's heartbeat with every "
+        "live session on it; in between, a heartbeat only looks at what changed (kernel "
+        "reports, session statuses). The first heartbeat after a manager start is always full.",
+    )
     resend_after: float = Field(
         10.0, gt=0, le=3600,
         description="Seconds a PREPARING session waits with no hand-over in flight (e.g. cut "

@@ -36,6 +36,8 @@ def fake(request: pytest.FixtureRequest) -> Iterator[Cluster]:
             "BERTH_CREATE_GRACE": "1",
             "BERTH_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
             "BERTH_TRANSITION_TIMEOUT": "60",
+            # A row broken by hand changes no report or status: a full pass finds it.
+            "BERTH_HEARTBEAT_FULL_EVERY": "2",
         },
     )
     try:

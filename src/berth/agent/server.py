@@ -43,6 +43,26 @@ def host_capacity(settings: AgentSettings) -> dict[str, str]:
     return {"cpu": str(cpu), "mem": str(mem)}
 
 
+#: Event posts to the manager in flight at once; the rest wait their turn (a burst of
+#: thousands of kernel starts never opens a connection each), at most EVENT_WAIT seconds,
+#: after which the event is dropped and the next heartbeat repairs what it said.
+EVENT_CONNECTIONS = 8
+EVENT_WAIT = 60.0
+
+
+def manager_client(settings: AgentSettings, token: str, connections: int,
+                   pool_wait: float) -> httpx.AsyncClient:
+    """A client for the manager with its own bounded pool of kept-alive connections, call
+    timeouts, and retries of a failed connect (e.g. while the manager restarts)."""
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.AsyncClient(
+        base_url=settings.manager_url,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        timeout=httpx.Timeout(30.0, connect=5.0, pool=pool_wait),
+        transport=httpx.AsyncHTTPTransport(limits=limits, retries=2),
+    )
+
+
 class HttpReporter:
     """Sends events to the manager; a failed send is repaired by the next heartbeat."""
 
@@ -113,16 +133,14 @@ def create_agent_app(settings: AgentSettings, backend: ContainerBackend | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = httpx.AsyncClient(
-            base_url=settings.manager_url,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            timeout=10,
-        )
+        client = manager_client(settings, token, EVENT_CONNECTIONS, EVENT_WAIT)
+        # Heartbeats have a connection of their own: a burst of events never delays them.
+        beats = manager_client(settings, token, 1, 30.0)
         engine = backend or make_backend(settings)
         node = Node(settings.id, engine, HttpReporter(client), settings.data_dir)
         await node.start()
         app.state.node = node
-        beat = asyncio.create_task(heartbeat_loop(node, client, settings))
+        beat = asyncio.create_task(heartbeat_loop(node, beats, settings))
         try:
             yield
         finally:
@@ -132,6 +150,7 @@ def create_agent_app(settings: AgentSettings, backend: ContainerBackend | None =
             await node.close()
             await engine.close()
             await client.aclose()
+            await beats.aclose()
 
     def authorized(authorization: Annotated[str, Header()] = "") -> None:
         if not secrets.compare_digest(authorization, f"Bearer {token}"):

@@ -64,12 +64,25 @@ def who(address: str, agent: str = "") -> str:
     return f"agent {agent} ({address})" if agent else f"agent at {address}"
 
 
+#: Connections to agents, all agents together (followed logs hold one each), and how many
+#: are kept alive between calls. Calls beyond that wait for a free one (the call timeout).
+MAX_CONNECTIONS = 200
+KEEPALIVE_CONNECTIONS = 50
+
+
 class AgentClient:
+    """One client for every agent call of the manager: one pool of connections (bounded,
+    kept alive), bounded calls, and a failed connect tried again once (every call of the RPC
+    is idempotent)."""
+
     def __init__(self, token: str, timeouts: AgentTimeouts | None = None) -> None:
         self.timeouts = timeouts or AgentTimeouts()
+        limits = httpx.Limits(max_connections=MAX_CONNECTIONS,
+                              max_keepalive_connections=KEEPALIVE_CONNECTIONS)
         self.http = httpx.AsyncClient(
             headers={"Authorization": f"Bearer {token}"},
             timeout=httpx.Timeout(self.timeouts.call, connect=self.timeouts.connect),
+            transport=httpx.AsyncHTTPTransport(limits=limits, retries=1),
         )
 
     def _error(self, e: Exception, address: str, agent: str, doing: str) -> AgentUnreachable:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,7 +21,12 @@ from berth.manager.services.folder_usage import UsageCache
 from berth.proxy.server import AppProxy
 from berth.settings import ManagerSettings
 
+if TYPE_CHECKING:
+    from berth.manager.services.agents import BeatMemory
+
 log = logging.getLogger(__name__)
+#: Sessions handed to agents at once (see :meth:`Manager.send_later`).
+SENDERS = 8
 
 
 @dataclass
@@ -37,12 +43,48 @@ class Manager:
     inflight: set[str] = field(default_factory=set)
     #: Folder sizes measured in the background (see :mod:`.services.folder_usage`).
     usage: UsageCache = field(default_factory=UsageCache)
+    #: Per agent: what its last heartbeats said (see :mod:`.services.agents`).
+    beats: dict[str, BeatMemory] = field(default_factory=dict)
+    #: Sessions waiting to be handed to their agent (their "dispatch:<id>" key is in
+    #: ``inflight`` already), and how many senders work that queue (bounded; see
+    #: :func:`.services.dispatch.queue_send`).
+    sending: deque[tuple[str, Callable[[str], Awaitable[None]]]] = field(default_factory=deque)
+    senders: int = 0
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run work in the background; errors are logged (the watchdog repairs what's left)."""
         task = asyncio.create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self._done)
+
+    def send_later(self, session_ids: Iterable[str], send: Callable[[str], Awaitable[None]]
+                   ) -> None:
+        """Queue ``send(session_id)`` for each session not already being dispatched in this
+        process, and run the queue with at most :data:`SENDERS` sends at once: a burst of
+        placements never opens a task, a database connection or an agent connection per
+        session. Errors are logged; the watchdog sends a session again if it is left."""
+        for session_id in session_ids:
+            key = f"dispatch:{session_id}"
+            if key in self.inflight:
+                continue
+            self.inflight.add(key)
+            self.sending.append((session_id, send))
+        while self.senders < SENDERS and self.sending:
+            self.senders += 1
+            self.spawn(self._sender())
+
+    async def _sender(self) -> None:
+        try:
+            while self.sending:
+                session_id, send = self.sending.popleft()
+                try:
+                    await send(session_id)
+                except Exception:
+                    log.exception("dispatch of session %s failed", session_id)
+                finally:
+                    self.inflight.discard(f"dispatch:{session_id}")
+        finally:
+            self.senders -= 1
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self.tasks.discard(task)

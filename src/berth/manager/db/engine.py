@@ -34,10 +34,18 @@ def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -
     cursor.close()
 
 
+#: Execution option of a connection that only reads (see :func:`reading`).
+READ_ONLY = "berth_read_only"
+
+
 def _sqlite_begin(conn: Connection) -> None:
     # Every transaction takes SQLite's write lock at its start, so a read-then-write cannot
     # act on a row another transaction changed meanwhile (PostgreSQL uses FOR UPDATE).
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A reader (WAL) needs no lock at all: it must not queue behind the writers.
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -71,6 +79,15 @@ def upgrade_sync(url: str) -> None:
 async def upgrade(url: str) -> None:
     """:func:`upgrade_sync` from inside an event loop (Alembic runs its own loop)."""
     await asyncio.to_thread(upgrade_sync, url)
+
+
+@asynccontextmanager
+async def reading(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for reading only (it must never write): on SQLite it does not take the
+    write lock, so lists and lookups never wait for writers, nor writers for them."""
+    async with maker() as db:
+        await db.connection(execution_options={READ_ONLY: True})
+        yield db
 
 
 @asynccontextmanager

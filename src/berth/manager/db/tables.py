@@ -260,6 +260,13 @@ class SessionRow(Base):
         Index("ix_sessions_status", "status"),
         Index("ix_sessions_owner_created", "owner_id", "created_at"),
         Index("ix_sessions_queue", "status", "resource_group", "priority", "created_at"),
+        # Heartbeats look for the sessions whose status changed since the previous one.
+        Index("ix_sessions_status_changed", "status_changed_at"),
+        # The list: one index per sort key yields a page in order (and its reverse).
+        *(Index(f"ix_sessions_{key}_created", column, "created_at") for key, column in (
+            ("name", "name"), ("status", "status"), ("type", "type"), ("image", "image"),
+            ("started", "started_at"), ("agent", "agent_id"), ("creator", "creator_id"))),
+        Index("ix_sessions_created", "created_at"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(64))

@@ -28,7 +28,7 @@ from berth.domain.status import SessionStatus, SessionType, StatusInfo
 from berth.manager.context import Manager, change_status
 from berth.manager.db.tables import KernelRow, SessionRow
 from berth.manager.events import Event
-from berth.manager.services.dispatch import dispatch_session, send_kernels
+from berth.manager.services.dispatch import dispatch_session, queue_send
 from berth.manager.services.termination import (
     begin_termination,
     destroy_session,
@@ -131,4 +131,4 @@ def run_later(m: Manager, actions: Iterable[Action], agent_address: str | None =
         elif isinstance(action, Redispatch):
             m.spawn(dispatch_session(m, action.session_id))
         elif isinstance(action, Resend):
-            m.spawn(send_kernels(m, action.session_id))
+            queue_send(m, [action.session_id])

@@ -3,18 +3,48 @@ against the kernels an agent actually has (events are fast; heartbeats repair lo
 
 Load, decide, apply: the rows become snapshots, :mod:`berth.domain.reconcile` decides, and each
 session's actions are applied in a savepoint of their own, so one session whose row breaks
-its step is ended as ``internal-error`` (:mod:`.isolation`) while the others are reconciled."""
+its step is ended as ``internal-error`` (:mod:`.isolation`) while the others are reconciled.
+
+A heartbeat lists every kernel of its agent, thousands of them on a big node, every few
+seconds. Its handling costs what changed, not what it lists (:class:`BeatMemory`): the
+manager remembers, per agent and in memory, each *settled* kernel's report (its session is
+RUNNING and every kernel of it here is reported running) and the images' digest. A beat
+reconciles only the sessions whose kernels' reports changed or disappeared, those whose
+status changed since the previous beat, and those not settled last time (a session starting,
+ending, or waiting out a grace); it rewrites the image table only when the images changed.
+The first beat after a manager start, and one every ``heartbeat_full_every`` seconds, is
+reconciled in full, so a restart never forgets a session and a hand-edited row is seen.
+Sessions are read first without locks; only those with something to write are locked, read
+again and decided again. Beats of one agent never run side by side: one that arrives while
+another is handled waits as "the newest" and is handled next (a late duplicate is dropped).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from berth.domain.reconcile import LIVE, Action, on_event, orphans, reconcile_session
-from berth.domain.status import AgentStatus
+from berth.domain.reconcile import (
+    AFTER_COMMIT,
+    LIVE,
+    Action,
+    KernelView,
+    RecordKernel,
+    SessionView,
+    on_event,
+    orphans,
+    reconcile_session,
+)
+from berth.domain.status import AgentStatus, SessionStatus, SessionType
 from berth.manager.context import Manager
 from berth.manager.db.engine import transaction
 from berth.manager.db.tables import (
@@ -27,10 +57,51 @@ from berth.manager.db.tables import (
 )
 from berth.manager.events import Event
 from berth.manager.services.actions import apply_to_session, kernel_views, run_later, session_view
-from berth.manager.services.isolation import TRANSIENT, fail_internal, fetch_each, graces_of
-from berth.rpc import Heartbeat, KernelEvent
+from berth.manager.services.isolation import TRANSIENT, fail_internal, graces_of
+from berth.rpc import Heartbeat, ImageInfo, KernelEvent, KernelReport, KernelState
 
 log = logging.getLogger(__name__)
+S = SessionStatus
+T = TypeVar("T")
+#: Ids per query (well under every driver's limit of bound parameters).
+CHUNK = 500
+#: How far before the previous beat a status change is looked for: a change stamped before
+#: that beat read the database may commit after it (PostgreSQL runs transactions side by side).
+CHANGE_MARGIN = timedelta(seconds=30)
+Fingerprint = tuple[Any, ...]
+
+
+@dataclass
+class BeatMemory:
+    """What the manager remembers of one agent's heartbeats, in memory only (after a restart
+    the first beat is reconciled in full)."""
+
+    #: Kernel id -> :func:`fingerprint` of its report, for kernels whose session is RUNNING
+    #: with every kernel on this agent reported running: nothing to do while it stays so.
+    settled: dict[str, Fingerprint] = field(default_factory=dict)
+    #: Live sessions seen last time that were not settled: looked at again on the next beat.
+    unsettled: set[str] = field(default_factory=set)
+    #: Digest of the images the last handled beat listed.
+    images: str | None = None
+    #: Database time when the last handled beat read the sessions; None: no beat handled.
+    since: datetime | None = None
+    #: Loop time of the last full reconciliation.
+    last_full: float = float("-inf")
+    #: The newest beat not handled yet (see :func:`handle_heartbeat`).
+    latest: Heartbeat | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def fingerprint(report: KernelReport) -> Fingerprint:
+    """What of a kernel report matters to the reconciliation, hashable and cheap to compare."""
+    ports = tuple((a.name, a.protocol, a.container_port, a.host_port) for a in report.app_ports)
+    return (report.session_id, report.state, report.container_id, report.exit_code,
+            report.oom_killed, ports)
+
+
+def images_digest(images: Iterable[ImageInfo]) -> str:
+    text = json.dumps([i.model_dump(mode="json") for i in images], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 async def _session_of_kernel(db: AsyncSession, kernel_id: str) -> str | None:
@@ -71,28 +142,39 @@ async def handle_event(m: Manager, event: KernelEvent) -> None:
     m.wake.set()
 
 
-async def _upsert_agent(db: AsyncSession, beat: Heartbeat) -> None:
+async def _upsert_agent(db: AsyncSession, beat: Heartbeat, images_changed: bool) -> bool:
+    """Register the agent (or refresh it) as ALIVE; rewrite the image table's view of its
+    images only when ``images_changed``. Returns whether the agent is new."""
     now = utcnow()
     if await db.get(ResourceGroupRow, beat.resource_group) is None:
         db.add(ResourceGroupRow(name=beat.resource_group))
         await db.flush()
     agent = await db.get(AgentRow, beat.agent_id)
+    new = agent is None
     if agent is None:
         agent = AgentRow(id=beat.agent_id, first_contact=now)
         db.add(agent)
     agent.address = beat.address
-    agent.resource_group = beat.resource_group
+    if new:  # afterwards the group is the admins' to set (PATCH /api/agents/{id})
+        agent.resource_group = beat.resource_group
     agent.capacity = beat.capacity
     agent.version = beat.version
     agent.info = beat.info
     agent.status = AgentStatus.ALIVE
     agent.last_heartbeat = now
+    if new or images_changed:
+        await _update_images(db, beat, now)
+    return new
+
+
+async def _update_images(db: AsyncSession, beat: Heartbeat, now: datetime) -> None:
     reported = {i.ref: i for i in beat.images}
     for image in (await db.scalars(select(ImageRow))).all():
         holders = [a for a in image.agents if a != beat.agent_id]
         if image.ref in reported:
             holders.append(beat.agent_id)
-        image.agents = sorted(holders)
+        if sorted(holders) != image.agents:
+            image.agents = sorted(holders)
     for ref, info in reported.items():
         row = await db.get(ImageRow, ref)
         if row is None:
@@ -106,60 +188,285 @@ async def _upsert_agent(db: AsyncSession, beat: Heartbeat) -> None:
         row.updated_at = now
 
 
-async def _live_kernels(db: AsyncSession, agent_id: str) -> list[tuple[str, str]]:
-    """(kernel id, session id) of the live sessions' kernels on the agent; plain columns,
-    so no row's other values can break this query."""
-    result = await db.execute(
-        select(KernelRow.id, KernelRow.session_id)
-        .join(SessionRow, SessionRow.id == KernelRow.session_id)
-        .where(KernelRow.agent_id == agent_id, SessionRow.status.in_(LIVE))
-        .order_by(KernelRow.session_id, KernelRow.cluster_idx)
-    )
-    return [(k, s) for k, s in result.all()]
+# --- which sessions a beat looks at ---------------------------------------------------------
+
+
+def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
+
+
+async def _pairs(db: AsyncSession, query: Any) -> dict[str, str]:
+    """kernel id -> session id, plain columns, so no row's other values can break this."""
+    return {k: s for k, s in (await db.execute(query)).all()}
+
+
+async def _live_kernels(db: AsyncSession, agent_id: str) -> dict[str, str]:
+    """Every kernel on the agent of a live session (a full reconciliation)."""
+    return await _pairs(db, select(KernelRow.id, KernelRow.session_id)
+                        .join(SessionRow, SessionRow.id == KernelRow.session_id)
+                        .where(KernelRow.agent_id == agent_id, SessionRow.status.in_(LIVE)))
+
+
+async def _kernels_of(db: AsyncSession, kernel_ids: Sequence[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for chunk in _chunks(kernel_ids):
+        found |= await _pairs(db, select(KernelRow.id, KernelRow.session_id)
+                              .where(KernelRow.id.in_(chunk)))
+    return found
+
+
+async def _changed_since(db: AsyncSession, agent_id: str, since: datetime) -> dict[str, str]:
+    """Kernels on the agent whose session's status changed since ``since`` (indexed)."""
+    return await _pairs(db, select(KernelRow.id, KernelRow.session_id)
+                        .join(SessionRow, SessionRow.id == KernelRow.session_id)
+                        .where(SessionRow.status_changed_at >= since,
+                               KernelRow.agent_id == agent_id))
+
+
+async def _unsettled(db: AsyncSession, agent_id: str, sessions: Sequence[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for chunk in _chunks(sessions):
+        found |= await _pairs(db, select(KernelRow.id, KernelRow.session_id)
+                              .where(KernelRow.session_id.in_(chunk),
+                                     KernelRow.agent_id == agent_id))
+    return found
+
+
+# --- reading the sessions: a snapshot, no locks ---------------------------------------------
+
+
+@dataclass
+class _Stored:
+    """One session as stored, with its kernels on the agent: (id, container id, app ports)."""
+
+    view: SessionView
+    kernels: list[tuple[str, str | None, list[Any]]]
+
+
+_SESSION_COLUMNS = (SessionRow.id, SessionRow.status, SessionRow.type,
+                    SessionRow.status_changed_at, SessionRow.started_at,
+                    SessionRow.timeout_seconds)
+# The kernel's status too: a value the ORM cannot read breaks the session like a load would.
+_KERNEL_COLUMNS = (KernelRow.id, KernelRow.container_id, KernelRow.app_ports, KernelRow.status)
+
+
+async def _stored(db: AsyncSession, agent_id: str, ids: Sequence[str],
+                  inflight: set[str]) -> list[_Stored]:
+    query = (select(*_SESSION_COLUMNS, *_KERNEL_COLUMNS)
+             .join(KernelRow, KernelRow.session_id == SessionRow.id)
+             .where(SessionRow.id.in_(ids), KernelRow.agent_id == agent_id)
+             .order_by(SessionRow.id, KernelRow.cluster_idx))
+    out: dict[str, _Stored] = {}
+    for sid, status, type_, changed, started, timeout, kid, cid, ports, _ in (
+            await db.execute(query)).all():
+        if sid not in out:
+            view = SessionView(
+                id=sid, status=S(status), type=SessionType(type_), status_changed_at=changed,
+                started_at=started, timeout_seconds=None if timeout is None else int(timeout),
+                dispatching=f"dispatch:{sid}" in inflight, destroying=f"destroy:{sid}" in inflight)
+            out[sid] = _Stored(view, [])
+        out[sid].kernels.append((kid, cid, list(ports or [])))
+    return list(out.values())
+
+
+async def _each(ids: Sequence[str], fetch: Callable[[Sequence[str]], Awaitable[list[T]]]
+                ) -> tuple[list[T], dict[str, Exception]]:
+    """``fetch`` by chunks; a chunk that raises is fetched one id at a time, so a failure is
+    pinned on the rows that cause it. :data:`TRANSIENT` errors propagate."""
+    fetched: list[T] = []
+    failed: dict[str, Exception] = {}
+    for chunk in _chunks(ids):
+        try:
+            fetched += await fetch(chunk)
+            continue
+        except TRANSIENT:
+            raise
+        except Exception:  # noqa: BLE001 - find the rows to blame below
+            pass
+        for one in chunk:
+            try:
+                fetched += await fetch([one])
+            except TRANSIENT:
+                raise
+            except Exception as e:
+                failed[one] = e
+    return fetched, failed
+
+
+def _effective(actions: list[Action], stored: dict[str, tuple[str | None, list[Any]]]
+               ) -> list[Action]:
+    """``actions`` without the records of what is stored already (no write for those)."""
+    out: list[Action] = []
+    for action in actions:
+        if isinstance(action, RecordKernel) and action.kernel_id in stored:
+            ports = [a.model_dump() for a in action.app_ports]
+            if stored[action.kernel_id] == (action.container_id, ports):
+                continue
+        out.append(action)
+    return out
+
+
+# --- one beat -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Pass:
+    agent_id: str
+    reports: dict[str, KernelReport]
+    now: datetime
+    events: list[Event] = field(default_factory=list)
+    later: list[Action] = field(default_factory=list)
+    failed: dict[str, Exception] = field(default_factory=dict)
+    #: Final status of every live session looked at, with its kernel ids on the agent.
+    seen: dict[str, tuple[SessionStatus, list[str]]] = field(default_factory=dict)
 
 
 async def _lock_sessions(db: AsyncSession, ids: Sequence[str]) -> list[SessionRow]:
     query = select(SessionRow).where(SessionRow.id.in_(ids)).order_by(SessionRow.id)
-    return list((await db.scalars(query.with_for_update())).all())
+    return list((await db.scalars(query.with_for_update(), execution_options={
+        "populate_existing": True})).all())
+
+
+async def _apply(m: Manager, db: AsyncSession, p: _Pass, ids: list[str]) -> None:
+    """Lock the sessions that have something to write, decide again on what is stored now,
+    and apply each in a savepoint of its own."""
+    graces = graces_of(m.settings)
+    rows, failed = await _each(ids, lambda chunk: _lock_sessions(db, chunk))
+    p.failed.update(failed)
+    for row in rows:
+        try:
+            async with db.begin_nested():
+                stored = {k.id: (k.container_id, list(k.app_ports or []))
+                          for k in row.kernels if k.agent_id == p.agent_id}
+                actions = reconcile_session(
+                    session_view(row, m.inflight), kernel_views(row, p.agent_id), p.reports,
+                    p.agent_id, p.now, graces)
+                applied = apply_to_session(db, row, _effective(actions, stored))
+            p.events += applied.events
+            p.later += applied.later
+            p.seen[row.id] = (row.status, list(stored))
+        except TRANSIENT:
+            raise
+        except Exception as e:
+            p.failed[row.id] = e
+
+
+async def _reconcile(m: Manager, db: AsyncSession, p: _Pass, ids: list[str]) -> None:
+    """Decide for each session on an unlocked snapshot; lock and apply only where something
+    is to be written."""
+    graces = graces_of(m.settings)
+    snapshot, p.failed = await _each(ids, lambda chunk: _stored(db, p.agent_id, chunk,
+                                                                 m.inflight))
+    to_write: list[str] = []
+    for s in snapshot:
+        if s.view.status not in LIVE:
+            continue
+        try:
+            kernels = [KernelView(id=k, session_id=s.view.id, has_app_ports=bool(ports))
+                       for k, _, ports in s.kernels]
+            stored = {k: (cid, ports) for k, cid, ports in s.kernels}
+            actions = _effective(reconcile_session(s.view, kernels, p.reports, p.agent_id,
+                                                   p.now, graces), stored)
+        except Exception as e:
+            p.failed[s.view.id] = e
+            continue
+        if any(not isinstance(a, AFTER_COMMIT) for a in actions):
+            to_write.append(s.view.id)
+        else:
+            p.later += actions
+            p.seen[s.view.id] = (s.view.status, [k for k, _, _ in s.kernels])
+    await _apply(m, db, p, to_write)
+
+
+def _settled(p: _Pass, kernels: list[str], status: SessionStatus) -> bool:
+    if status is not S.RUNNING or not kernels:
+        return False
+    return all((r := p.reports.get(k)) is not None and r.state is KernelState.RUNNING
+               for k in kernels)
+
+
+def _remember(mem: BeatMemory, p: _Pass, looked_at: set[str], full: bool,
+              prints: dict[str, Fingerprint]) -> None:
+    """Update the memory after the pass committed: ``looked_at`` are the kernels whose
+    remembered state this pass replaced."""
+    if full:
+        mem.settled.clear()
+        mem.unsettled.clear()
+    for k in looked_at:
+        mem.settled.pop(k, None)
+    for session_id, (status, kernels) in p.seen.items():
+        for k in kernels:
+            mem.settled.pop(k, None)
+        if _settled(p, kernels, status):
+            mem.unsettled.discard(session_id)
+            for k in kernels:
+                mem.settled[k] = prints[k]
+        elif status in LIVE:
+            mem.unsettled.add(session_id)
+        else:
+            mem.unsettled.discard(session_id)
+    for session_id in p.failed:
+        mem.unsettled.discard(session_id)
+
+
+async def _handle(m: Manager, mem: BeatMemory, beat: Heartbeat) -> None:
+    reports = {k.kernel_id: k for k in beat.kernels}
+    prints = {k: fingerprint(r) for k, r in reports.items()}
+    images = images_digest(beat.images)
+    clock = asyncio.get_running_loop().time()
+    full = mem.since is None or clock - mem.last_full >= m.settings.heartbeat_full_every
+    async with transaction(m.db) as db:
+        was_new = await _upsert_agent(db, beat, images != mem.images)
+        # After the first statement (SQLite's write lock): history never goes back in time,
+        # and a change committed before this beat read the sessions is stamped before this.
+        now = utcnow()
+        p = _Pass(beat.agent_id, reports, now)
+        if full:
+            pairs = await _live_kernels(db, beat.agent_id)
+            changed = set(reports)
+        else:
+            assert mem.since is not None
+            changed = {k for k, f in prints.items() if mem.settled.get(k) != f}
+            changed |= mem.settled.keys() - reports.keys()
+            pairs = await _kernels_of(db, sorted(changed))
+            pairs |= await _changed_since(db, beat.agent_id, mem.since - CHANGE_MARGIN)
+            pairs |= await _unsettled(db, beat.agent_id, sorted(mem.unsettled))
+        await _reconcile(m, db, p, sorted(set(pairs.values())))
+        for session_id, error in p.failed.items():
+            where = f"heartbeat of agent {beat.agent_id}"
+            if (event := await fail_internal(db, session_id, where, error, now)) is not None:
+                p.events.append(event)
+        known = {k for status, kernels in p.seen.values() if status in LIVE for k in kernels}
+        unreadable = {k for k, s in pairs.items() if s in p.failed}
+        looked_at = changed | set(pairs)
+        p.later += orphans([reports[k] for k in sorted(looked_at) if k in reports], known,
+                           unreadable)
+    _remember(mem, p, looked_at, full, prints)
+    mem.images = images
+    mem.since = now
+    if full:
+        mem.last_full = clock
+    await m.publish(p.events)
+    run_later(m, p.later, beat.address)
+    if was_new or p.events or p.later:
+        m.wake.set()
 
 
 async def handle_heartbeat(m: Manager, beat: Heartbeat) -> None:
-    """Register the agent and reconcile its sessions with the kernels it reports. A session
-    whose row cannot be read or reconciled is ended as ``internal-error``; the others are
-    reconciled in the same pass, and its kernel is not taken for an orphan this time."""
-    graces = graces_of(m.settings)
-    reports = {k.kernel_id: k for k in beat.kernels}
-    events: list[Event] = []
-    later: list[Action] = []
-    async with transaction(m.db) as db:
-        was_new = await db.get(AgentRow, beat.agent_id) is None
-        await _upsert_agent(db, beat)
-        pairs = await _live_kernels(db, beat.agent_id)
-        ids = sorted({s for _, s in pairs})
-        rows, failed = await fetch_each(ids, lambda chunk: _lock_sessions(db, chunk))
-        now = utcnow()  # after the rows are locked: history never goes back in time
-        for row in rows:
-            try:
-                async with db.begin_nested():
-                    view = session_view(row, m.inflight)
-                    kernels = kernel_views(row, beat.agent_id)
-                    actions = reconcile_session(
-                        view, kernels, reports, beat.agent_id, now, graces
-                    )
-                    applied = apply_to_session(db, row, actions)
-                events += applied.events
-                later += applied.later
-            except TRANSIENT:
-                raise
-            except Exception as e:
-                failed[row.id] = e
-        for session_id, error in failed.items():
-            where = f"heartbeat of agent {beat.agent_id}"
-            if (event := await fail_internal(db, session_id, where, error, now)) is not None:
-                events.append(event)
-        unreadable = {k for k, s in pairs if s in failed}
-        later += orphans(beat.kernels, {k for k, _ in pairs}, unreadable)
-    await m.publish(events)
-    run_later(m, later, beat.address)
-    if was_new or events or later:
-        m.wake.set()
+    """Register the agent and reconcile its sessions with the kernels it reports (see the
+    module docstring for what a beat looks at). A session whose row cannot be read or
+    reconciled is ended as ``internal-error``; the others are reconciled in the same pass,
+    and its kernel is not taken for an orphan this time.
+
+    Beats of one agent are handled one at a time: while one is handled, a newer one is kept
+    and handled next (this call then returns at once), so a slow pass never piles up work.
+    """
+    mem = m.beats.setdefault(beat.agent_id, BeatMemory())
+    mem.latest = beat
+    if mem.lock.locked():
+        return
+    async with mem.lock:
+        while (latest := mem.latest) is not None:
+            mem.latest = None
+            await _handle(m, mem, latest)

@@ -461,8 +461,7 @@ async def schedule_once(m: Manager) -> None:
             if (event := await fail_internal(db, session_id, "scheduler", error, now)) is not None:
                 events.append(event)
     await m.publish(events)
-    for session_id in placed:
-        m.spawn(send_kernels(m, session_id))
+    queue_send(m, placed)
     if stale:
         m.wake.set()  # the sessions of a stale plan are tried again at once
 
@@ -563,6 +562,12 @@ async def dispatch_session(m: Manager, session_id: str) -> None:
         event = change_status(db, row, S.PREPARING, StatusInfo.PREPARING)
     await m.publish([event])
     await send_kernels(m, session_id)
+
+
+def queue_send(m: Manager, session_ids: Sequence[str]) -> None:
+    """:func:`send_kernels` for each session, through the manager's bounded send queue
+    (:meth:`Manager.send_later`): a burst of placements opens no task per session."""
+    m.send_later(session_ids, lambda session_id: _send(m, session_id))
 
 
 async def send_kernels(m: Manager, session_id: str) -> None:

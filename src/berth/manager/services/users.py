@@ -7,7 +7,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,7 +26,7 @@ from berth.manager.auth import (
     split_token,
     verify_password,
 )
-from berth.manager.db.engine import transaction
+from berth.manager.db.engine import reading, transaction
 from berth.manager.db.tables import (
     ApiKeyRow,
     LoginRow,
@@ -152,16 +152,18 @@ async def actor_for_login(maker: async_sessionmaker[AsyncSession], cookie: str) 
     if parts is None:
         return None
     now = utcnow()
-    async with transaction(maker) as db:
+    async with reading(maker) as db:  # every request: never wait for SQLite's write lock
         row = await db.get(LoginRow, parts[0])
         if row is None or not login_usable(row, parts[1], now):
             return None
         user = await db.get(UserRow, row.user_id)
         if user is None or not user.is_active:
             return None
-        if due_for_touch(row.last_used_at, now):
-            row.last_used_at = now
-        return Actor(id=user.id, email=user.email, role=Role(user.role), login_id=row.id)
+    if due_for_touch(row.last_used_at, now):
+        async with transaction(maker) as db:
+            await db.execute(update(LoginRow).where(LoginRow.id == row.id)
+                             .values(last_used_at=now))
+    return Actor(id=user.id, email=user.email, role=Role(user.role), login_id=row.id)
 
 
 async def list_logins(maker: async_sessionmaker[AsyncSession], actor: Actor) -> list[LoginRow]:
@@ -209,17 +211,19 @@ async def actor_for_token(maker: async_sessionmaker[AsyncSession], token: str) -
     parts = split_token(token)
     if parts is None:
         return None
-    async with transaction(maker) as db:
+    async with reading(maker) as db:  # every request: never wait for SQLite's write lock
         key = await db.get(ApiKeyRow, parts[0])
         if key is None or not secret_matches(key, parts[1]):
             return None
         user = await db.get(UserRow, key.user_id)
         if user is None or not user.is_active:
             return None
-        now = utcnow()
-        if due_for_touch(key.last_used_at, now):
-            key.last_used_at = now
-        return Actor(id=user.id, email=user.email, role=Role(user.role), access_key=key.access_key)
+    now = utcnow()
+    if due_for_touch(key.last_used_at, now):
+        async with transaction(maker) as db:
+            await db.execute(update(ApiKeyRow).where(ApiKeyRow.access_key == key.access_key)
+                             .values(last_used_at=now))
+    return Actor(id=user.id, email=user.email, role=Role(user.role), access_key=key.access_key)
 
 
 def check_password_rules(password: str) -> None:

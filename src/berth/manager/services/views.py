@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth.domain import slots as sl
 from berth.domain.status import ENDED, AgentStatus, SessionStatus
 from berth.manager.context import Manager
+from berth.manager.db.engine import reading
 from berth.manager.db.tables import AgentRow, ProjectRow, SessionRow, UserRow
 from berth.manager.schemas import KernelOut, SessionOut
 
@@ -26,7 +27,7 @@ def agent_status(row: SessionRow, agents: dict[str, AgentStatus]) -> AgentStatus
 async def sessions_out(m: Manager, rows: list[SessionRow]) -> list[SessionOut]:
     """Schemas for ``rows`` (in order), with owner emails and project names looked up in one
     go each. The caller has already checked that the rows may be seen."""
-    async with m.db() as db:
+    async with reading(m.db) as db:  # never waits for SQLite's write lock
         users = await _lookup(db, UserRow.id, UserRow.email, {r.owner_id for r in rows})
         projects = await _lookup(db, ProjectRow.id, ProjectRow.name,
                                  {r.project_id for r in rows})

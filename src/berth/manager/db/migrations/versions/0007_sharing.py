@@ -17,6 +17,18 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 GLOBAL_PRESET = sa.text("resource_group IS NULL")
+#: Heartbeats (status changes since the last beat) and every sort key of the session list.
+SESSION_INDEXES = {
+    "ix_sessions_status_changed": ["status_changed_at"],
+    "ix_sessions_name_created": ["name", "created_at"],
+    "ix_sessions_status_created": ["status", "created_at"],
+    "ix_sessions_type_created": ["type", "created_at"],
+    "ix_sessions_image_created": ["image", "created_at"],
+    "ix_sessions_started_created": ["started_at", "created_at"],
+    "ix_sessions_agent_created": ["agent_id", "created_at"],
+    "ix_sessions_creator_created": ["creator_id", "created_at"],
+    "ix_sessions_created": ["created_at"],
+}
 
 
 def upgrade() -> None:
@@ -103,10 +115,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("cluster_secret", sa.Text(), nullable=True))
         batch_op.create_index("ix_sessions_queue",
                               ["status", "resource_group", "priority", "created_at"])
+        for name, columns in SESSION_INDEXES.items():
+            batch_op.create_index(name, columns)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("sessions", schema=None) as batch_op:
+        for name in SESSION_INDEXES:
+            batch_op.drop_index(name)
         batch_op.drop_index("ix_sessions_queue")
         batch_op.drop_column("cluster_secret")
         batch_op.drop_column("priority")
