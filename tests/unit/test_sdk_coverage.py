@@ -73,6 +73,20 @@ CALLS: dict[str, tuple[tuple[Any, ...], str]] = {
     "create_user": (("a@example.com", "pw"), "POST /api/users"),
     "me": ((), "GET /api/users/me"),
     "health": ((), "GET /api/health"),
+    "get_project": (("p 1",), "GET /api/projects/p%201"),
+    "update_project": (("p1",), "PATCH /api/projects/p1"),
+    "remove_project_member": (("p1", "u1"), "DELETE /api/projects/p1/members/u1"),
+    "add_project_member": (("p1", "a@example.com"), "POST /api/projects/p1/members"),
+    "update_resource_group": (("g1",), "PATCH /api/resource-groups/g1"),
+    "list_presets": (("g1",), "GET /api/resource-presets?resource_group=g1"),
+    "create_preset": (("s", {"cpu": 1, "mem": "1g"}), "POST /api/resource-presets"),
+    "delete_preset": (("x1",), "DELETE /api/resource-presets/x1"),
+    "update_policy": (("small",), "PATCH /api/resource-policies/small"),
+    "check_resources": (("g1", "p1"),
+                        "GET /api/resource-check?resource_group=g1&project=p1"),
+    "lookup_user": (("a@example.com",), "GET /api/users/lookup?email=a%40example.com"),
+    "update_user": (("u1",), "PATCH /api/users/u1"),
+    "update_agent": (("a1", False), "PATCH /api/agents/a1"),
 }
 
 
