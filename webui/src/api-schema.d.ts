@@ -369,7 +369,9 @@ export interface paths {
         /**
          * Open App
          * @description Start the app in the kernel if needed and serve it through the app proxy. The answer's
-         *     ``url`` works once: it gives the browser that follows it a permit for this app.
+         *     ``url`` works once: it gives the browser that follows it a permit for this app. In a
+         *     cluster session ``kernel`` (hostname such as sub1, or id) opens it in another kernel than
+         *     main1; that route is the app ``NAME@HOSTNAME``.
          */
         post: operations["open_app_api_sessions__ref__apps__name__open_post"];
         delete?: never;
@@ -3487,7 +3489,10 @@ export interface operations {
     };
     open_app_api_sessions__ref__apps__name__open_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A kernel of a cluster session: its hostname (main1, sub1, ...) or id; default: the main kernel. */
+                kernel?: string | null;
+            };
             header?: never;
             path: {
                 ref: string;
@@ -3551,7 +3556,10 @@ export interface operations {
     };
     close_app_api_sessions__ref__apps__name__delete: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A kernel of a cluster session: its hostname (main1, sub1, ...) or id; default: the main kernel. */
+                kernel?: string | null;
+            };
             header?: never;
             path: {
                 ref: string;
