@@ -183,3 +183,32 @@ def test_cluster_requests_that_cannot_run_are_refused(berth: Cluster) -> None:
         "cluster_mode": "multi-node clusters are not supported yet; use single-node"}
     errors = refusal(cluster_size=5, resources=SMALL)  # 5 x 1 core; the agent has 4
     assert errors["cluster_size"].startswith("5 kernels need 5 cores (cpu) on one agent")
+
+
+async def _networks_of_backend() -> tuple[int, int]:
+    """Concurrent creates make one network; a sweep removes it once no container uses it."""
+    import secrets
+
+    import aiodocker
+
+    from berth.agent.backends.docker import DockerBackend
+
+    agent_id = f"test-net-{secrets.token_hex(4)}"
+    backend = DockerBackend(agent_id)
+    docker = aiodocker.Docker()
+    label = {"label": [f"berth.agent-id={agent_id}"]}
+    try:
+        name = backend.network_name("s1")
+        await asyncio.gather(*(backend._ensure_network("s1", name) for _ in range(4)))
+        made = len(await docker.networks.list(filters=label))
+        await backend.sweep_networks()
+        return made, len(await docker.networks.list(filters=label))
+    finally:
+        for net in await docker.networks.list(filters=label):
+            await (await docker.networks.get(net["Id"])).delete()
+        await docker.close()
+        await backend.close()
+
+
+def test_session_network_is_made_once_and_swept_when_unused(docker_ready: None) -> None:
+    assert run_async(_networks_of_backend()) == (1, 0)

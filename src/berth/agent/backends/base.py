@@ -20,6 +20,8 @@ LABEL_OWNER = "berth.owner-id"
 LABEL_AGENT = "berth.agent-id"
 LABEL_SESSION_NAME = "berth.session-name"
 LABEL_APPS = "berth.kernel-apps"
+#: On the kernels of a cluster session: the session's network (removed after its last one).
+LABEL_NETWORK = "berth.network"
 #: Port of the sshd every kernel of a cluster runs for the others (the SSH app has its own).
 CLUSTER_SSH_PORT = 2222
 

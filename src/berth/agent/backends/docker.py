@@ -18,6 +18,7 @@ from berth.agent.backends.base import (
     LABEL_AGENT,
     LABEL_APPS,
     LABEL_KERNEL,
+    LABEL_NETWORK,
     LABEL_OWNER,
     LABEL_SESSION,
     LABEL_SESSION_NAME,
@@ -119,6 +120,7 @@ def container_config(
         config["HostConfig"]["CpusetCpus"] = cpuset
     if spec.cluster is not None:
         network = spec.cluster.network
+        config["Labels"][LABEL_NETWORK] = network
         config["HostConfig"]["NetworkMode"] = network
         config["NetworkingConfig"] = {
             "EndpointsConfig": {network: {"Aliases": [spec.cluster.hostname]}}}
@@ -298,7 +300,7 @@ class DockerBackend:
                     raise
                 labels = {}
             await self._remove(container)
-            if session_id := labels.get(LABEL_SESSION):
+            if labels.get(LABEL_NETWORK) and (session_id := labels.get(LABEL_SESSION)):
                 await self.release_network(session_id)
 
     # ---- cluster networks ----
