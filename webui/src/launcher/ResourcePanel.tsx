@@ -32,6 +32,9 @@ const SIZE_UNITS: { value: SizeUnit; label: string }[] = [
   { value: "g", label: "GiB" },
 ];
 
+/** Room at the ends for the marks' labels ("512 MiB"). */
+const SLIDER_STYLE = { marginInline: 28 };
+
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 /** Marks for a slider: its ends and, inside them, where what is remaining now runs out. */
@@ -42,9 +45,10 @@ export function sliderMarks(
   show: (n: number) => string,
   testId: string,
 ): SliderMarks {
+  const end = { whiteSpace: "nowrap" as const };
   const marks: SliderMarks = {
-    [min]: { label: <span data-testid={`${testId}-min`}>{show(min)}</span> },
-    [max]: { label: <span data-testid={`${testId}-max`}>{show(max)}</span> },
+    [min]: { style: end, label: <span data-testid={`${testId}-min`}>{show(min)}</span> },
+    [max]: { style: end, label: <span data-testid={`${testId}-max`}>{show(max)}</span> },
   };
   if (remaining !== null && remaining >= min && remaining < max) {
     marks[remaining] = {
@@ -112,12 +116,14 @@ export default function ResourcePanel({ form, setForm, errors, warnings, images,
     agentOptions.push({ value: form.agent, label: <span>{form.agent} (not available now)</span> });
   }
 
-  const remainingText = Object.entries(v.remaining)
-    .filter(([slot]) => slot === "cpu" || slot === "mem")
-    .map(
-      ([slot, r]) =>
-        `${slot === "cpu" ? formatCpu(String(round(r.amount))) : formatBytes(r.amount)} (${scopeName(r.scope, r.name)})`,
-    );
+  // "4 cores, 4 GiB (the resource group 'default')": the least left of each slot, by scope.
+  const byScope = new Map<string, string[]>();
+  for (const [slot, r] of Object.entries(v.remaining)) {
+    if (slot !== "cpu" && slot !== "mem") continue;
+    const where = scopeName(r.scope, r.name);
+    byScope.set(where, [...(byScope.get(where) ?? []), slot === "cpu" ? formatCpu(String(round(r.amount))) : formatBytes(r.amount)]);
+  }
+  const remainingText = [...byScope].map(([where, amounts]) => `${amounts.join(", ")} (${where})`);
 
   const half = narrow ? 24 : 12;
   return (
@@ -193,7 +199,7 @@ export default function ResourcePanel({ form, setForm, errors, warnings, images,
         {v.maxPerContainer.cpu !== undefined
           ? `Largest agent: ${formatCpu(String(v.maxPerContainer.cpu))}, ${formatBytes(v.maxPerContainer.mem)}. `
           : ""}
-        {remainingText.length ? `Remaining now: ${remainingText.join(", ")}. ` : ""}
+        {remainingText.length ? `Remaining now: ${remainingText.join("; ")}. ` : ""}
         {v.agents.length === 0
           ? "No agent of this group is alive: the session will wait until one is."
           : v.agents
@@ -207,9 +213,10 @@ export default function ResourcePanel({ form, setForm, errors, warnings, images,
 
       <Form.Item label="CPU (cores)" htmlFor="launch-cpu" {...f("resources.cpu")}>
         <Row gutter={12} align="middle">
-          <Col flex="auto">
+          <Col flex={narrow ? "1 1 100%" : "auto"}>
             <Slider
               aria-label="CPU slider"
+              style={SLIDER_STYLE}
               min={minCpu}
               max={cpuMax}
               step={0.5}
@@ -219,7 +226,7 @@ export default function ResourcePanel({ form, setForm, errors, warnings, images,
               tooltip={{ formatter: (n) => formatCpu(String(n)) }}
             />
           </Col>
-          <Col flex="120px">
+          <Col flex={narrow ? "1 1 100%" : "120px"}>
             <InputNumber
               id="launch-cpu"
               value={form.cpu}
@@ -233,9 +240,10 @@ export default function ResourcePanel({ form, setForm, errors, warnings, images,
       </Form.Item>
       <Form.Item label="Memory" htmlFor="launch-mem" {...f("resources.mem")}>
         <Row gutter={12} align="middle">
-          <Col flex="auto">
+          <Col flex={narrow ? "1 1 100%" : "auto"}>
             <Slider
               aria-label="Memory slider"
+              style={SLIDER_STYLE}
               min={round(minMem / GIB, 3)}
               max={memMaxGiB}
               step={0.125}
@@ -251,7 +259,7 @@ export default function ResourcePanel({ form, setForm, errors, warnings, images,
               tooltip={{ formatter: (n) => formatBytes((n ?? 0) * GIB) }}
             />
           </Col>
-          <Col flex="200px">
+          <Col flex={narrow ? "1 1 100%" : "200px"}>
             <Space.Compact style={{ width: "100%" }}>
               <InputNumber
                 id="launch-mem"
@@ -277,9 +285,10 @@ export default function ResourcePanel({ form, setForm, errors, warnings, images,
         {...f("resources.shmem", "Part of the memory (/dev/shm); auto: 64 MiB.")}
       >
         <Row gutter={12} align="middle">
-          <Col flex="auto">
+          <Col flex={narrow ? "1 1 100%" : "auto"}>
             <Slider
               aria-label="Shared memory slider"
+              style={SLIDER_STYLE}
               disabled={form.shmemAuto}
               min={0.0625}
               max={shmemMaxGiB}
@@ -290,7 +299,7 @@ export default function ResourcePanel({ form, setForm, errors, warnings, images,
               tooltip={{ formatter: (n) => formatBytes((n ?? 0) * GIB) }}
             />
           </Col>
-          <Col flex="290px">
+          <Col flex={narrow ? "1 1 100%" : "290px"}>
             <Space.Compact style={{ width: "100%" }}>
               <Select
                 aria-label="Shared memory mode"
