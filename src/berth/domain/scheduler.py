@@ -179,32 +179,54 @@ class _Agent:
     def has(self, image: str | None) -> bool:
         return image is None or self.images is None or image in self.images
 
+    @property
+    def spent(self) -> bool:
+        """Nothing left of some rank slot: only a request for none of it could fit."""
+        return any(self.free.get(s, ZERO) <= 0 for s in sl.RANK_SLOTS)
+
 
 class _Pool:
-    """A group's schedulable agents, with lists of rank keys per (image, accelerated)."""
+    """A group's schedulable agents, with lists of rank keys per (image, accelerated) of
+    the agents not spent (a spent agent has none left of some rank slot, so requests that
+    ask for some of every rank slot, the usual ones, never look at it)."""
 
     def __init__(self, agents: list[_Agent]) -> None:
         self.agents = {a.id: a for a in agents}
         self.lists: dict[tuple[str | None, bool], list[Key]] = {}
         self.member_of: dict[str, list[list[Key]]] = defaultdict(list)
         self.capacity = sl.total(a.capacity for a in agents)
+        self.image_counts: dict[str | None, int] = {}
 
     def ranked(self, image: str | None, accel: bool) -> list[Key]:
         found = self.lists.get((image, accel))
         if found is None:
-            found = sorted(a.key for a in self.agents.values() if a.accel == accel and a.has(image))
+            found = sorted(a.key for a in self.agents.values()
+                           if a.accel == accel and a.has(image) and not a.spent)
             self.lists[(image, accel)] = found
             for key in found:
                 self.member_of[str(key[-1])].append(found)
         return found
 
     def with_image(self, image: str | None) -> int:
-        return len(self.ranked(image, False)) + len(self.ranked(image, True))
+        if image not in self.image_counts:
+            self.image_counts[image] = sum(1 for a in self.agents.values() if a.has(image))
+        return self.image_counts[image]
 
     def find(self, need: tuple[tuple[str, Decimal], ...], image: str | None, accel: bool,
              pack: bool) -> _Agent | None:
-        first = dict(need).get(sl.RANK_SLOTS[0], ZERO) if sl.RANK_SLOTS else ZERO
-        for kind in ((True,) if accel else (False, True)):
+        asks = dict(need)
+        kinds = (True,) if accel else (False, True)
+        if not all(asks.get(s, ZERO) > 0 for s in sl.RANK_SLOTS):
+            # A request for none of some rank slot may fit on a spent agent: look at all.
+            for kind in kinds:
+                fitting = [a for a in self.agents.values()
+                           if a.accel == kind and a.has(image) and _fits(need, a.free)]
+                if fitting:
+                    choose = min if pack else max
+                    return choose(fitting, key=lambda a: a.key)
+            return None
+        first = asks.get(sl.RANK_SLOTS[0], ZERO) if sl.RANK_SLOTS else ZERO
+        for kind in kinds:
             ranked = self.ranked(image, kind)
             if pack:
                 for i in range(bisect_left(ranked, (first,)), len(ranked)):
@@ -225,9 +247,13 @@ class _Pool:
         old = agent.key
         agent.free = sl.sub(agent.free, need)
         agent.key = _rank(agent.free, agent.id)
+        spent = agent.spent
         for ranked in self.member_of.get(agent.id, []):
             del ranked[bisect_left(ranked, old)]
-            insort(ranked, agent.key)
+            if not spent:
+                insort(ranked, agent.key)
+        if spent:
+            self.member_of.pop(agent.id, None)
 
 
 # --- quotas ----------------------------------------------------------------------------------

@@ -328,6 +328,16 @@ def _cancel(db: AsyncSession, row: SessionRow, why: str, now: datetime) -> Event
     return change_status(db, row, S.CANCELLED, StatusInfo.PENDING_TIMEOUT, data, now)
 
 
+def _apply(db: AsyncSession, row: SessionRow, plan: Plan, now: datetime) -> list[Event]:
+    """What the plan says for ``row``: place it, cancel it or record why it waits."""
+    agent_id = plan.assignments.get(row.id)
+    if agent_id is not None:
+        return _place(db, row, agent_id, now)
+    if row.id in plan.cancelled:
+        return [_cancel(db, row, plan.cancelled[row.id], now)]
+    return [e for e in [_record_wait(db, row, plan, now)] if e]
+
+
 def _place(db: AsyncSession, row: SessionRow, agent_id: str, now: datetime) -> list[Event]:
     row.agent_id = agent_id
     for kernel in row.kernels:
@@ -402,6 +412,11 @@ async def _reject_stale(
     return stale
 
 
+class _BulkFailed(Exception):
+    """Writing the pass's changes at once failed for a reason of some row's (not of the
+    database): the pass is made again with each session in a savepoint of its own."""
+
+
 async def schedule_once(m: Manager) -> None:
     """One scheduler pass; spawns dispatch of every session it placed.
 
@@ -413,7 +428,18 @@ async def schedule_once(m: Manager) -> None:
     A PENDING session the pass cannot handle (its row cannot be read, its slots are not
     numbers, the scheduler or the placement raises for it) is ended as ERROR
     ``internal-error`` with ``status_data = {error, where: "scheduler"}``; the other sessions
-    are scheduled in the same pass."""
+    are scheduled in the same pass. The changes are written in one flush (batched
+    statements); should that fail for some row, the pass is rolled back and made again with
+    a savepoint per session, which pins the failure on that session."""
+    try:
+        await _schedule_pass(m, careful=False)
+    except _BulkFailed as e:
+        log.info("scheduler: one flush failed (%s); again a session at a time",
+                 describe(e.__cause__ or e))
+        await _schedule_pass(m, careful=True)
+
+
+async def _schedule_pass(m: Manager, careful: bool) -> None:
     events: list[Event] = []
     placed: list[str] = []
     stale: set[str] = set()
@@ -435,28 +461,36 @@ async def schedule_once(m: Manager) -> None:
         stale = await _reject_stale(db, plan, pending)
         order = {session_id: n for n, session_id in enumerate(ids)}
         for row in sorted(rows, key=lambda r: order[r.id]):
-            if row.id in failed or row.id in stale:
+            session_id = row.id  # a failed savepoint expires the row: read it before
+            if session_id in failed or session_id in stale:
                 continue
-            agent_id = plan.assignments.get(row.id)
+            agent_id = plan.assignments.get(session_id)
             if (agent_id is None and row.id not in plan.cancelled
                     and not _needs_record(row, plan, now)):
                 continue  # nothing new to say: no write, no savepoint
             try:
-                async with db.begin_nested():
-                    if agent_id is not None:
-                        step = _place(db, row, agent_id, now)
-                    elif row.id in plan.cancelled:
-                        step = [_cancel(db, row, plan.cancelled[row.id], now)]
-                    else:
-                        step = [e for e in [_record_wait(db, row, plan, now)] if e]
+                if careful:
+                    async with db.begin_nested():
+                        step = _apply(db, row, plan, now)
+                else:
+                    step = _apply(db, row, plan, now)
             except TRANSIENT:
                 raise
             except Exception as e:
-                failed[row.id] = e
+                if not careful:
+                    raise _BulkFailed() from e
+                failed[session_id] = e
                 continue
             events += step
             if agent_id is not None:
-                placed.append(row.id)
+                placed.append(session_id)
+        if not careful:
+            try:
+                await db.flush()
+            except TRANSIENT:
+                raise
+            except Exception as e:
+                raise _BulkFailed() from e
         for session_id, error in failed.items():
             if (event := await fail_internal(db, session_id, "scheduler", error, now)) is not None:
                 events.append(event)
