@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -183,6 +187,28 @@ def test_cluster_requests_that_cannot_run_are_refused(berth: Cluster) -> None:
         "cluster_mode": "multi-node clusters are not supported yet; use single-node"}
     errors = refusal(cluster_size=5, resources=SMALL)  # 5 x 1 core; the agent has 4
     assert errors["cluster_size"].startswith("5 kernels need 5 cores (cpu) on one agent")
+
+
+def berth_cli(c: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
+    token = c.admin.http.headers["Authorization"].split(" ", 1)[1]
+    env = {**os.environ, "BERTH_ENDPOINT": c.url, "BERTH_API_KEY": token, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "berth.cli.main", *args], env=env,
+                          capture_output=True, text=True, timeout=180)
+
+
+def test_cli_creates_a_cluster_and_shows_its_kernels(berth: Cluster) -> None:
+    r = berth_cli(berth, "session", "create", "-i", PYTHON_IMAGE, "-n", "cli-duo", "--cpu", "1",
+                  "--mem", "512m", "--cluster-size", "2")
+    assert r.returncode == 0 and "RUNNING" in r.stdout, r.stdout + r.stderr
+    info = berth_cli(berth, "session", "info", "cli-duo").stdout
+    assert "single-node, 2 kernels" in info
+    assert re.search(r"main1\s+main", info) and re.search(r"sub1\s+sub", info)
+    out = berth_cli(berth, "session", "logs", "cli-duo", "--kernel", "sub1").stdout
+    assert "cluster kernel sub1 (sub)" in out
+    r = berth_cli(berth, "session", "create", "-i", PYTHON_IMAGE, "--cluster-size", "2",
+                  "--cluster-mode", "multi-node")
+    assert r.returncode != 0 and "multi-node clusters are not supported yet" in r.stderr
+    assert berth_cli(berth, "session", "terminate", "cli-duo").returncode == 0
 
 
 async def _networks_of_backend() -> tuple[int, int]:
