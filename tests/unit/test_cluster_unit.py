@@ -8,7 +8,7 @@ import os
 import shutil
 import subprocess
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,9 +27,20 @@ from berth.domain.launch import (
     LaunchRequest,
     validate_launch,
 )
+from berth.domain.reconcile import (
+    Destroy,
+    EndSession,
+    Fail,
+    Graces,
+    KernelView,
+    RecordKernel,
+    SessionView,
+    reconcile_session,
+)
+from berth.domain.status import SessionStatus, SessionType, StatusInfo
 from berth.manager.db.tables import KernelRow, SessionRow
 from berth.manager.services.dispatch import kernel_spec
-from berth.rpc import ClusterSpec, CreateKernel
+from berth.rpc import ClusterSpec, CreateKernel, KernelReport, KernelState
 from berth.settings import AgentSettings, format_cpuset, parse_cpuset, parse_port_range
 
 GiB = 2**30
@@ -41,6 +52,7 @@ CTX = LaunchContext(
     taken_names=frozenset(), name_seed="cafe", now=datetime(2030, 6, 1, tzinfo=UTC),
 )
 REQ = LaunchRequest(image=IMAGE.ref)
+NOW = datetime(2030, 6, 1, tzinfo=UTC)
 
 
 def test_layout_names_main1_then_subs() -> None:
@@ -194,3 +206,44 @@ def test_agent_settings_check_the_cpuset_against_the_host(monkeypatch: pytest.Mo
     assert host_capacity(AgentSettings(cpuset="0-1", cpu=0.5, mem=GiB))["cpu"] == "0.5"
     assert agent_info(settings) == {"port_range": "30000-30099", "cpuset": "1",
                                     "backend": "docker"}
+
+
+# --- the reconciliation of a session of several kernels ---------------------------------
+
+def _view(status: SessionStatus) -> SessionView:
+    return SessionView(id="s", status=status, type=SessionType.BATCH,
+                       status_changed_at=NOW - timedelta(seconds=60))
+
+
+KERNELS = [KernelView("k1", "s"), KernelView("k2", "s"), KernelView("k3", "s")]
+
+
+def _report(kernel_id: str, state: KernelState, code: int | None = None) -> KernelReport:
+    return KernelReport(kernel_id=kernel_id, session_id="s", state=state,
+                        container_id=f"c-{kernel_id}", exit_code=code)
+
+
+def test_one_exited_kernel_of_three_ends_the_whole_session() -> None:
+    reports = {"k1": _report("k1", KernelState.RUNNING),
+               "k2": _report("k2", KernelState.EXITED, 137),
+               "k3": _report("k3", KernelState.RUNNING)}
+    actions = reconcile_session(_view(SessionStatus.RUNNING), KERNELS, reports, "a", NOW,
+                                Graces())
+    ends = [a for a in actions if isinstance(a, EndSession)]
+    assert len(ends) == 1 and ends[0].exit_code == 137
+    assert ends[0].final_info == StatusInfo.TASK_FAILED
+    assert Destroy("s") in actions  # every kernel of the session
+
+
+def test_a_kernel_of_three_missing_past_the_grace_fails_the_session() -> None:
+    reports = {"k1": _report("k1", KernelState.RUNNING), "k3": _report("k3", KernelState.RUNNING)}
+    actions = reconcile_session(_view(SessionStatus.RUNNING), KERNELS, reports, "a", NOW,
+                                Graces())
+    assert [a for a in actions if isinstance(a, Fail)][0].info == StatusInfo.KERNEL_LOST
+
+
+def test_started_kernels_are_each_recorded() -> None:
+    reports = {k.id: _report(k.id, KernelState.RUNNING) for k in KERNELS}
+    actions = reconcile_session(_view(SessionStatus.CREATING), KERNELS, reports, "a", NOW,
+                                Graces())
+    assert [a.kernel_id for a in actions if isinstance(a, RecordKernel)] == ["k1", "k2", "k3"]
