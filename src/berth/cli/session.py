@@ -160,8 +160,9 @@ def wait_with_progress(
         while True:
             s = berth.get_session(session_id)
             extra = s["status_data"].get("scheduler", {}).get("message", "")
+            place = f" #{s['queue_position']} in the queue" if s.get("queue_position") else ""
             status.update(
-                f"{s['name']}: {s['status']} ({s['status_info']})"
+                f"{s['name']}: {s['status']} ({s['status_info']}){place}"
                 + (f" - {extra}" if extra and s["status"] == "PENDING" else "")
             )
             if s["status"] in until or s["status"] in ENDED:
