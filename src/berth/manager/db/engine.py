@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import await_only
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -38,21 +40,68 @@ def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -
 READ_ONLY = "berth_read_only"
 
 
-def _sqlite_begin(conn: Connection) -> None:
-    # Every transaction takes SQLite's write lock at its start, so a read-then-write cannot
-    # act on a row another transaction changed meanwhile (PostgreSQL uses FOR UPDATE).
-    # A reader (WAL) needs no lock at all: it must not queue behind the writers.
-    if conn.get_execution_options().get(READ_ONLY):
-        conn.exec_driver_sql("BEGIN")
-    else:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+#: Longest wait of a writer for its turn (as SQLite's busy timeout above).
+WRITER_WAIT = 10.0
+
+
+class _Writers:
+    """SQLite has one writer at a time, and its busy handler lets waiting writers poll with
+    growing sleeps, so under load one can starve past the busy timeout ("database is
+    locked") while others keep getting in. The writers of this process queue here instead,
+    first come first served, and only the one whose turn it is asks SQLite for its lock (the
+    busy timeout still covers other processes). The turn ends when the transaction does, or
+    at the latest when its connection goes back to the pool."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.holder: object | None = None
+
+    async def _acquire(self) -> None:
+        try:
+            async with asyncio.timeout(WRITER_WAIT):
+                await self.lock.acquire()
+        except TimeoutError:
+            raise sqlite3.OperationalError(
+                f"database is locked (no turn to write within {WRITER_WAIT:g} s)") from None
+
+    def begin(self, conn: Connection) -> None:
+        # Every transaction takes SQLite's write lock at its start, so a read-then-write
+        # cannot act on a row another transaction changed meanwhile (PostgreSQL uses FOR
+        # UPDATE). A reader (WAL) needs no lock at all: it must not queue behind writers.
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+            return
+        dbapi = conn.connection.dbapi_connection
+        await_only(self._acquire())
+        self.holder = dbapi
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self.release(dbapi)
+            raise
+
+    def release(self, dbapi: object) -> None:
+        if self.holder is not None and self.holder is dbapi:
+            self.holder = None
+            self.lock.release()
+
+    def end(self, conn: Connection) -> None:
+        self.release(conn.connection.dbapi_connection)
+
+    def checkin(self, dbapi: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        self.release(dbapi)
 
 
 def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url)
+        writers = _Writers()
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        event.listen(engine.sync_engine, "begin", writers.begin)
+        event.listen(engine.sync_engine, "commit", writers.end)
+        event.listen(engine.sync_engine, "rollback", writers.end)
+        event.listen(engine.sync_engine.pool, "checkin", writers.checkin)
+        event.listen(engine.sync_engine.pool, "close", writers.checkin)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 

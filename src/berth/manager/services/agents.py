@@ -46,7 +46,7 @@ from berth.domain.reconcile import (
 )
 from berth.domain.status import AgentStatus, SessionStatus, SessionType
 from berth.manager.context import Manager
-from berth.manager.db.engine import transaction
+from berth.manager.db.engine import reading, transaction
 from berth.manager.db.tables import (
     AgentRow,
     ImageRow,
@@ -114,10 +114,12 @@ async def handle_event(m: Manager, event: KernelEvent) -> None:
     session whose row breaks the step is ended as ``internal-error``."""
     events: list[Event] = []
     later: list[Action] = []
-    async with transaction(m.db) as db:
+    async with reading(m.db) as db:  # no write lock for what does not change
         session_id = await _session_of_kernel(db, event.kernel.kernel_id)
-        if session_id is None:
-            return
+        address = await db.scalar(select(AgentRow.address).where(AgentRow.id == event.agent_id))
+    if session_id is None:
+        return
+    async with transaction(m.db) as db:
         try:
             async with db.begin_nested():
                 row = await db.get(SessionRow, session_id, with_for_update=True)
@@ -136,7 +138,6 @@ async def handle_event(m: Manager, event: KernelEvent) -> None:
             where = f"{event.kind} event from agent {event.agent_id}"
             failed = await fail_internal(db, session_id, where, e, utcnow())
             events = [failed] if failed else []
-        address = await db.scalar(select(AgentRow.address).where(AgentRow.id == event.agent_id))
     await m.publish(events)
     run_later(m, later, address)
     m.wake.set()
@@ -352,9 +353,9 @@ async def _apply(m: Manager, db: AsyncSession, p: _Pass, ids: list[str]) -> None
             p.failed[row.id] = e
 
 
-async def _reconcile(m: Manager, db: AsyncSession, p: _Pass, ids: list[str]) -> None:
-    """Decide for each session on an unlocked snapshot; lock and apply only where something
-    is to be written."""
+async def _decide(m: Manager, db: AsyncSession, p: _Pass, ids: list[str]) -> list[str]:
+    """Decide for each session on an unlocked snapshot; returns the sessions that have
+    something to write (to lock and apply, see :func:`_apply`)."""
     graces = graces_of(m.settings)
     snapshot, p.failed = await _each(ids, lambda chunk: _stored(db, p.agent_id, chunk,
                                                                  m.inflight))
@@ -376,7 +377,7 @@ async def _reconcile(m: Manager, db: AsyncSession, p: _Pass, ids: list[str]) -> 
         else:
             p.later += actions
             p.seen[s.view.id] = (s.view.status, [k for k, _, _ in s.kernels])
-    await _apply(m, db, p, to_write)
+    return to_write
 
 
 def _settled(p: _Pass, kernels: list[str], status: SessionStatus) -> bool:
@@ -416,12 +417,11 @@ async def _handle(m: Manager, mem: BeatMemory, beat: Heartbeat) -> None:
     images = images_digest(beat.images)
     clock = asyncio.get_running_loop().time()
     full = mem.since is None or clock - mem.last_full >= m.settings.heartbeat_full_every
-    async with transaction(m.db) as db:
-        was_new = await _upsert_agent(db, beat, images != mem.images)
-        # After the first statement (SQLite's write lock): history never goes back in time,
-        # and a change committed before this beat read the sessions is stamped before this.
-        now = utcnow()
-        p = _Pass(beat.agent_id, reports, now)
+    # Read and decide without SQLite's write lock; lock and write only what must change
+    # (decided again there on what is stored then).
+    async with reading(m.db) as db:
+        read_at = utcnow()
+        p = _Pass(beat.agent_id, reports, read_at)
         if full:
             pairs = await _live_kernels(db, beat.agent_id)
             changed = set(reports)
@@ -432,25 +432,35 @@ async def _handle(m: Manager, mem: BeatMemory, beat: Heartbeat) -> None:
             pairs = await _kernels_of(db, sorted(changed))
             pairs |= await _changed_since(db, beat.agent_id, mem.since - CHANGE_MARGIN)
             pairs |= await _unsettled(db, beat.agent_id, sorted(mem.unsettled))
-        await _reconcile(m, db, p, sorted(set(pairs.values())))
+        to_write = await _decide(m, db, p, sorted(set(pairs.values())))
+    async with transaction(m.db) as db:
+        was_new = await _upsert_agent(db, beat, images != mem.images)
+        # After the first statement (SQLite's write lock): history never goes back in time.
+        p.now = now = utcnow()
+        await _apply(m, db, p, to_write)
         for session_id, error in p.failed.items():
             where = f"heartbeat of agent {beat.agent_id}"
             if (event := await fail_internal(db, session_id, where, error, now)) is not None:
                 p.events.append(event)
-        known = {k for status, kernels in p.seen.values() if status in LIVE for k in kernels}
-        unreadable = {k for k, s in pairs.items() if s in p.failed}
-        looked_at = changed | set(pairs)
-        p.later += orphans([reports[k] for k in sorted(looked_at) if k in reports], known,
-                           unreadable)
+    known = {k for status, kernels in p.seen.values() if status in LIVE for k in kernels}
+    unreadable = {k for k, s in pairs.items() if s in p.failed}
+    looked_at = changed | set(pairs)
+    p.later += orphans([reports[k] for k in sorted(looked_at) if k in reports], known,
+                       unreadable)
     _remember(mem, p, looked_at, full, prints)
     mem.images = images
-    mem.since = now
+    mem.since = read_at
     if full:
         mem.last_full = clock
     await m.publish(p.events)
     run_later(m, p.later, beat.address)
     if was_new or p.events or p.later:
         m.wake.set()
+    took = asyncio.get_running_loop().time() - clock
+    log.log(logging.INFO if full or took > 1 else logging.DEBUG,
+            "heartbeat of agent %s (%s): %d kernels, %d sessions looked at, %d changed "
+            "status, %.3f s", beat.agent_id, "full" if full else "changes", len(reports),
+            len(set(pairs.values())), len(p.events), took)
 
 
 async def handle_heartbeat(m: Manager, beat: Heartbeat) -> None:

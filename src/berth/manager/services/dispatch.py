@@ -31,7 +31,7 @@ from berth.domain.scheduler import (
 from berth.domain.status import OCCUPYING, AgentStatus, SessionStatus, SessionType, StatusInfo
 from berth.manager.agent_client import AgentUnreachable
 from berth.manager.context import Manager, change_status, status_event
-from berth.manager.db.engine import transaction
+from berth.manager.db.engine import reading, transaction
 from berth.manager.db.tables import (
     AgentRow,
     FolderRow,
@@ -619,7 +619,7 @@ async def send_kernels(m: Manager, session_id: str) -> None:
 
 
 async def _send(m: Manager, session_id: str) -> None:
-    async with m.db() as db:
+    async with reading(m.db) as db:  # takes no write lock (SQLite)
         row = await db.get(SessionRow, session_id)
         if row is None or row.status is not S.PREPARING:
             return

@@ -4,6 +4,7 @@ so before anything is written, and a create of N sessions is one transaction."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,7 +104,9 @@ async def _group_facts(db: AsyncSession, owner: UserRow | None, name: str) -> po
                           allowed_session_types=tuple(group.allowed_session_types or ()))
 
 
-async def _pending(db: AsyncSession, *where: Any) -> int:
+async def _pending(db: AsyncSession, policy: pol.PolicyLimits | None, *where: Any) -> int:
+    if policy is None or policy.max_pending_sessions is None:
+        return 0
     found = await db.scalar(select(func.count()).select_from(SessionRow).where(
         *where, SessionRow.status == S.PENDING))
     return int(found or 0)
@@ -111,14 +114,23 @@ async def _pending(db: AsyncSession, *where: Any) -> int:
 
 async def _scopes(db: AsyncSession, owner: UserRow, project: pol.ProjectFacts | RuleError
                   ) -> list[pol.ScopeFacts]:
-    """The owner's and the project's policies with their PENDING sessions now."""
-    scopes = [pol.ScopeFacts("user", await policies.policy_of(db, owner.resource_policy),
-                             await _pending(db, SessionRow.owner_id == owner.id))]
+    """The owner's and the project's policies with their PENDING sessions now (counted only
+    where a policy limits them: a count reads every session of the scope)."""
+    user = await policies.policy_of(db, owner.resource_policy)
+    scopes = [pol.ScopeFacts("user", user, await _pending(db, user, SessionRow.owner_id ==
+                                                          owner.id))]
     if isinstance(project, pol.ProjectFacts):
-        scopes.append(pol.ScopeFacts(
-            "project", await policies.policy_of(db, project.resource_policy),
-            await _pending(db, SessionRow.project_id == project.id)))
+        limits_ = await policies.policy_of(db, project.resource_policy)
+        scopes.append(pol.ScopeFacts("project", limits_, await _pending(
+            db, limits_, SessionRow.project_id == project.id)))
     return scopes
+
+
+def counts_pending(scopes: Sequence[pol.ScopeFacts]) -> bool:
+    """Whether a scope limits its pending sessions: then the check and the write must be in
+    one transaction (else concurrent creates could pass the limit together)."""
+    return any(s.policy is not None and s.policy.max_pending_sessions is not None
+               for s in scopes)
 
 
 def launch_request(req: SessionCreate) -> launch.LaunchRequest:
@@ -264,10 +276,16 @@ async def create_sessions(
         raise Forbidden("only admins may create sessions for another user (owner_email)")
     request = launch_request(req)
     events = []
+    # Read and check before taking SQLite's write lock (a burst of creates then holds it
+    # only to insert); a name taken meanwhile is caught by the unique index (409). Only
+    # pending limits need the count and the insert in one transaction: checked again there.
+    async with reading(m.db) as db:
+        context = await _launch_context(db, actor, request, req.mounts)
     try:
         async with transaction(m.db) as db:
-            plan = launch.validate_launch(request, await _launch_context(db, actor, request,
-                                                                           req.mounts))
+            if counts_pending(context.scopes):
+                context = await _launch_context(db, actor, request, req.mounts)
+            plan = launch.validate_launch(request, context)
             if isinstance(plan, list):
                 raise RuleErrors(plan)
             rows = _rows(plan, actor.id)

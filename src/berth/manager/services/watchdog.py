@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.domain.reconcile import (
@@ -31,7 +31,7 @@ from berth.domain.reconcile import (
 )
 from berth.domain.status import AgentStatus, SessionStatus, SessionType
 from berth.manager.context import Manager
-from berth.manager.db.engine import transaction
+from berth.manager.db.engine import reading, transaction
 from berth.manager.db.tables import AgentRow, SessionRow, utcnow
 from berth.manager.events import Event
 from berth.manager.services.actions import apply_to_session, run_later
@@ -88,70 +88,111 @@ class _Pass:
     events: list[Event] = field(default_factory=list)
     later: list[Action] = field(default_factory=list)
     failed: dict[str, Exception] = field(default_factory=dict)
+    #: Sessions with status changes to apply, as seen when decided.
+    changes: list[tuple[SessionView, list[Action]]] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+
+
+def _watched() -> Any:
+    """The sessions a pass looks at: every transitional one, and RUNNING batch sessions with
+    a timeout (the only RUNNING ones it may end), not the thousands that just run."""
+    return or_(
+        SessionRow.status.in_(WATCHED - {S.RUNNING}),
+        and_(SessionRow.status == S.RUNNING, SessionRow.type == SessionType.BATCH,
+             SessionRow.timeout_seconds.is_not(None)),
+    )
 
 
 async def _watch_sessions(m: Manager, db: AsyncSession, graces: Graces) -> _Pass:
-    ids = list(await db.scalars(select(SessionRow.id).where(SessionRow.status.in_(WATCHED))))
+    ids = list(await db.scalars(select(SessionRow.id).where(_watched())))
     found, failed = await fetch_each(ids, lambda chunk: _columns(db, chunk))
-    # Read after the rows (SQLite's write lock is taken by the first query): a change
-    # recorded here never predates one already committed.
     p = _Pass(utcnow(), failed=failed)
     for columns in found:
         session_id = columns[0]
         try:
             view = _view(columns, m.inflight)
             actions = watch_session(view, p.now, graces)
-            if any(not isinstance(a, AFTER_COMMIT) for a in actions):
-                async with db.begin_nested():
-                    p.events += await _apply(db, view, actions)
-            p.later += [a for a in actions if isinstance(a, AFTER_COMMIT)]
-        except TRANSIENT:
-            raise
         except Exception as e:
             p.failed[session_id] = e
+            continue
+        if any(not isinstance(a, AFTER_COMMIT) for a in actions):
+            p.changes.append((view, actions))
+        p.later += [a for a in actions if isinstance(a, AFTER_COMMIT)]
     return p
 
 
-async def _watch_agents(db: AsyncSession, now: datetime, graces: Graces) -> None:
-    agents = (await db.scalars(select(AgentRow).where(AgentRow.status == AgentStatus.ALIVE))).all()
-    views = [AgentView(a.id, alive=True, last_heartbeat=a.last_heartbeat) for a in agents]
-    lost = {a.agent_id: a for a in watch_agents(views, now, graces)}
-    for agent in agents:
-        if (action := lost.get(agent.id)) is not None:
-            agent.status = AgentStatus.LOST
-            log.warning("agent %s is silent since %s", agent.id, action.silent_since)
+async def _watch_agents(db: AsyncSession, now: datetime, graces: Graces) -> list[str]:
+    """The ALIVE agents silent for too long."""
+    found = (await db.execute(select(AgentRow.id, AgentRow.last_heartbeat)
+                              .where(AgentRow.status == AgentStatus.ALIVE))).all()
+    views = [AgentView(a, alive=True, last_heartbeat=at) for a, at in found]
+    lost = watch_agents(views, now, graces)
+    for action in lost:
+        log.warning("agent %s is silent since %s", action.agent_id, action.silent_since)
+    return [a.agent_id for a in lost]
+
+
+async def _write(m: Manager, p: _Pass, graces: Graces) -> None:
+    """Apply what the pass decided, each session in a savepoint of its own after reading
+    its row again (unchanged since, or the next pass decides again)."""
+    async with transaction(m.db) as db:
+        now = utcnow()  # after the write lock: history never goes back in time
+        for view, actions in p.changes:
+            try:
+                async with db.begin_nested():
+                    p.events += await _apply(db, view, actions)
+            except TRANSIENT:
+                raise
+            except Exception as e:
+                p.failed[view.id] = e
+        for session_id, error in p.failed.items():
+            event = await fail_internal(db, session_id, "watchdog", error, now)
+            if event is not None:
+                p.events.append(event)
+        for agent_id in p.lost:  # still silent now?
+            agent = await db.get(AgentRow, agent_id)
+            if agent is not None and agent.status is AgentStatus.ALIVE and watch_agents(
+                    [AgentView(agent.id, True, agent.last_heartbeat)], now, graces):
+                agent.status = AgentStatus.LOST
 
 
 async def watchdog_once(m: Manager) -> None:
     """One watchdog pass over every watched session and every alive agent. A session whose
-    row breaks its step is ended as ``internal-error``; the pass goes on with the rest."""
+    row breaks its step is ended as ``internal-error``; the pass goes on with the rest.
+    Reads without SQLite's write lock; writes (in one transaction) only when something is
+    to change."""
     graces = graces_of(m.settings)
-    async with transaction(m.db) as db:
+    async with reading(m.db) as db:
         p = await _watch_sessions(m, db, graces)
-        for session_id, error in p.failed.items():
-            event = await fail_internal(db, session_id, "watchdog", error, p.now)
-            if event is not None:
-                p.events.append(event)
-        await _watch_agents(db, p.now, graces)
+        p.lost = await _watch_agents(db, p.now, graces)
+    if p.changes or p.failed or p.lost:
+        await _write(m, p, graces)
     await m.publish(p.events)
     run_later(m, p.later)
 
 
 async def run_loops(m: Manager) -> None:
     """The manager's background loop: schedule on every wake-up (a create, a freed kernel)
-    or interval; repair at most once per interval, so it never delays a launch."""
+    or interval; repair at most once per interval, so it never delays a launch.
+
+    A burst of creates wakes it for each one: a pass then waits at least as long as the
+    previous one took, so the loop never holds the database (SQLite's write lock) more than
+    half of the time, and the creates and reports it waits for get their turns."""
     last_watchdog = 0.0
     loop = asyncio.get_running_loop()
     while True:
         m.wake.clear()
+        started = loop.time()
         steps = [schedule_once]
-        if loop.time() - last_watchdog >= m.settings.schedule_interval:
+        if started - last_watchdog >= m.settings.schedule_interval:
             steps.append(watchdog_once)
-            last_watchdog = loop.time()
+            last_watchdog = started
         for step in steps:
             try:
                 await step(m)
             except Exception:  # one bad pass must not stop the loop
                 log.exception("%s failed", step.__name__)
+        took = loop.time() - started
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(m.wake.wait(), timeout=m.settings.schedule_interval)
+            await asyncio.sleep(min(took, m.settings.schedule_interval))
