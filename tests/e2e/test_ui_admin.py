@@ -10,18 +10,18 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, ViewportSize, expect
 
 from berth.client.errors import ApiError
-from cluster import Cluster
+from cluster import Cluster, wait_status
 
 from .ui import login_as, make_account, modal, shot
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 GIB = 2**30
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 720}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 720}
 
 
 @pytest.fixture
@@ -89,6 +89,7 @@ def test_admin_creates_policy_project_and_group(page: Page, berth: Cluster,
     assert got["max_containers_per_session"] == 4
     assert got["idle_timeout"] == 1800
     assert got["max_pending_sessions"] is None and got["max_folders"] is None
+    expect(page.locator(".ant-message-notice")).to_have_count(0, timeout=10_000)
     page.set_viewport_size(PHONE)
     shot(page, "admin-policies-phone")
     page.set_viewport_size(DESKTOP)
@@ -120,7 +121,8 @@ def test_admin_creates_policy_project_and_group(page: Page, berth: Cluster,
     members.get_by_role("button", name="Add member").click()
     expect(members.locator(".ant-table-row").filter(has_text=member.email)).to_be_visible()
     members.get_by_role("button", name="Close").click()
-    expect(project_row.get_by_role("button", name=f"Members of {names['project']}")).to_have_text("1")
+    members_button = project_row.get_by_role("button", name=f"Members of {names['project']}")
+    expect(members_button).to_have_text("1")
     project = berth.admin.request("GET", f"/api/projects/{names['project']}")
     assert project["resource_policy"] == names["policy"]
     assert project["members_count"] == 1
@@ -145,6 +147,7 @@ def test_admin_creates_policy_project_and_group(page: Page, berth: Cluster,
     expect(group_row).to_contain_text(admin.email)
     expect(group_row).to_contain_text("10m")
     expect(table_row(page, "default")).to_contain_text("everyone")
+    expect(page.locator(".ant-message-notice")).to_have_count(0, timeout=10_000)
     shot(page, "admin-resource-groups")
     group = berth.admin.request("GET", f"/api/resource-groups/{names['group']}")
     assert group["scheduler"] == "drf"
@@ -160,11 +163,15 @@ def test_admin_creates_policy_project_and_group(page: Page, berth: Cluster,
 
 def test_admin_sees_agents_and_toggles_schedulable(page: Page, berth: Cluster) -> None:
     admin = make_account(berth, role="admin")
+    running = admin.client.create_session(image="berth/python:3.11",
+                                          resources={"cpu": 1, "mem": "1g"})[0]
+    wait_status(admin.client, running["id"], "RUNNING", 120)
     login_as(page, admin, "/admin/agents")
     agent_row = table_row(page, berth.agent_id)
     expect(agent_row).to_contain_text("ALIVE")
     expect(agent_row).to_contain_text("4 cores, 4 GiB")
-    expect(agent_row.get_by_test_id("usage-cpu")).to_contain_text("CPU")
+    expect(agent_row.get_by_test_id("usage-cpu")).to_contain_text("CPU 1 core / 4 cores")
+    expect(agent_row.get_by_test_id("usage-mem")).to_contain_text("Memory 1 GiB / 4 GiB")
     expect(agent_row).to_contain_text(re.compile(r"\d+s ago"))
     switch = agent_row.get_by_role("switch", name=f"Schedulable {berth.agent_id}")
     expect(switch).to_be_checked()

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from cluster import Cluster, wait_for, wait_status
 
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 PYTHON_IMAGE = "berth/python:3.11"
 GIB = 2**30
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @dataclass
@@ -207,3 +207,39 @@ def test_waiting_session_shows_its_queue_position(browser: Browser, berth: Clust
         shot(page, "sessions-queue-position")
     finally:
         context.close()
+
+
+def test_admin_launching_for_a_user_picks_their_project(page: Page, berth: Cluster,
+                                                        setup: Setup) -> None:
+    """After the owner's email is looked up, the Project select offers that user's projects
+    (and step 2 that user's resource groups); the session is theirs, in that project."""
+    admin = make_account(berth, role="admin")
+    name = f"for-{secrets.token_hex(2)}"
+    login_as(page, admin, "/launch")
+    page.get_by_label("Session name").fill(name)
+    page.get_by_label("Assign the owner").click()
+    page.get_by_label("Owner email").fill(setup.user.email)
+    expect(page.get_by_text(f"The projects of {setup.user.email}")).to_be_visible()
+    pick(page, "Project", re.compile(f"^{setup.project}$"))
+    next_step(page, "2. Environment & resources")
+    page.locator('.ant-select[aria-label="Resource group"]').click()
+    expect(page.locator(".ant-select-dropdown:visible .ant-select-item-option").filter(
+        has_text=re.compile("^default$"))).to_have_count(1)
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Skip to review").click()
+    card = page.get_by_test_id("confirm-card-1")
+    expect(card).to_contain_text(setup.user.email)
+    expect(card).to_contain_text(setup.project)
+    launch = page.get_by_test_id("launch-button")
+    expect(launch).to_be_enabled()
+    launch.click()
+    modal(page, "No storage folder is mounted").get_by_role("button", name="Start").click()
+    expect(page).to_have_url(re.compile(r"/sessions"))
+
+    def created() -> dict | None:  # type: ignore[type-arg]
+        items = setup.user.client.list_sessions(state="running", limit=50)["items"]
+        return next((s for s in items if s["name"] == name), None)
+
+    session = wait_for(created, 20, what=f"session {name}")
+    assert session["owner_email"] == setup.user.email
+    assert session["project"] == setup.project

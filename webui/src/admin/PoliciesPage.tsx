@@ -18,6 +18,7 @@ import {
   Table,
   Typography,
 } from "antd";
+import type { Breakpoint } from "antd";
 import { useEffect, useState } from "react";
 import { adminApi } from "./adminApi";
 import {
@@ -35,6 +36,8 @@ import {
 import type { Policy } from "./types";
 
 type Num = number | null;
+/** Columns a phone leaves out (Edit shows every limit). */
+const WIDE: Breakpoint[] = ["md"];
 interface Values {
   name: string;
   description: string;
@@ -163,15 +166,16 @@ export default function PoliciesPage() {
           { title: "CPU total", key: "cpu", render: (_, p) => slotText("cpu", p.total_slots.cpu) },
           { title: "Memory total", key: "mem", render: (_, p) => slotText("mem", p.total_slots.mem) },
           { title: "Concurrent", dataIndex: "max_concurrent_sessions", render: (v: Num) => limitText(v) },
-          { title: "Pending", dataIndex: "max_pending_sessions", render: (v: Num) => limitText(v) },
-          { title: "Containers / session", dataIndex: "max_containers_per_session", render: (v: Num) => limitText(v) },
-          { title: "Lifetime", dataIndex: "max_session_lifetime", render: (v: Num) => secondsText(v) },
-          { title: "Idle timeout", dataIndex: "idle_timeout", render: (v: Num) => secondsText(v) },
-          { title: "Folders", dataIndex: "max_folders", render: (v: Num) => limitText(v) },
-          { title: "Custom images", dataIndex: "max_customized_images", render: (v: Num) => limitText(v) },
+          { title: "Pending", responsive: WIDE, dataIndex: "max_pending_sessions", render: (v: Num) => limitText(v) },
+          { title: "Containers / session", responsive: WIDE, dataIndex: "max_containers_per_session", render: (v: Num) => limitText(v) },
+          { title: "Lifetime", responsive: WIDE, dataIndex: "max_session_lifetime", render: (v: Num) => secondsText(v) },
+          { title: "Idle timeout", responsive: WIDE, dataIndex: "idle_timeout", render: (v: Num) => secondsText(v) },
+          { title: "Folders", responsive: WIDE, dataIndex: "max_folders", render: (v: Num) => limitText(v) },
+          { title: "Custom images", responsive: WIDE, dataIndex: "max_customized_images", render: (v: Num) => limitText(v) },
           {
             title: "Used by",
             key: "used",
+            responsive: WIDE,
             render: (_, p) =>
               p.users === undefined ? "—" : `${p.users} user${p.users === 1 ? "" : "s"}, ${p.projects ?? 0} project${p.projects === 1 ? "" : "s"}`,
           },

@@ -44,9 +44,9 @@ export function sliderMarks(
   remaining: number | null,
   show: (n: number) => string,
   testId: string,
-): SliderMarks {
+): NonNullable<SliderMarks> {
   const end = { whiteSpace: "nowrap" as const };
-  const marks: SliderMarks = {
+  const marks: NonNullable<SliderMarks> = {
     [min]: { style: end, label: <span data-testid={`${testId}-min`}>{show(min)}</span> },
     [max]: { style: end, label: <span data-testid={`${testId}-max`}>{show(max)}</span> },
   };
