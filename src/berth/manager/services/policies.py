@@ -133,15 +133,18 @@ async def update_policy(m: Manager, actor: Actor, name: str, body: PolicyUpdate)
 async def delete_policy(m: Manager, actor: Actor, name: str) -> None:
     """Raises NotFound, or Conflict while users or projects have the policy."""
     require_admin(actor, "delete resource policies")
-    async with transaction(m.db) as db:
-        row = await db.get(ResourcePolicyRow, name, with_for_update=True)
-        if row is None:
-            raise NotFound(f"no resource policy '{name}'")
-        out = await _out(db, row)
-        if out.users or out.projects:
-            raise Conflict(f"resource policy '{name}' is in use by {out.users} users and "
-                           f"{out.projects} projects; give them another policy first")
-        await db.delete(row)
+    try:
+        async with transaction(m.db) as db:
+            row = await db.get(ResourcePolicyRow, name, with_for_update=True)
+            if row is None:
+                raise NotFound(f"no resource policy '{name}'")
+            out = await _out(db, row)
+            if out.users or out.projects:
+                raise Conflict(f"resource policy '{name}' is in use by {out.users} users and "
+                               f"{out.projects} projects; give them another policy first")
+            await db.delete(row)
+    except IntegrityError as e:  # a row referring to it was added meanwhile
+        raise Conflict(f"resource policy '{name}' came into use meanwhile; try again") from e
 
 
 async def update_user(m: Manager, actor: Actor, user_id: str, body: UserUpdate) -> UserRow:

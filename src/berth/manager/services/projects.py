@@ -152,27 +152,30 @@ async def delete_project(m: Manager, actor: Actor, ref: str) -> None:
     """Raises Conflict for the default project, or while the project has sessions (not
     ended, or ended: kept as history) or folders."""
     require_admin(actor, "delete projects")
-    async with transaction(m.db) as db:
-        row = await _find(db, actor, ref, lock=True)
-        if row.name == DEFAULT_PROJECT:
-            raise Conflict("the default project cannot be deleted")
-        active = await db.scalar(select(func.count()).select_from(SessionRow).where(
-            SessionRow.project_id == row.id, SessionRow.status.not_in(ENDED))) or 0
-        if active:
-            raise Conflict(f"project '{row.name}' has {active} sessions not yet ended")
-        folders = await db.scalar(select(func.count()).select_from(FolderRow).where(
-            FolderRow.owner_project_id == row.id)) or 0
-        if folders:
-            raise Conflict(f"project '{row.name}' owns {folders} folders (trash included)")
-        ended = await db.scalar(select(func.count()).select_from(SessionRow).where(
-            SessionRow.project_id == row.id)) or 0
-        if ended:
-            raise Conflict(f"project '{row.name}' has {ended} ended sessions in its history; "
-                           "deactivate it instead (is_active false)")
-        await db.execute(delete(ProjectMemberRow).where(ProjectMemberRow.project_id == row.id))
-        await db.execute(delete(ResourceGroupProjectRow)
-                         .where(ResourceGroupProjectRow.project_id == row.id))
-        await db.delete(row)
+    try:
+        async with transaction(m.db) as db:
+            row = await _find(db, actor, ref, lock=True)
+            if row.name == DEFAULT_PROJECT:
+                raise Conflict("the default project cannot be deleted")
+            active = await db.scalar(select(func.count()).select_from(SessionRow).where(
+                SessionRow.project_id == row.id, SessionRow.status.not_in(ENDED))) or 0
+            if active:
+                raise Conflict(f"project '{row.name}' has {active} sessions not yet ended")
+            folders = await db.scalar(select(func.count()).select_from(FolderRow).where(
+                FolderRow.owner_project_id == row.id)) or 0
+            if folders:
+                raise Conflict(f"project '{row.name}' owns {folders} folders (trash included)")
+            ended = await db.scalar(select(func.count()).select_from(SessionRow).where(
+                SessionRow.project_id == row.id)) or 0
+            if ended:
+                raise Conflict(f"project '{row.name}' has {ended} ended sessions in its history; "
+                               "deactivate it instead (is_active false)")
+            await db.execute(delete(ProjectMemberRow).where(ProjectMemberRow.project_id == row.id))
+            await db.execute(delete(ResourceGroupProjectRow)
+                             .where(ResourceGroupProjectRow.project_id == row.id))
+            await db.delete(row)
+    except IntegrityError as e:  # a row referring to it was added meanwhile
+        raise Conflict(f"project '{ref}' came into use meanwhile; try again") from e
 
 
 async def list_members(m: Manager, actor: Actor, ref: str) -> list[MemberOut]:

@@ -222,19 +222,22 @@ async def delete_group(m: Manager, actor: Actor, name: str) -> None:
     sessions have not ended. Its presets and access lists go with it; ended sessions keep
     its name."""
     require_admin(actor, "delete resource groups")
-    async with transaction(m.db) as db:
-        row = await _find(db, actor, name, lock=True)
-        if row.name == DEFAULT_GROUP:
-            raise Conflict("the default resource group cannot be deleted")
-        agents = await db.scalar(select(func.count()).select_from(AgentRow)
-                                 .where(AgentRow.resource_group == name)) or 0
-        if agents:
-            raise Conflict(f"resource group '{name}' has {agents} agents; move them first")
-        active = await db.scalar(select(func.count()).select_from(SessionRow).where(
-            SessionRow.resource_group == name, SessionRow.status.not_in(ENDED))) or 0
-        if active:
-            raise Conflict(f"resource group '{name}' has {active} sessions not yet ended")
-        await _set_access(db, name, [], [])
-        await db.execute(delete(ResourcePresetRow)
-                         .where(ResourcePresetRow.resource_group == name))
-        await db.delete(row)
+    try:
+        async with transaction(m.db) as db:
+            row = await _find(db, actor, name, lock=True)
+            if row.name == DEFAULT_GROUP:
+                raise Conflict("the default resource group cannot be deleted")
+            agents = await db.scalar(select(func.count()).select_from(AgentRow)
+                                     .where(AgentRow.resource_group == name)) or 0
+            if agents:
+                raise Conflict(f"resource group '{name}' has {agents} agents; move them first")
+            active = await db.scalar(select(func.count()).select_from(SessionRow).where(
+                SessionRow.resource_group == name, SessionRow.status.not_in(ENDED))) or 0
+            if active:
+                raise Conflict(f"resource group '{name}' has {active} sessions not yet ended")
+            await _set_access(db, name, [], [])
+            await db.execute(delete(ResourcePresetRow)
+                             .where(ResourcePresetRow.resource_group == name))
+            await db.delete(row)
+    except IntegrityError as e:  # a row referring to it was added meanwhile
+        raise Conflict(f"resource group '{name}' came into use meanwhile; try again") from e
