@@ -4,6 +4,7 @@ capacity and what is free now; admins take agents out of scheduling or move them
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from berth.domain import slots as sl
 from berth.domain.rules import RuleError, RuleErrors
@@ -14,7 +15,7 @@ from berth.manager.db.engine import transaction
 from berth.manager.db.tables import AgentRow, ImageRow, ResourceGroupRow
 from berth.manager.schemas import AgentOut
 from berth.manager.schemas_admin import AgentUpdate
-from berth.manager.services.errors import NotFound
+from berth.manager.services.errors import Conflict, NotFound
 from berth.manager.services.policies import require_admin
 from berth.manager.services.resource_check import free_of, occupied
 from berth.manager.services.resource_groups import visible_groups
@@ -62,18 +63,21 @@ async def update_agent(m: Manager, actor: Actor, agent_id: str, body: AgentUpdat
     """Admins: take an agent out of scheduling (its sessions keep running) or back, or move
     it to another resource group. Raises Forbidden, NotFound, RuleErrors (unknown group)."""
     require_admin(actor, "change agents")
-    async with transaction(m.db) as db:
-        row = await db.get(AgentRow, agent_id, with_for_update=True)
-        if row is None:
-            raise NotFound(f"no agent {agent_id}")
-        if body.resource_group is not None:
-            if await db.get(ResourceGroupRow, body.resource_group) is None:
-                raise RuleErrors([RuleError("resource_group",
-                                            f"no resource group '{body.resource_group}'")])
-            row.resource_group = body.resource_group
-        if body.schedulable is not None:
-            row.schedulable = body.schedulable
-        await db.flush()
-        out = _out(row, (await occupied(db, [row.id]))[row.id])
+    try:
+        async with transaction(m.db) as db:
+            row = await db.get(AgentRow, agent_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"no agent {agent_id}")
+            if body.resource_group is not None:
+                if await db.get(ResourceGroupRow, body.resource_group) is None:
+                    raise RuleErrors([RuleError("resource_group",
+                                                f"no resource group '{body.resource_group}'")])
+                row.resource_group = body.resource_group
+            if body.schedulable is not None:
+                row.schedulable = body.schedulable
+            await db.flush()
+            out = _out(row, (await occupied(db, [row.id]))[row.id])
+    except IntegrityError as e:  # the group was deleted meanwhile
+        raise Conflict(f"resource group '{body.resource_group}' was just deleted") from e
     m.wake.set()  # the scheduler may place sessions there now
     return out
