@@ -266,3 +266,17 @@ def test_resource_check_numbers(berth: Cluster, team: tuple[Client, str, str]) -
     finally:
         admin.delete_preset(small["id"])
         admin.delete_preset(big["id"])
+
+
+def test_queue_position_follows_priority(berth: Cluster) -> None:
+    from cluster import wait_for
+
+    batch = {"type": "batch", "startup_command": "true", "starts_at": later()}
+    [low] = berth.admin.create_session(image=PYTHON_IMAGE, priority=5, **batch)
+    [high] = berth.admin.create_session(image=PYTHON_IMAGE, priority=60, **batch)
+
+    def positions() -> tuple[int, int] | None:
+        a, b = (berth.admin.get_session(s["id"])["queue_position"] for s in (high, low))
+        return (a, b) if a and b else None
+
+    assert wait_for(positions, 30, what="queue positions") == (1, 2)
