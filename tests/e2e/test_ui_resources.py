@@ -116,6 +116,8 @@ def test_resource_step_preset_custom_warning_and_launch(page: Page, berth: Clust
     page.set_viewport_size({"width": 1280, "height": 1400})
     shot(page, "launcher-2-resources")
     page.set_viewport_size(PHONE)
+    # on a phone the sliders and their fields stack: nothing scrolls sideways
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.evaluate("document.querySelector('#launch-cpu').closest('.ant-form-item')"
                   ".scrollIntoView({block: 'center'})")
     shot(page, "launcher-2-resources-phone")

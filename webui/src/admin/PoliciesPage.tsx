@@ -8,6 +8,7 @@ import {
   Col,
   Divider,
   Form,
+  Grid,
   Input,
   InputNumber,
   Modal,
@@ -16,6 +17,7 @@ import {
   Select,
   Space,
   Table,
+  Tooltip,
   Typography,
 } from "antd";
 import type { Breakpoint } from "antd";
@@ -123,6 +125,7 @@ export default function PoliciesPage() {
   const list = useList(adminApi.policies);
   const [editing, setEditing] = useState<Policy | "new" | null>(null);
   const [giving, setGiving] = useState<Policy | null>(null);
+  const narrow = !Grid.useBreakpoint().md;
 
   const remove = async (p: Policy) => {
     try {
@@ -185,11 +188,16 @@ export default function PoliciesPage() {
             render: (_, p) => (
               <Space>
                 <Button size="small" icon={<EditOutlined />} onClick={() => setEditing(p)} aria-label={`Edit ${p.name}`}>
-                  Edit
+                  {narrow ? null : "Edit"}
                 </Button>
-                <Button size="small" icon={<UserSwitchOutlined />} onClick={() => setGiving(p)} aria-label={`Give ${p.name} to a user`}>
-                  Give to a user
-                </Button>
+                <Tooltip title="Give to a user">
+                  <Button
+                    size="small"
+                    icon={<UserSwitchOutlined />}
+                    onClick={() => setGiving(p)}
+                    aria-label={`Give ${p.name} to a user`}
+                  />
+                </Tooltip>
                 <Popconfirm
                   title={`Delete the policy ${p.name}?`}
                   description="Refused while users or projects have it."
