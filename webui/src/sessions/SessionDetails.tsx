@@ -5,6 +5,7 @@ import type { SessionDetail } from "../types";
 import { AgentCell } from "./AgentCell";
 import Elapsed from "./Elapsed";
 import OutcomeTag from "./OutcomeTag";
+import { queueInfo } from "./queue";
 import StatusTag from "./StatusTag";
 
 interface Props {
@@ -17,6 +18,7 @@ export default function SessionDetails({ session: s, onInfo }: Props) {
   const env = Object.entries(s.environ);
   // The folders mounted into the session, auto-mounted dot-folders included.
   const mounts = s.mounts ?? [];
+  const queue = queueInfo(s);
   return (
     <Descriptions
       bordered
@@ -38,6 +40,7 @@ export default function SessionDetails({ session: s, onInfo }: Props) {
         <Space wrap>
           <StatusTag status={s.status} />
           <Typography.Text type="secondary">{s.status_info}</Typography.Text>
+          {queue.position !== null && <Tag data-testid="detail-queue-position">#{queue.position} in queue</Tag>}
           <Button size="small" icon={<InfoCircleOutlined />} onClick={onInfo}>
             Info
           </Button>
