@@ -5,7 +5,6 @@ the engine's create request (network, port range, cpuset) and the agent's settin
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -63,15 +62,10 @@ def test_layout_names_main1_then_subs() -> None:
         cluster.layout(0)
 
 
-def test_ed25519_matches_rfc8032_test_vector() -> None:
-    seed = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
-    assert cluster.ed25519_public(seed).hex() == (
-        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
-
-
-@pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs ssh-keygen")
 def test_openssh_reads_the_private_key_and_derives_the_same_public_key(tmp_path: Path) -> None:
-    private, public = cluster.ssh_keypair(os.urandom(32), 0x1234ABCD)
+    private, public = cluster.ssh_keypair()
+    assert private.startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+    assert public.startswith("ssh-ed25519 ") and public.endswith(" berth-cluster")
     path = tmp_path / "id"
     path.write_text(private)
     path.chmod(0o600)
@@ -79,6 +73,7 @@ def test_openssh_reads_the_private_key_and_derives_the_same_public_key(tmp_path:
                              text=True, check=True).stdout.split()
     assert derived[:2] == public.split()[:2]
     assert cluster.public_of(private) == public
+    assert cluster.ssh_keypair()[1] != public  # a new key each time
 
 
 def test_launch_accepts_a_cluster_that_fits_one_agent() -> None:
@@ -105,7 +100,7 @@ def test_launch_refuses_multi_node() -> None:
 
 
 def _row(size: int, type_: str = "batch") -> SessionRow:
-    private, _ = cluster.ssh_keypair(bytes(32), 1)
+    private, _ = cluster.ssh_keypair()
     row = SessionRow(
         id="s1", name="c", owner_id="u", creator_id="u", project_id="p", type=type_,
         image="img", resource_group="default",

@@ -253,7 +253,7 @@ def _cluster_secret(size: int) -> str | None:
     """A cluster session's own SSH key (OpenSSH private key); None for one kernel."""
     if size == 1:
         return None
-    private, _ = cluster.ssh_keypair(secrets.token_bytes(32), secrets.randbits(32))
+    private, _ = cluster.ssh_keypair()
     return private
 
 
