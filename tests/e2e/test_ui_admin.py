@@ -1,7 +1,8 @@
 """The admin pages in Chromium on the real cluster: an admin creates a resource policy, a
-project with that policy and a member, and a resource group open to that project through the
-pages (a server refusal lands on its field), sees the agents with their usage and toggles one's
-schedulable switch; a non-admin has no Admin menu, is refused the pages and the API."""
+project with that policy and a member, a resource group open to that project and a preset for
+that group through the pages (a server refusal lands on its field), sees the agents with their
+usage and toggles one's schedulable switch; a non-admin has no Admin menu, is refused the pages
+and the API."""
 
 from __future__ import annotations
 
@@ -28,8 +29,12 @@ DESKTOP: ViewportSize = {"width": 1280, "height": 720}
 def names(berth: Cluster) -> Iterator[dict[str, str]]:
     """Names for what the test creates; whatever exists afterwards is deleted."""
     tag = secrets.token_hex(3)
-    made = {"policy": f"pol-{tag}", "project": f"proj-{tag}", "group": f"grp-{tag}"}
+    made = {"policy": f"pol-{tag}", "project": f"proj-{tag}", "group": f"grp-{tag}",
+            "preset": f"pre-{tag}"}
     yield made
+    for preset in berth.admin.request("GET", "/api/resource-presets"):
+        if preset["name"] == made["preset"]:
+            berth.admin.request("DELETE", f"/api/resource-presets/{preset['id']}")
     for path in (f"/api/resource-groups/{made['group']}", f"/api/projects/{made['project']}",
                  f"/api/resource-policies/{made['policy']}"):
         try:
@@ -157,6 +162,29 @@ def test_admin_creates_policy_project_and_group(page: Page, berth: Cluster,
     assert group["pending_timeout"] == 600
     assert group["projects"] == [names["project"]]
     assert group["users"] == [admin.email]
+    # ---- a preset for that group
+    page.goto("/admin/presets")
+    page.get_by_role("button", name="New preset").first.click()
+    dialog = modal(page, "New preset")
+    dialog.get_by_label("Name", exact=True).fill(names["preset"])
+    pick(page, "Resource group", names["group"])
+    dialog.get_by_label("CPU (cores)").fill("2")
+    dialog.get_by_label("Memory (GiB)").fill("4")
+    dialog.get_by_label("Shared memory (MiB)").fill("256")
+    dialog.get_by_role("button", name="Create").click()
+    expect(dialog).to_be_hidden()
+    preset_row = table_row(page, names["preset"])
+    expect(preset_row).to_contain_text(names["group"])
+    expect(preset_row).to_contain_text("2 cores")
+    expect(preset_row).to_contain_text("4 GiB")
+    expect(preset_row).to_contain_text("256 MiB")
+    presets = berth.admin.request("GET", "/api/resource-presets",
+                                  params={"resource_group": names["group"]})
+    preset = next(p for p in presets if p["name"] == names["preset"])
+    assert preset["resource_group"] == names["group"]
+    assert {k: int(v) for k, v in preset["slots"].items()} == {
+        "cpu": 2, "mem": 4 * GIB, "shmem": 256 * 2**20}
+
     # the member may now use the group (through the project); the admin's lookup says so
     lookup = berth.admin.request("GET", "/api/users/lookup", params={"email": member.email})
     assert names["group"] in lookup["resource_groups"]
