@@ -50,9 +50,10 @@ export const adminApi = {
   updateAgent: (id: string, body: { schedulable?: boolean; resource_group?: string }) =>
     request<AdminAgent>(`/api/agents/${enc(id)}`, { method: "PATCH", body }),
 
-  check: (group: string, project?: string, signal?: AbortSignal) =>
+  /** The resource check for the caller, or (admins) for the user ``ownerEmail``. */
+  check: (group: string, project?: string, signal?: AbortSignal, ownerEmail?: string | null) =>
     request<ResourceCheck>("/api/resource-check", {
-      query: { resource_group: group, project: project || undefined },
+      query: { resource_group: group, project: project || undefined, owner_email: ownerEmail || undefined },
       signal,
     }),
   lookup: (email: string, signal?: AbortSignal) =>

@@ -97,17 +97,19 @@ export function useLaunchScope(opts: {
     };
   }, [group]);
 
-  const key = `${group}\u0000${project}`;
+  // An admin launching for another user sees that user's limits and usage.
+  const owner = lists.owner;
+  const key = `${group}\u0000${project}\u0000${owner ?? ""}`;
   useEffect(() => {
     const ctl = new AbortController();
-    adminApi.check(group, project, ctl.signal).then(
+    adminApi.check(group, project, ctl.signal, owner).then(
       (value) => setCheck({ key, value, error: null }),
       (e: Error) => {
         if (e.name !== "AbortError") setCheck({ key, value: null, error: e.message });
       },
     );
     return () => ctl.abort();
-  }, [group, project, key, tick]);
+  }, [group, project, owner, key, tick]);
 
   return {
     ...lists,
