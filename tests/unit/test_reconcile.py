@@ -210,6 +210,14 @@ def test_a_starting_session_the_agent_never_heard_of_fails_to_start(status: Sess
     assert isinstance(fail, Fail) and fail.info is StatusInfo.FAILED_TO_START
 
 
+def test_a_session_still_queued_for_its_hand_over_is_not_failed() -> None:
+    """A burst queues hand-overs: a PREPARING session its manager is still dispatching waits
+    however long it has been placed; its grace starts once it is CREATING."""
+    assert beat(session(S.PREPARING, ago=3600, dispatching=True)) == []
+    [fail] = beat(session(S.CREATING, ago=31, dispatching=True))
+    assert isinstance(fail, Fail) and fail.info is StatusInfo.FAILED_TO_START
+
+
 def test_a_terminating_session_whose_kernel_is_gone_waits_for_its_destroy() -> None:
     assert beat(session(S.TERMINATING, ago=3600)) == []
 

@@ -238,6 +238,8 @@ def _exited(session: SessionView, kernel_id: str, report: KernelReport) -> list[
 def _missing(session: SessionView, agent_id: str, now: datetime, graces: Graces) -> list[Action]:
     if now - session.status_changed_at <= graces.create_grace:
         return []
+    if session.status is S.PREPARING and session.dispatching:
+        return []  # still queued to be handed over (a burst): the grace starts at CREATING
     where = f"agent {agent_id}"
     if session.status is S.RUNNING:
         error = "the agent has no container for this kernel any more"

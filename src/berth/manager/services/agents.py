@@ -65,6 +65,8 @@ S = SessionStatus
 T = TypeVar("T")
 #: Ids per query (well under every driver's limit of bound parameters).
 CHUNK = 500
+#: Sessions written per transaction.
+WRITE_CHUNK = 200
 #: How far before the previous beat a status change is looked for: a change stamped before
 #: that beat read the database may commit after it (PostgreSQL runs transactions side by side).
 CHANGE_MARGIN = timedelta(seconds=30)
@@ -433,15 +435,23 @@ async def _handle(m: Manager, mem: BeatMemory, beat: Heartbeat) -> None:
             pairs |= await _changed_since(db, beat.agent_id, mem.since - CHANGE_MARGIN)
             pairs |= await _unsettled(db, beat.agent_id, sorted(mem.unsettled))
         to_write = await _decide(m, db, p, sorted(set(pairs.values())))
-    async with transaction(m.db) as db:
-        was_new = await _upsert_agent(db, beat, images != mem.images)
-        # After the first statement (SQLite's write lock): history never goes back in time.
-        p.now = now = utcnow()
-        await _apply(m, db, p, to_write)
-        for session_id, error in p.failed.items():
-            where = f"heartbeat of agent {beat.agent_id}"
-            if (event := await fail_internal(db, session_id, where, error, now)) is not None:
-                p.events.append(event)
+    # Many changes (an agent that lost every kernel) are written a few hundred sessions a
+    # transaction, so that other writers get their turns in between.
+    chunks = [to_write[i : i + WRITE_CHUNK] for i in range(0, len(to_write), WRITE_CHUNK)]
+    was_new = False
+    for n, chunk in enumerate(chunks or [[]]):
+        async with transaction(m.db) as db:
+            if n == 0:
+                was_new = await _upsert_agent(db, beat, images != mem.images)
+            # After the first statement (SQLite's write lock): history never goes back.
+            p.now = now = utcnow()
+            await _apply(m, db, p, chunk)
+            if n == max(len(chunks) - 1, 0):
+                for session_id, error in p.failed.items():
+                    where = f"heartbeat of agent {beat.agent_id}"
+                    if (event := await fail_internal(db, session_id, where, error,
+                                                     now)) is not None:
+                        p.events.append(event)
     known = {k for status, kernels in p.seen.values() if status in LIVE for k in kernels}
     unreadable = {k for k, s in pairs.items() if s in p.failed}
     looked_at = changed | set(pairs)
