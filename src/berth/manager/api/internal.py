@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Annotated
 
@@ -29,8 +30,12 @@ router = APIRouter(
 
 async def _message(request: Request, model: type[M]) -> M:
     """The agent's message, its RPC version checked before its fields (see berth.rpc)."""
+    return _parse(await request.body(), model)
+
+
+def _parse(body: bytes, model: type[M]) -> M:
     try:
-        return parse(model, await request.body())
+        return parse(model, body)
     except VersionMismatch as e:
         raise HTTPException(400, str(e)) from e
     except ValidationError as e:
@@ -39,7 +44,10 @@ async def _message(request: Request, model: type[M]) -> M:
 
 @router.post("/heartbeat", status_code=204)
 async def heartbeat(request: Request, m: ManagerDep) -> None:
-    await handle_heartbeat(m, await _message(request, Heartbeat))
+    body = await request.body()
+    # A beat of thousands of kernels takes tens of ms to read: in a thread, so that the
+    # event loop keeps answering meanwhile (the interpreter switches between them).
+    await handle_heartbeat(m, await asyncio.to_thread(_parse, body, Heartbeat))
 
 
 @router.post("/events", status_code=204)

@@ -413,11 +413,16 @@ def _remember(mem: BeatMemory, p: _Pass, looked_at: set[str], full: bool,
         mem.unsettled.discard(session_id)
 
 
-async def _handle(m: Manager, mem: BeatMemory, beat: Heartbeat) -> None:
+def _digest(beat: Heartbeat) -> tuple[dict[str, KernelReport], dict[str, Fingerprint], str]:
     reports = {k.kernel_id: k for k in beat.kernels}
     prints = {k: fingerprint(r) for k, r in reports.items()}
-    images = images_digest(beat.images)
+    return reports, prints, images_digest(beat.images)
+
+
+async def _handle(m: Manager, mem: BeatMemory, beat: Heartbeat) -> None:
     clock = asyncio.get_running_loop().time()
+    # Thousands of reports: in a thread, so that the event loop keeps answering meanwhile.
+    reports, prints, images = await asyncio.to_thread(_digest, beat)
     full = mem.since is None or clock - mem.last_full >= m.settings.heartbeat_full_every
     # Read and decide without SQLite's write lock; lock and write only what must change
     # (decided again there on what is stored then).

@@ -39,6 +39,9 @@ from berth.manager.services.dispatch import schedule_once
 from berth.manager.services.isolation import TRANSIENT, fail_internal, fetch_each, graces_of
 
 log = logging.getLogger(__name__)
+#: Seconds between scheduler passes while wake-ups come faster than that (a burst of
+#: creates): one pass then places several sessions instead of one each.
+BURST_GAP = 0.05
 S = SessionStatus
 _COLUMNS = (
     SessionRow.id,
@@ -176,8 +179,9 @@ async def run_loops(m: Manager) -> None:
     or interval; repair at most once per interval, so it never delays a launch.
 
     A burst of creates wakes it for each one: a pass then waits at least as long as the
-    previous one took, so the loop never holds the database (SQLite's write lock) more than
-    half of the time, and the creates and reports it waits for get their turns."""
+    previous one took (and :data:`BURST_GAP`), so the loop never holds the database
+    (SQLite's write lock) more than half of the time, and the creates and reports it waits
+    for get their turns."""
     last_watchdog = 0.0
     loop = asyncio.get_running_loop()
     while True:
@@ -192,7 +196,9 @@ async def run_loops(m: Manager) -> None:
                 await step(m)
             except Exception:  # one bad pass must not stop the loop
                 log.exception("%s failed", step.__name__)
-        took = loop.time() - started
+        ended = loop.time()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(m.wake.wait(), timeout=m.settings.schedule_interval)
-            await asyncio.sleep(min(took, m.settings.schedule_interval))
+            # Woken at once again: a burst. Let a few more creates in before the next pass.
+            gap = BURST_GAP if loop.time() - ended < BURST_GAP else 0.0
+            await asyncio.sleep(min(max(ended - started, gap), m.settings.schedule_interval))
