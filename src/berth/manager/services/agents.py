@@ -56,7 +56,13 @@ from berth.manager.db.tables import (
     utcnow,
 )
 from berth.manager.events import Event
-from berth.manager.services.actions import apply_to_session, kernel_views, run_later, session_view
+from berth.manager.services.actions import (
+    Applied,
+    apply_to_session,
+    kernel_views,
+    run_later,
+    session_view,
+)
 from berth.manager.services.isolation import TRANSIENT, fail_internal, graces_of
 from berth.rpc import Heartbeat, ImageInfo, KernelEvent, KernelReport, KernelState
 
@@ -331,27 +337,50 @@ async def _lock_sessions(db: AsyncSession, ids: Sequence[str]) -> list[SessionRo
         "populate_existing": True})).all())
 
 
-async def _apply(m: Manager, db: AsyncSession, p: _Pass, ids: list[str]) -> None:
-    """Lock the sessions that have something to write, decide again on what is stored now,
-    and apply each in a savepoint of its own."""
+def _apply_one(m: Manager, db: AsyncSession, p: _Pass, row: SessionRow) -> Applied:
     graces = graces_of(m.settings)
+    stored = {k.id: (k.container_id, list(k.app_ports or []))
+              for k in row.kernels if k.agent_id == p.agent_id}
+    actions = reconcile_session(session_view(row, m.inflight), kernel_views(row, p.agent_id),
+                                p.reports, p.agent_id, p.now, graces)
+    applied = apply_to_session(db, row, _effective(actions, stored))
+    p.seen[row.id] = (row.status, list(stored))
+    return applied
+
+
+async def _apply(m: Manager, db: AsyncSession, p: _Pass, ids: Sequence[str]) -> None:
+    """Lock the sessions that have something to write, decide again on what is stored now,
+    and apply: all in one savepoint, or, when one of them breaks that, each in a savepoint
+    of its own (read again), so that only the broken one is failed."""
+    if not ids:
+        return
     rows, failed = await _each(ids, lambda chunk: _lock_sessions(db, chunk))
+    # After the rows are locked (SQLite: the write lock): history never goes back in time.
+    p.now = utcnow()
     p.failed.update(failed)
+    try:
+        async with db.begin_nested():
+            done = [_apply_one(m, db, p, row) for row in rows]
+    except TRANSIENT:
+        raise
+    except Exception:  # noqa: BLE001 - find the session to blame below
+        pass
+    else:
+        for applied in done:
+            p.events += applied.events
+            p.later += applied.later
+        return
+    rows, _ = await _each([r.id for r in rows], lambda chunk: _lock_sessions(db, chunk))
     for row in rows:
         try:
             async with db.begin_nested():
-                stored = {k.id: (k.container_id, list(k.app_ports or []))
-                          for k in row.kernels if k.agent_id == p.agent_id}
-                actions = reconcile_session(
-                    session_view(row, m.inflight), kernel_views(row, p.agent_id), p.reports,
-                    p.agent_id, p.now, graces)
-                applied = apply_to_session(db, row, _effective(actions, stored))
+                applied = _apply_one(m, db, p, row)
             p.events += applied.events
             p.later += applied.later
-            p.seen[row.id] = (row.status, list(stored))
         except TRANSIENT:
             raise
         except Exception as e:
+            p.seen.pop(row.id, None)
             p.failed[row.id] = e
 
 
@@ -424,6 +453,9 @@ async def _handle(m: Manager, mem: BeatMemory, beat: Heartbeat) -> None:
     # Thousands of reports: in a thread, so that the event loop keeps answering meanwhile.
     reports, prints, images = await asyncio.to_thread(_digest, beat)
     full = mem.since is None or clock - mem.last_full >= m.settings.heartbeat_full_every
+    # The agent is ALIVE whatever the reconciliation below costs: its row first, alone.
+    async with transaction(m.db) as db:
+        was_new = await _upsert_agent(db, beat, images != mem.images)
     # Read and decide without SQLite's write lock; lock and write only what must change
     # (decided again there on what is stored then).
     async with reading(m.db) as db:
@@ -443,19 +475,16 @@ async def _handle(m: Manager, mem: BeatMemory, beat: Heartbeat) -> None:
     # Many changes (an agent that lost every kernel) are written a few hundred sessions a
     # transaction, so that other writers get their turns in between.
     chunks = [to_write[i : i + WRITE_CHUNK] for i in range(0, len(to_write), WRITE_CHUNK)]
-    was_new = False
     for n, chunk in enumerate(chunks or [[]]):
+        if not chunk and not p.failed:
+            break
         async with transaction(m.db) as db:
-            if n == 0:
-                was_new = await _upsert_agent(db, beat, images != mem.images)
-            # After the first statement (SQLite's write lock): history never goes back.
-            p.now = now = utcnow()
             await _apply(m, db, p, chunk)
             if n == max(len(chunks) - 1, 0):
                 for session_id, error in p.failed.items():
                     where = f"heartbeat of agent {beat.agent_id}"
                     if (event := await fail_internal(db, session_id, where, error,
-                                                     now)) is not None:
+                                                     p.now)) is not None:
                         p.events.append(event)
     known = {k for status, kernels in p.seen.values() if status in LIVE for k in kernels}
     unreadable = {k for k, s in pairs.items() if s in p.failed}
