@@ -1,11 +1,11 @@
 // Admin: agents — status, resource group (movable), capacity and usage bars, last heartbeat,
 // version, and whether new sessions may go there (schedulable).
-import { App, Progress, Select, Space, Switch, Table, Tag, Tooltip, Typography } from "antd";
+import { App, Progress, Select, Space, Switch, Tag, Tooltip, Typography } from "antd";
 import { useEffect } from "react";
 import { formatBytes, formatCpu, formatDuration, formatTime } from "../format";
 import { useNow } from "../useNow";
 import { adminApi } from "./adminApi";
-import { emptyState, LoadError, PageHeader, useList } from "./shared";
+import { AdminListPage, useList } from "./shared";
 import type { AdminAgent } from "./types";
 
 /** Percent of a slot in use (0-100), for the usage bars. */
@@ -56,80 +56,72 @@ export default function AgentsPage() {
   };
 
   return (
-    <div data-testid="admin-agents">
-      <PageHeader
-        title="Agents"
-        intro="The nodes that run sessions. An agent that is not schedulable keeps its sessions but takes no new ones."
-        onReload={list.reload}
-      />
-      <LoadError error={list.error} />
-      <Table<AdminAgent>
-        rowKey="id"
-        size="middle"
-        loading={list.loading && list.data === null}
-        dataSource={list.data ?? []}
-        pagination={false}
-        scroll={{ x: "max-content" }}
-        locale={{ emptyText: emptyState("No agent has registered yet: start one with `berth agent`.") }}
-        columns={[
-          { title: "Agent", dataIndex: "id", render: (id: string) => <strong>{id}</strong> },
-          {
-            title: "Status",
-            dataIndex: "status",
-            render: (s: string) => <Tag color={s === "ALIVE" ? "green" : s === "LOST" ? "red" : "default"}>{s}</Tag>,
-          },
-          {
-            title: "Resource group",
-            dataIndex: "resource_group",
-            render: (g: string, a) => (
-              <Select
-                size="small"
-                aria-label={`Resource group of ${a.id}`}
-                value={g}
-                style={{ minWidth: 120 }}
-                options={(groups.data ?? [{ name: g }]).map((x) => ({ value: x.name, label: x.name }))}
-                onChange={(next: string) => void update(a, { resource_group: next })}
-              />
-            ),
-          },
-          {
-            title: "Capacity",
-            key: "capacity",
-            render: (_, a) => `${formatCpu(a.capacity.cpu)}, ${formatBytes(a.capacity.mem)}`,
-          },
-          {
-            title: "Usage",
-            key: "usage",
-            render: (_, a) => (
-              <Space direction="vertical" size={0}>
-                <Usage agent={a} slot="cpu" />
-                <Usage agent={a} slot="mem" />
-              </Space>
-            ),
-          },
-          {
-            title: "Last heartbeat",
-            dataIndex: "last_heartbeat",
-            render: (t: string) => (
-              <Tooltip title={formatTime(t)}>
-                <span>{formatDuration(Math.max(0, now - Date.parse(t)))} ago</span>
-              </Tooltip>
-            ),
-          },
-          { title: "Version", dataIndex: "version" },
-          {
-            title: "Schedulable",
-            dataIndex: "schedulable",
-            render: (s: boolean | undefined, a) => (
-              <Switch
-                aria-label={`Schedulable ${a.id}`}
-                checked={s !== false}
-                onChange={(v) => void update(a, { schedulable: v })}
-              />
-            ),
-          },
-        ]}
-      />
-    </div>
+    <AdminListPage<AdminAgent>
+      testId="admin-agents"
+      title="Agents"
+      intro="The nodes that run sessions. An agent that is not schedulable keeps its sessions but takes no new ones."
+      list={list}
+      rowKey="id"
+      loading={list.loading && list.data === null}
+      emptyText="No agent has registered yet: start one with `berth agent`."
+      columns={[
+        { title: "Agent", dataIndex: "id", render: (id: string) => <strong>{id}</strong> },
+        {
+          title: "Status",
+          dataIndex: "status",
+          render: (s: string) => <Tag color={s === "ALIVE" ? "green" : s === "LOST" ? "red" : "default"}>{s}</Tag>,
+        },
+        {
+          title: "Resource group",
+          dataIndex: "resource_group",
+          render: (g: string, a) => (
+            <Select
+              size="small"
+              aria-label={`Resource group of ${a.id}`}
+              value={g}
+              style={{ minWidth: 120 }}
+              options={(groups.data ?? [{ name: g }]).map((x) => ({ value: x.name, label: x.name }))}
+              onChange={(next: string) => void update(a, { resource_group: next })}
+            />
+          ),
+        },
+        {
+          title: "Capacity",
+          key: "capacity",
+          render: (_, a) => `${formatCpu(a.capacity.cpu)}, ${formatBytes(a.capacity.mem)}`,
+        },
+        {
+          title: "Usage",
+          key: "usage",
+          render: (_, a) => (
+            <Space direction="vertical" size={0}>
+              <Usage agent={a} slot="cpu" />
+              <Usage agent={a} slot="mem" />
+            </Space>
+          ),
+        },
+        {
+          title: "Last heartbeat",
+          dataIndex: "last_heartbeat",
+          render: (t: string) => (
+            <Tooltip title={formatTime(t)}>
+              <span>{formatDuration(Math.max(0, now - Date.parse(t)))} ago</span>
+            </Tooltip>
+          ),
+        },
+        { title: "Version", dataIndex: "version" },
+        {
+          title: "Schedulable",
+          dataIndex: "schedulable",
+          render: (s: boolean | undefined, a) => (
+            <Switch
+              aria-label={`Schedulable ${a.id}`}
+              checked={s !== false}
+              onChange={(v) => void update(a, { schedulable: v })}
+            />
+          ),
+        },
+      ]}
+    />
   );
 }

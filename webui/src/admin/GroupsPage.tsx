@@ -1,27 +1,22 @@
 // Admin: resource groups — settings (scheduler, agent selection, session types, pending
 // timeout) and who may use each (projects, users; none: everyone), create/edit/delete.
-import { DeleteOutlined, EditOutlined } from "@ant-design/icons";
 import {
   Alert,
-  App,
-  Button,
   Checkbox,
   Form,
   Input,
   InputNumber,
   Modal,
-  Popconfirm,
   Radio,
   Select,
   Space,
   Switch,
-  Table,
   Tag,
   Typography,
 } from "antd";
 import { useEffect, useState } from "react";
 import { adminApi } from "./adminApi";
-import { applyErrors, emptyState, LoadError, PageHeader, secondsText, useList } from "./shared";
+import { AdminListPage, applyErrors, RowActions, secondsText, useList, useRowEditor } from "./shared";
 import type { ResourceGroup } from "./types";
 
 type Values = Omit<ResourceGroup, "agents">;
@@ -61,130 +56,96 @@ const DEFAULTS: Values = {
 };
 
 export default function GroupsPage() {
-  const { message } = App.useApp();
   const list = useList(adminApi.groups);
   const projects = useList(adminApi.projects);
   const users = useList(adminApi.users);
-  const [editing, setEditing] = useState<ResourceGroup | "new" | null>(null);
-
-  const remove = async (g: ResourceGroup) => {
-    try {
-      await adminApi.deleteGroup(g.name);
-      message.success(`Resource group ${g.name} deleted`);
-      list.reload();
-    } catch (e) {
-      message.error(`Could not delete ${g.name}: ${(e as Error).message}`);
-    }
-  };
+  const { editing, setEditing, saved, remove } = useRowEditor(list, "Resource group", (g) => adminApi.deleteGroup(g.name));
 
   return (
-    <div data-testid="admin-groups">
-      <PageHeader
-        title="Resource groups"
-        intro="Each agent belongs to one group; a group orders its queue and decides who may launch on its agents."
-        onCreate={() => setEditing("new")}
-        createLabel="New resource group"
-        onReload={list.reload}
-      />
-      <LoadError error={list.error} />
-      <Table<ResourceGroup>
-        rowKey="name"
-        size="middle"
-        loading={list.loading}
-        dataSource={list.data ?? []}
-        pagination={false}
-        scroll={{ x: "max-content" }}
-        locale={{ emptyText: emptyState("No resource groups yet.", () => setEditing("new"), "New resource group") }}
-        columns={[
-          {
-            title: "Name",
-            dataIndex: "name",
-            render: (n: string, g) => (
-              <Space direction="vertical" size={0}>
-                <strong>{n}</strong>
-                {g.description && <Typography.Text type="secondary">{g.description}</Typography.Text>}
+    <AdminListPage<ResourceGroup>
+      testId="admin-groups"
+      title="Resource groups"
+      intro="Each agent belongs to one group; a group orders its queue and decides who may launch on its agents."
+      onCreate={() => setEditing("new")}
+      createLabel="New resource group"
+      list={list}
+      rowKey="name"
+      emptyText="No resource groups yet."
+      columns={[
+        {
+          title: "Name",
+          dataIndex: "name",
+          render: (n: string, g) => (
+            <Space direction="vertical" size={0}>
+              <strong>{n}</strong>
+              {g.description && <Typography.Text type="secondary">{g.description}</Typography.Text>}
+            </Space>
+          ),
+        },
+        {
+          title: "Status",
+          dataIndex: "is_active",
+          render: (a: boolean) => (a ? <Tag color="green">active</Tag> : <Tag>inactive</Tag>),
+        },
+        {
+          title: "Scheduler",
+          key: "scheduler",
+          render: (_, g) => (
+            <Space direction="vertical" size={0}>
+              <span>{g.scheduler.toUpperCase()}</span>
+              <Typography.Text type="secondary">{g.agent_selection}</Typography.Text>
+            </Space>
+          ),
+        },
+        {
+          title: "Session types",
+          dataIndex: "allowed_session_types",
+          render: (t: string[]) => t.map((x) => <Tag key={x}>{x}</Tag>),
+        },
+        {
+          title: "Pending timeout",
+          dataIndex: "pending_timeout",
+          render: (s: number) => (s ? secondsText(s) : "none"),
+        },
+        {
+          title: "Who may use it",
+          key: "access",
+          render: (_, g) =>
+            g.projects.length + g.users.length === 0 ? (
+              <Tag color="blue">everyone</Tag>
+            ) : (
+              <Space size={[4, 4]} wrap style={{ maxWidth: 320 }}>
+                {g.projects.map((p) => (
+                  <Tag key={`p-${p}`} color="purple">
+                    project {p}
+                  </Tag>
+                ))}
+                {g.users.map((u) => (
+                  <Tag key={`u-${u}`}>{u}</Tag>
+                ))}
               </Space>
             ),
-          },
-          {
-            title: "Status",
-            dataIndex: "is_active",
-            render: (a: boolean) => (a ? <Tag color="green">active</Tag> : <Tag>inactive</Tag>),
-          },
-          {
-            title: "Scheduler",
-            key: "scheduler",
-            render: (_, g) => (
-              <Space direction="vertical" size={0}>
-                <span>{g.scheduler.toUpperCase()}</span>
-                <Typography.Text type="secondary">{g.agent_selection}</Typography.Text>
-              </Space>
-            ),
-          },
-          {
-            title: "Session types",
-            dataIndex: "allowed_session_types",
-            render: (t: string[]) => t.map((x) => <Tag key={x}>{x}</Tag>),
-          },
-          {
-            title: "Pending timeout",
-            dataIndex: "pending_timeout",
-            render: (s: number) => (s ? secondsText(s) : "none"),
-          },
-          {
-            title: "Who may use it",
-            key: "access",
-            render: (_, g) =>
-              g.projects.length + g.users.length === 0 ? (
-                <Tag color="blue">everyone</Tag>
-              ) : (
-                <Space size={[4, 4]} wrap style={{ maxWidth: 320 }}>
-                  {g.projects.map((p) => (
-                    <Tag key={`p-${p}`} color="purple">
-                      project {p}
-                    </Tag>
-                  ))}
-                  {g.users.map((u) => (
-                    <Tag key={`u-${u}`}>{u}</Tag>
-                  ))}
-                </Space>
-              ),
-          },
-          { title: "Agents", dataIndex: "agents" },
-          {
-            title: "",
-            key: "actions",
-            render: (_, g) => (
-              <Space>
-                <Button size="small" icon={<EditOutlined />} onClick={() => setEditing(g)} aria-label={`Edit ${g.name}`}>
-                  Edit
-                </Button>
-                <Popconfirm
-                  title={`Delete the resource group ${g.name}?`}
-                  description="Refused while agents or sessions are in it."
-                  okText="Delete"
-                  okButtonProps={{ danger: true }}
-                  onConfirm={() => remove(g)}
-                >
-                  <Button size="small" danger icon={<DeleteOutlined />} aria-label={`Delete ${g.name}`} />
-                </Popconfirm>
-              </Space>
-            ),
-          },
-        ]}
-      />
+        },
+        { title: "Agents", dataIndex: "agents" },
+      ]}
+      actions={(g) => (
+        <RowActions
+          name={g.name}
+          what="resource group"
+          refusedWhile="Refused while agents or sessions are in it."
+          onEdit={() => setEditing(g)}
+          onDelete={() => remove(g)}
+        />
+      )}
+    >
       <GroupDialog
         group={editing}
         projectNames={(projects.data ?? []).map((p) => p.name)}
         userEmails={(users.data ?? []).map((u) => u.email)}
         onClose={() => setEditing(null)}
-        onSaved={(g) => {
-          message.success(`Resource group ${g.name} saved`);
-          setEditing(null);
-          list.reload();
-        }}
+        onSaved={saved}
       />
-    </div>
+    </AdminListPage>
   );
 }
 

@@ -1,6 +1,6 @@
 // Admin: resource policies — every limit a user or project may be given; an empty limit is
 // unlimited. Projects get one on the Projects page; users here ("Give to a user").
-import { DeleteOutlined, EditOutlined, UserSwitchOutlined } from "@ant-design/icons";
+import { UserSwitchOutlined } from "@ant-design/icons";
 import {
   Alert,
   App,
@@ -12,11 +12,9 @@ import {
   Input,
   InputNumber,
   Modal,
-  Popconfirm,
   Row,
   Select,
   Space,
-  Table,
   Tooltip,
   Typography,
 } from "antd";
@@ -24,16 +22,16 @@ import type { Breakpoint } from "antd";
 import { useEffect, useState } from "react";
 import { adminApi } from "./adminApi";
 import {
+  AdminListPage,
   applyErrors,
   bytesToGib,
-  emptyState,
   gibToBytes,
   limitText,
-  LoadError,
-  PageHeader,
   secondsText,
   slotText,
+  RowActions,
   useList,
+  useRowEditor,
 } from "./shared";
 import type { Policy } from "./types";
 
@@ -123,103 +121,73 @@ export function policyValues(p: Policy): Values {
 export default function PoliciesPage() {
   const { message } = App.useApp();
   const list = useList(adminApi.policies);
-  const [editing, setEditing] = useState<Policy | "new" | null>(null);
+  const { editing, setEditing, saved, remove } = useRowEditor(list, "Policy", (p) => adminApi.deletePolicy(p.name));
   const [giving, setGiving] = useState<Policy | null>(null);
   const narrow = !Grid.useBreakpoint().md;
 
-  const remove = async (p: Policy) => {
-    try {
-      await adminApi.deletePolicy(p.name);
-      message.success(`Policy ${p.name} deleted`);
-      list.reload();
-    } catch (e) {
-      message.error(`Could not delete ${p.name}: ${(e as Error).message}`);
-    }
-  };
-
   return (
-    <div data-testid="admin-policies">
-      <PageHeader
-        title="Resource policies"
-        intro="Limits for users and projects. An empty limit is unlimited; a request over a total is refused, one over what is left now waits."
-        onCreate={() => setEditing("new")}
-        createLabel="New policy"
-        onReload={list.reload}
-      />
-      <LoadError error={list.error} />
-      <Table<Policy>
-        rowKey="name"
-        size="middle"
-        loading={list.loading}
-        dataSource={list.data ?? []}
-        pagination={false}
-        scroll={{ x: "max-content" }}
-        locale={{ emptyText: emptyState("No policies yet: every user and project is unlimited.", () => setEditing("new"), "New policy") }}
-        columns={[
-          {
-            title: "Name",
-            dataIndex: "name",
-            render: (n: string, p) => (
-              <Space direction="vertical" size={0}>
-                <strong>{n}</strong>
-                {p.description && <Typography.Text type="secondary">{p.description}</Typography.Text>}
-              </Space>
-            ),
-          },
-          { title: "CPU total", key: "cpu", render: (_, p) => slotText("cpu", p.total_slots.cpu) },
-          { title: "Memory total", key: "mem", render: (_, p) => slotText("mem", p.total_slots.mem) },
-          { title: "Concurrent", dataIndex: "max_concurrent_sessions", render: (v: Num) => limitText(v) },
-          { title: "Pending", responsive: WIDE, dataIndex: "max_pending_sessions", render: (v: Num) => limitText(v) },
-          { title: "Containers / session", responsive: WIDE, dataIndex: "max_containers_per_session", render: (v: Num) => limitText(v) },
-          { title: "Lifetime", responsive: WIDE, dataIndex: "max_session_lifetime", render: (v: Num) => secondsText(v) },
-          { title: "Idle timeout", responsive: WIDE, dataIndex: "idle_timeout", render: (v: Num) => secondsText(v) },
-          { title: "Folders", responsive: WIDE, dataIndex: "max_folders", render: (v: Num) => limitText(v) },
-          { title: "Custom images", responsive: WIDE, dataIndex: "max_customized_images", render: (v: Num) => limitText(v) },
-          {
-            title: "Used by",
-            key: "used",
-            responsive: WIDE,
-            render: (_, p) =>
-              p.users === undefined ? "—" : `${p.users} user${p.users === 1 ? "" : "s"}, ${p.projects ?? 0} project${p.projects === 1 ? "" : "s"}`,
-          },
-          {
-            title: "",
-            key: "actions",
-            render: (_, p) => (
-              <Space>
-                <Button size="small" icon={<EditOutlined />} onClick={() => setEditing(p)} aria-label={`Edit ${p.name}`}>
-                  {narrow ? null : "Edit"}
-                </Button>
-                <Tooltip title="Give to a user">
-                  <Button
-                    size="small"
-                    icon={<UserSwitchOutlined />}
-                    onClick={() => setGiving(p)}
-                    aria-label={`Give ${p.name} to a user`}
-                  />
-                </Tooltip>
-                <Popconfirm
-                  title={`Delete the policy ${p.name}?`}
-                  description="Refused while users or projects have it."
-                  okText="Delete"
-                  okButtonProps={{ danger: true }}
-                  onConfirm={() => remove(p)}
-                >
-                  <Button size="small" danger icon={<DeleteOutlined />} aria-label={`Delete ${p.name}`} />
-                </Popconfirm>
-              </Space>
-            ),
-          },
-        ]}
-      />
+    <AdminListPage<Policy>
+      testId="admin-policies"
+      title="Resource policies"
+      intro="Limits for users and projects. An empty limit is unlimited; a request over a total is refused, one over what is left now waits."
+      onCreate={() => setEditing("new")}
+      createLabel="New policy"
+      list={list}
+      rowKey="name"
+      emptyText="No policies yet: every user and project is unlimited."
+      columns={[
+        {
+          title: "Name",
+          dataIndex: "name",
+          render: (n: string, p) => (
+            <Space direction="vertical" size={0}>
+              <strong>{n}</strong>
+              {p.description && <Typography.Text type="secondary">{p.description}</Typography.Text>}
+            </Space>
+          ),
+        },
+        { title: "CPU total", key: "cpu", render: (_, p) => slotText("cpu", p.total_slots.cpu) },
+        { title: "Memory total", key: "mem", render: (_, p) => slotText("mem", p.total_slots.mem) },
+        { title: "Concurrent", dataIndex: "max_concurrent_sessions", render: (v: Num) => limitText(v) },
+        { title: "Pending", responsive: WIDE, dataIndex: "max_pending_sessions", render: (v: Num) => limitText(v) },
+        { title: "Containers / session", responsive: WIDE, dataIndex: "max_containers_per_session", render: (v: Num) => limitText(v) },
+        { title: "Lifetime", responsive: WIDE, dataIndex: "max_session_lifetime", render: (v: Num) => secondsText(v) },
+        { title: "Idle timeout", responsive: WIDE, dataIndex: "idle_timeout", render: (v: Num) => secondsText(v) },
+        { title: "Folders", responsive: WIDE, dataIndex: "max_folders", render: (v: Num) => limitText(v) },
+        { title: "Custom images", responsive: WIDE, dataIndex: "max_customized_images", render: (v: Num) => limitText(v) },
+        {
+          title: "Used by",
+          key: "used",
+          responsive: WIDE,
+          render: (_, p) =>
+            p.users === undefined ? "—" : `${p.users} user${p.users === 1 ? "" : "s"}, ${p.projects ?? 0} project${p.projects === 1 ? "" : "s"}`,
+        },
+      ]}
+      actions={(p) => (
+        <RowActions
+          name={p.name}
+          what="policy"
+          refusedWhile="Refused while users or projects have it."
+          onEdit={() => setEditing(p)}
+          onDelete={() => remove(p)}
+          editText={narrow ? null : "Edit"}
+          extra={
+            <Tooltip title="Give to a user">
+              <Button
+                size="small"
+                icon={<UserSwitchOutlined />}
+                onClick={() => setGiving(p)}
+                aria-label={`Give ${p.name} to a user`}
+              />
+            </Tooltip>
+          }
+        />
+      )}
+    >
       <PolicyDialog
         policy={editing}
         onClose={() => setEditing(null)}
-        onSaved={(p) => {
-          message.success(`Policy ${p.name} saved`);
-          setEditing(null);
-          list.reload();
-        }}
+        onSaved={saved}
       />
       <GiveDialog
         policy={giving}
@@ -230,7 +198,7 @@ export default function PoliciesPage() {
           list.reload();
         }}
       />
-    </div>
+    </AdminListPage>
   );
 }
 

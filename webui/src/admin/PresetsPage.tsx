@@ -1,9 +1,8 @@
 // Admin: resource presets — named resource sets the launcher offers, global or for one group.
-import { DeleteOutlined, EditOutlined } from "@ant-design/icons";
-import { Alert, App, Button, Form, Input, InputNumber, Modal, Popconfirm, Select, Space, Table, Tag } from "antd";
+import { Alert, Form, Input, InputNumber, Modal, Select, Space, Tag } from "antd";
 import { useEffect, useState } from "react";
 import { adminApi } from "./adminApi";
-import { applyErrors, emptyState, GIB, LoadError, MIB, PageHeader, slotText, useList } from "./shared";
+import { AdminListPage, applyErrors, GIB, MIB, RowActions, slotText, useList, useRowEditor } from "./shared";
 import type { Preset } from "./types";
 
 interface Values {
@@ -24,85 +23,46 @@ const FIELDS: Record<string, string> = {
 };
 
 export default function PresetsPage() {
-  const { message } = App.useApp();
   const list = useList(() => adminApi.presets());
   const groups = useList(adminApi.groups);
-  const [editing, setEditing] = useState<Preset | "new" | null>(null);
-
-  const remove = async (p: Preset) => {
-    try {
-      await adminApi.deletePreset(p.id);
-      message.success(`Preset ${p.name} deleted`);
-      list.reload();
-    } catch (e) {
-      message.error(`Could not delete ${p.name}: ${(e as Error).message}`);
-    }
-  };
+  const { editing, setEditing, saved, remove } = useRowEditor(list, "Preset", (p) => adminApi.deletePreset(p.id));
 
   return (
-    <div data-testid="admin-presets">
-      <PageHeader
-        title="Resource presets"
-        intro="Named sets of resources per container that the launcher offers: global, or for one resource group."
-        onCreate={() => setEditing("new")}
-        createLabel="New preset"
-        onReload={list.reload}
-      />
-      <LoadError error={list.error} />
-      <Table<Preset>
-        rowKey="id"
-        size="middle"
-        loading={list.loading}
-        dataSource={list.data ?? []}
-        pagination={false}
-        scroll={{ x: "max-content" }}
-        locale={{ emptyText: emptyState("No presets yet: the launcher offers custom values only.", () => setEditing("new"), "New preset") }}
-        columns={[
-          { title: "Name", dataIndex: "name", render: (n: string) => <strong>{n}</strong> },
-          {
-            title: "Resource group",
-            dataIndex: "resource_group",
-            render: (g: string | null) => (g ? g : <Tag color="blue">global</Tag>),
-          },
-          { title: "CPU", key: "cpu", render: (_, p) => slotText("cpu", p.slots.cpu) },
-          { title: "Memory", key: "mem", render: (_, p) => slotText("mem", p.slots.mem) },
-          {
-            title: "Shared memory",
-            key: "shmem",
-            render: (_, p) => (p.slots.shmem ? slotText("shmem", p.slots.shmem) : "auto"),
-          },
-          {
-            title: "",
-            key: "actions",
-            render: (_, p) => (
-              <Space>
-                <Button size="small" icon={<EditOutlined />} onClick={() => setEditing(p)} aria-label={`Edit ${p.name}`}>
-                  Edit
-                </Button>
-                <Popconfirm
-                  title={`Delete the preset ${p.name}?`}
-                  okText="Delete"
-                  okButtonProps={{ danger: true }}
-                  onConfirm={() => remove(p)}
-                >
-                  <Button size="small" danger icon={<DeleteOutlined />} aria-label={`Delete ${p.name}`} />
-                </Popconfirm>
-              </Space>
-            ),
-          },
-        ]}
-      />
+    <AdminListPage<Preset>
+      testId="admin-presets"
+      title="Resource presets"
+      intro="Named sets of resources per container that the launcher offers: global, or for one resource group."
+      onCreate={() => setEditing("new")}
+      createLabel="New preset"
+      list={list}
+      rowKey="id"
+      emptyText="No presets yet: the launcher offers custom values only."
+      columns={[
+        { title: "Name", dataIndex: "name", render: (n: string) => <strong>{n}</strong> },
+        {
+          title: "Resource group",
+          dataIndex: "resource_group",
+          render: (g: string | null) => (g ? g : <Tag color="blue">global</Tag>),
+        },
+        { title: "CPU", key: "cpu", render: (_, p) => slotText("cpu", p.slots.cpu) },
+        { title: "Memory", key: "mem", render: (_, p) => slotText("mem", p.slots.mem) },
+        {
+          title: "Shared memory",
+          key: "shmem",
+          render: (_, p) => (p.slots.shmem ? slotText("shmem", p.slots.shmem) : "auto"),
+        },
+      ]}
+      actions={(p) => (
+        <RowActions name={p.name} what="preset" onEdit={() => setEditing(p)} onDelete={() => remove(p)} />
+      )}
+    >
       <PresetDialog
         preset={editing}
         groups={(groups.data ?? []).map((g) => g.name)}
         onClose={() => setEditing(null)}
-        onSaved={(p) => {
-          message.success(`Preset ${p.name} saved`);
-          setEditing(null);
-          list.reload();
-        }}
+        onSaved={saved}
       />
-    </div>
+    </AdminListPage>
   );
 }
 

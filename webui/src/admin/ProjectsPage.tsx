@@ -1,10 +1,10 @@
 // Admin: projects — a table, create/edit (name, description, policy, active), delete (refused
 // while the project has sessions or folders), and the members of one.
-import { DeleteOutlined, EditOutlined, TeamOutlined, UserAddOutlined } from "@ant-design/icons";
-import { Alert, App, Button, Form, Input, Modal, Popconfirm, Select, Space, Switch, Table, Tag } from "antd";
+import { TeamOutlined, UserAddOutlined } from "@ant-design/icons";
+import { Alert, App, Button, Form, Input, Modal, Select, Switch, Table, Tag } from "antd";
 import { useEffect, useState } from "react";
 import { adminApi } from "./adminApi";
-import { applyErrors, emptyState, LoadError, PageHeader, useList } from "./shared";
+import { AdminListPage, applyErrors, emptyState, LoadError, RowActions, useList, useRowEditor } from "./shared";
 import type { Policy, Project, ProjectMember } from "./types";
 
 interface Values {
@@ -17,96 +17,62 @@ interface Values {
 const FIELDS = ["name", "description", "resource_policy", "is_active"] as const;
 
 export default function ProjectsPage() {
-  const { message } = App.useApp();
   const list = useList(adminApi.projects);
   const policies = useList(adminApi.policies);
-  const [editing, setEditing] = useState<Project | "new" | null>(null);
+  const { editing, setEditing, saved, remove } = useRowEditor(list, "Project", (p) => adminApi.deleteProject(p.name));
   const [members, setMembers] = useState<Project | null>(null);
 
-  const remove = async (p: Project) => {
-    try {
-      await adminApi.deleteProject(p.name);
-      message.success(`Project ${p.name} deleted`);
-      list.reload();
-    } catch (e) {
-      message.error(`Could not delete ${p.name}: ${(e as Error).message}`);
-    }
-  };
-
   return (
-    <div data-testid="admin-projects">
-      <PageHeader
-        title="Projects"
-        intro="Users belong to projects; a session belongs to one project, whose policy limits what its sessions hold together."
-        onCreate={() => setEditing("new")}
-        createLabel="New project"
-        onReload={list.reload}
-      />
-      <LoadError error={list.error} />
-      <Table<Project>
-        rowKey="id"
-        size="middle"
-        loading={list.loading}
-        dataSource={list.data ?? []}
-        pagination={false}
-        scroll={{ x: "max-content" }}
-        locale={{ emptyText: emptyState("No projects yet.", () => setEditing("new"), "New project") }}
-        columns={[
-          { title: "Name", dataIndex: "name", render: (n: string) => <strong>{n}</strong> },
-          { title: "Description", dataIndex: "description", render: (d: string) => d || "—" },
-          {
-            title: "Status",
-            dataIndex: "is_active",
-            render: (a: boolean) => (a ? <Tag color="green">active</Tag> : <Tag>inactive</Tag>),
-          },
-          {
-            title: "Resource policy",
-            dataIndex: "resource_policy",
-            render: (p: string | null) => p ?? <Tag>unlimited</Tag>,
-          },
-          {
-            title: "Members",
-            dataIndex: "members_count",
-            render: (n: number, p) => (
-              <Button size="small" icon={<TeamOutlined />} onClick={() => setMembers(p)} aria-label={`Members of ${p.name}`}>
-                {n}
-              </Button>
-            ),
-          },
-          {
-            title: "",
-            key: "actions",
-            render: (_, p) => (
-              <Space>
-                <Button size="small" icon={<EditOutlined />} onClick={() => setEditing(p)} aria-label={`Edit ${p.name}`}>
-                  Edit
-                </Button>
-                <Popconfirm
-                  title={`Delete the project ${p.name}?`}
-                  description="Refused while it has sessions not ended or folders."
-                  okText="Delete"
-                  okButtonProps={{ danger: true }}
-                  onConfirm={() => remove(p)}
-                >
-                  <Button size="small" danger icon={<DeleteOutlined />} aria-label={`Delete ${p.name}`} />
-                </Popconfirm>
-              </Space>
-            ),
-          },
-        ]}
-      />
+    <AdminListPage<Project>
+      testId="admin-projects"
+      title="Projects"
+      intro="Users belong to projects; a session belongs to one project, whose policy limits what its sessions hold together."
+      onCreate={() => setEditing("new")}
+      createLabel="New project"
+      list={list}
+      rowKey="id"
+      emptyText="No projects yet."
+      columns={[
+        { title: "Name", dataIndex: "name", render: (n: string) => <strong>{n}</strong> },
+        { title: "Description", dataIndex: "description", render: (d: string) => d || "—" },
+        {
+          title: "Status",
+          dataIndex: "is_active",
+          render: (a: boolean) => (a ? <Tag color="green">active</Tag> : <Tag>inactive</Tag>),
+        },
+        {
+          title: "Resource policy",
+          dataIndex: "resource_policy",
+          render: (p: string | null) => p ?? <Tag>unlimited</Tag>,
+        },
+        {
+          title: "Members",
+          dataIndex: "members_count",
+          render: (n: number, p) => (
+            <Button size="small" icon={<TeamOutlined />} onClick={() => setMembers(p)} aria-label={`Members of ${p.name}`}>
+              {n}
+            </Button>
+          ),
+        },
+      ]}
+      actions={(p) => (
+        <RowActions
+          name={p.name}
+          what="project"
+          refusedWhile="Refused while it has sessions not ended or folders."
+          onEdit={() => setEditing(p)}
+          onDelete={() => remove(p)}
+        />
+      )}
+    >
       <ProjectDialog
         project={editing}
         policies={policies.data ?? []}
         onClose={() => setEditing(null)}
-        onSaved={(p) => {
-          message.success(`Project ${p.name} saved`);
-          setEditing(null);
-          list.reload();
-        }}
+        onSaved={saved}
       />
       <MembersDialog project={members} onClose={() => setMembers(null)} onChanged={list.reload} />
-    </div>
+    </AdminListPage>
   );
 }
 

@@ -1,7 +1,20 @@
-// Bits every admin page shares: loading a list, the page's header, the server's refusals on
-// the fields they name, and how limits read ("unlimited" for an empty one).
-import { PlusOutlined, ReloadOutlined } from "@ant-design/icons";
-import { Alert, Button, Empty, Space, Typography, type FormInstance } from "antd";
+// Bits every admin page shares: loading a list, the page's header and table, editing and
+// deleting a row, the server's refusals on the fields they name, and how limits read
+// ("unlimited" for an empty one).
+import { DeleteOutlined, EditOutlined, PlusOutlined, ReloadOutlined } from "@ant-design/icons";
+import {
+  Alert,
+  App,
+  Button,
+  Empty,
+  Popconfirm,
+  Space,
+  Table,
+  Typography,
+  type FormInstance,
+  type TableColumnsType,
+  type TableProps,
+} from "antd";
 import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
 import { ApiError } from "../api";
 import { formatBytes, formatCpu, formatSeconds } from "../format";
@@ -85,6 +98,123 @@ export function emptyState(text: string, onCreate?: () => void, createLabel?: st
         </Button>
       )}
     </Empty>
+  );
+}
+
+/** A row's editor and its removal: `editing` is the row in the dialog ("new" for a new one,
+ * null: closed); saved() and remove() say so as "<label> <name> saved/deleted" and reload. */
+export function useRowEditor<T extends { name: string }>(
+  list: ListState<T>,
+  label: string,
+  deleteRow: (row: T) => Promise<unknown>,
+) {
+  const { message } = App.useApp();
+  const [editing, setEditing] = useState<T | "new" | null>(null);
+  const saved = (row: T) => {
+    message.success(`${label} ${row.name} saved`);
+    setEditing(null);
+    list.reload();
+  };
+  const remove = async (row: T) => {
+    try {
+      await deleteRow(row);
+      message.success(`${label} ${row.name} deleted`);
+      list.reload();
+    } catch (e) {
+      message.error(`Could not delete ${row.name}: ${(e as Error).message}`);
+    }
+  };
+  return { editing, setEditing, saved, remove };
+}
+
+/** A row's Edit button, any `extra` buttons, and Delete behind a confirmation. */
+export function RowActions({
+  name,
+  what,
+  refusedWhile,
+  onEdit,
+  onDelete,
+  editText = "Edit",
+  extra,
+}: {
+  name: string;
+  /** The kind of row in the confirmation: "Delete the <what> <name>?" */
+  what: string;
+  refusedWhile?: string;
+  onEdit: () => void;
+  /** Its promise keeps the confirmation busy until the deletion is done. */
+  onDelete: () => Promise<void> | void;
+  editText?: ReactNode;
+  extra?: ReactNode;
+}) {
+  return (
+    <Space>
+      <Button size="small" icon={<EditOutlined />} onClick={onEdit} aria-label={`Edit ${name}`}>
+        {editText}
+      </Button>
+      {extra}
+      <Popconfirm
+        title={`Delete the ${what} ${name}?`}
+        description={refusedWhile}
+        okText="Delete"
+        okButtonProps={{ danger: true }}
+        onConfirm={onDelete}
+      >
+        <Button size="small" danger icon={<DeleteOutlined />} aria-label={`Delete ${name}`} />
+      </Popconfirm>
+    </Space>
+  );
+}
+
+/** An admin list page: its header, the list's load error, the table (with an actions column
+ * last when `actions` is given, and `emptyText` with the create button when empty), then
+ * `children` (the page's dialogs). */
+export function AdminListPage<T extends object>({
+  testId,
+  title,
+  intro,
+  list,
+  rowKey,
+  columns,
+  actions,
+  emptyText,
+  onCreate,
+  createLabel,
+  loading = list.loading,
+  children,
+}: {
+  testId: string;
+  title: string;
+  intro: ReactNode;
+  list: ListState<T>;
+  rowKey: TableProps<T>["rowKey"];
+  columns: TableColumnsType<T>;
+  actions?: (row: T) => ReactNode;
+  emptyText: string;
+  onCreate?: () => void;
+  createLabel?: string;
+  loading?: boolean;
+  children?: ReactNode;
+}) {
+  const all: TableColumnsType<T> = actions
+    ? [...columns, { title: "", key: "actions", render: (_: unknown, row: T) => actions(row) }]
+    : columns;
+  return (
+    <div data-testid={testId}>
+      <PageHeader title={title} intro={intro} onCreate={onCreate} createLabel={createLabel} onReload={list.reload} />
+      <LoadError error={list.error} />
+      <Table<T>
+        rowKey={rowKey}
+        size="middle"
+        loading={loading}
+        dataSource={list.data ?? []}
+        pagination={false}
+        scroll={{ x: "max-content" }}
+        locale={{ emptyText: emptyState(emptyText, onCreate, createLabel) }}
+        columns={all}
+      />
+      {children}
+    </div>
   );
 }
 
