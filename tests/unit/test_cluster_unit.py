@@ -38,7 +38,7 @@ from berth.domain.reconcile import (
 )
 from berth.domain.status import SessionStatus, SessionType, StatusInfo
 from berth.manager.db.tables import KernelRow, SessionRow
-from berth.manager.services.dispatch import kernel_spec
+from berth.manager.services.handover import kernel_spec
 from berth.rpc import ClusterSpec, CreateKernel, KernelReport, KernelState
 from berth.settings import AgentSettings, format_cpuset, parse_cpuset, parse_port_range
 

@@ -47,7 +47,7 @@ class Manager:
     beats: dict[str, BeatMemory] = field(default_factory=dict)
     #: Sessions waiting to be handed to their agent (their "dispatch:<id>" key is in
     #: ``inflight`` already), and how many senders work that queue (bounded; see
-    #: :func:`.services.dispatch.queue_send`).
+    #: :func:`.services.handover.queue_send`).
     sending: deque[tuple[str, Callable[[str], Awaitable[None]]]] = field(default_factory=deque)
     senders: int = 0
 

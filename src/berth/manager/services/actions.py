@@ -28,7 +28,7 @@ from berth.domain.status import SessionStatus, SessionType, StatusInfo
 from berth.manager.context import Manager, change_status
 from berth.manager.db.tables import KernelRow, SessionRow
 from berth.manager.events import Event
-from berth.manager.services.dispatch import dispatch_session, queue_send
+from berth.manager.services.handover import dispatch_session, queue_send
 from berth.manager.services.termination import (
     begin_termination,
     destroy_session,
