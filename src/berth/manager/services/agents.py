@@ -285,7 +285,9 @@ async def _each(ids: Sequence[str], fetch: Callable[[Sequence[str]], Awaitable[l
     pinned on the rows that cause it. :data:`TRANSIENT` errors propagate."""
     fetched: list[T] = []
     failed: dict[str, Exception] = {}
-    for chunk in _chunks(ids):
+    for n, chunk in enumerate(_chunks(ids)):
+        if n:
+            await asyncio.sleep(0)  # SQLite runs on the loop's thread: let requests in
         try:
             fetched += await fetch(chunk)
             continue
@@ -478,6 +480,8 @@ async def _handle(m: Manager, mem: BeatMemory, beat: Heartbeat) -> None:
     for n, chunk in enumerate(chunks or [[]]):
         if not chunk and not p.failed:
             break
+        if n:
+            await asyncio.sleep(0)  # SQLite runs on the loop's thread: let requests in
         async with transaction(m.db) as db:
             await _apply(m, db, p, chunk)
             if n == max(len(chunks) - 1, 0):
