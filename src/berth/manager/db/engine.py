@@ -169,8 +169,11 @@ _QUEUES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.
 def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         path = _sqlite_path(url)
+        # A pool as large as the requests in flight: a connection opened for one request and
+        # closed after it costs more than the request's statements.
         engine = create_async_engine(url, async_creator=lambda: InlineSqlite(
-            lambda: sqlite3.connect(path, check_same_thread=False)))
+            lambda: sqlite3.connect(path, check_same_thread=False)), pool_size=32,
+            max_overflow=32)
         writers = _Writers(path)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", writers.begin)

@@ -354,17 +354,20 @@ def mount_allowed(view: FolderView) -> str:
     return "rw" if view.row.permission == "rw" and view.rel.files == "rw" else "ro"
 
 
-async def mount_candidates(db: AsyncSession, owner_id: str, refs: Sequence[str]
+async def mount_candidates(db: AsyncSession, owner_id: str, refs: Sequence[str],
+                           projects: set[str] | None = None
                            ) -> tuple[list[FolderView | RuleError], list[FolderView]]:
     """For a launch: each asked folder (by id or name) as the session's owner sees it, or the
-    error for ``mounts[i].folder``; and the owner's dot-folders (auto-mounted)."""
+    error for ``mounts[i].folder``; and the owner's dot-folders (auto-mounted). ``projects``:
+    the owner's projects' ids, when the caller has read them already."""
     found: list[FolderView | RuleError] = []
     for i, ref in enumerate(refs):
         try:
             found.append(await find_folder(db, owner_id, ref))
         except (NotFound, Conflict) as e:
             found.append(RuleError(f"mounts[{i}].folder", str(e)))
-    projects = await _projects(db, owner_id)
+    if projects is None:
+        projects = await _projects(db, owner_id)
     dots = (await db.scalars(select(FolderRow).where(
         FolderRow.owner_user_id == owner_id, FolderRow.status == READY,
         FolderRow.name.startswith(".")))).all()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from berth.manager.db.engine import transaction
@@ -21,17 +21,14 @@ async def remember_launch(db: AsyncSession, user_id: str, req: SessionCreate) ->
     beyond the newest RECENT."""
     params = req.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
     params["image"] = req.image
-    db.add(LaunchRow(user_id=user_id, params=params, label=req.name or ""))
-    await db.flush()
-    unpinned = (
-        await db.scalars(
-            select(LaunchRow)
-            .where(LaunchRow.user_id == user_id, LaunchRow.pinned.is_(False))
-            .order_by(LaunchRow.created_at.desc(), LaunchRow.id)
-        )
-    ).all()
-    for old in unpinned[RECENT:]:
-        await db.delete(old)
+    await db.execute(insert(LaunchRow).values(user_id=user_id, params=params,
+                                              label=req.name or ""))
+    newest = (select(LaunchRow.id)
+              .where(LaunchRow.user_id == user_id, LaunchRow.pinned.is_(False))
+              .order_by(LaunchRow.created_at.desc(), LaunchRow.id).limit(RECENT))
+    await db.execute(delete(LaunchRow).where(
+        LaunchRow.user_id == user_id, LaunchRow.pinned.is_(False),
+        LaunchRow.id.not_in(newest.scalar_subquery())))
 
 
 async def list_launches(maker: async_sessionmaker[AsyncSession], user_id: str) -> list[LaunchRow]:

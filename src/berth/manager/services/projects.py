@@ -49,7 +49,7 @@ async def _counts(db: AsyncSession, ids: list[str]) -> dict[str, int]:
     result = await db.execute(
         select(ProjectMemberRow.project_id, func.count())
         .where(ProjectMemberRow.project_id.in_(ids)).group_by(ProjectMemberRow.project_id))
-    return {p: int(n) for p, n in result.tuples().all()}
+    return {p: int(n) for p, n in result.all()}
 
 
 async def _outs(db: AsyncSession, rows: list[ProjectRow]) -> list[ProjectOut]:

@@ -63,7 +63,7 @@ async def _usage(db: AsyncSession, *where: Any) -> _Usage:
     """What the sessions matching ``where`` hold (occupying ones: per kernel times their
     cluster size) and how many occupy or wait."""
     rows = (await db.execute(select(SessionRow.requested_slots, SessionRow.cluster_size).where(
-        *where, SessionRow.status.in_(OCCUPYING)))).tuples().all()
+        *where, SessionRow.status.in_(OCCUPYING)))).all()
     used = sl.total(_times(_amounts(r), max(int(n or 1), 1)) for r, n in rows)
     pending = await db.scalar(select(func.count()).select_from(SessionRow).where(
         *where, SessionRow.status == SessionStatus.PENDING)) or 0
@@ -135,7 +135,7 @@ async def occupied(db: AsyncSession, agent_ids: list[str]) -> dict[str, sl.Slots
         rows = await db.execute(select(SessionRow.agent_id, SessionRow.requested_slots,
                                        SessionRow.cluster_size).where(
             SessionRow.agent_id.in_(agent_ids), SessionRow.status.in_(OCCUPYING)))
-        for agent_id, requested, size in rows.tuples().all():
+        for agent_id, requested, size in rows.all():
             held[agent_id or ""].append(_times(_amounts(requested), max(int(size or 1), 1)))
     return {i: sl.total(v) for i, v in held.items() if i in agent_ids}
 

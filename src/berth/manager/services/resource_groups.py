@@ -44,11 +44,17 @@ async def _links(db: AsyncSession, names: Sequence[str] | None = None
     if names is not None:
         uq = uq.where(ResourceGroupUserRow.resource_group.in_(names))
         pq = pq.where(ResourceGroupProjectRow.resource_group.in_(names))
-    for group, user_id in (await db.execute(uq)).tuples().all():
+    for group, user_id in (await db.execute(uq)).all():
         users[group].add(user_id)
-    for group, project_id in (await db.execute(pq)).tuples().all():
+    for group, project_id in (await db.execute(pq)).all():
         projects[group].add(project_id)
     return users, projects
+
+
+async def links_of(db: AsyncSession, name: str) -> tuple[set[str], set[str]]:
+    """The user ids and the project ids linked to one group (none: open to every user)."""
+    users, projects = await _links(db, [name])
+    return users[name], projects[name]
 
 
 async def usable_groups(db: AsyncSession, user_id: str, is_superadmin: bool,
@@ -85,17 +91,17 @@ async def _outs(db: AsyncSession, actor: Actor, rows: Sequence[ResourceGroupRow]
     names = [r.name for r in rows]
     agents = dict((await db.execute(
         select(AgentRow.resource_group, func.count()).where(AgentRow.resource_group.in_(names))
-        .group_by(AgentRow.resource_group))).tuples().all())
+        .group_by(AgentRow.resource_group))).all())
     users, projects = await _links(db, names)
     emails: dict[str, str] = {}
     project_names: dict[str, str] = {}
     if actor.is_admin:  # users do not see who else may use a group
         ids = set().union(*users.values()) if users else set()
         emails = dict((await db.execute(select(UserRow.id, UserRow.email)
-                                        .where(UserRow.id.in_(ids)))).tuples().all())
+                                        .where(UserRow.id.in_(ids)))).all())
         pids = set().union(*projects.values()) if projects else set()
         project_names = dict((await db.execute(select(ProjectRow.id, ProjectRow.name)
-                                               .where(ProjectRow.id.in_(pids)))).tuples().all())
+                                               .where(ProjectRow.id.in_(pids)))).all())
     return [ResourceGroupOut(
         name=r.name, description=r.description, is_active=r.is_active, scheduler=r.scheduler,
         agent_selection=r.agent_selection, allowed_session_types=list(r.allowed_session_types),

@@ -20,7 +20,7 @@ from berth.domain.rules import RuleError, RuleErrors
 from berth.domain.status import ENDED, SessionStatus, SessionType, StatusInfo
 from berth.manager import access
 from berth.manager.access import Action
-from berth.manager.auth import Actor
+from berth.manager.auth import Actor, Role
 from berth.manager.context import Manager, status_event
 from berth.manager.db.engine import reading, transaction
 from berth.manager.db.tables import (
@@ -84,22 +84,28 @@ async def _owner(db: AsyncSession, actor: Actor, email: str | None) -> UserRow |
     return user if user is not None and user.is_active else None
 
 
-async def _project_of(db: AsyncSession, user: UserRow, asked: str | None,
+async def _project_of(db: AsyncSession, asked: str | None, mine: list[ProjectRow],
                       whose: str) -> pol.ProjectFacts | RuleError:
-    """The session's project: ``asked`` (a name or id) among the owner's projects, or the
-    owner's default (:func:`berth.domain.policy.pick_project`)."""
-    memberships = await projects.member_projects(db, user.id)
-    fallback = await db.scalar(select(ProjectRow).where(
-        ProjectRow.name == projects.DEFAULT_PROJECT))
-    return pol.pick_project(asked, [projects.facts(p) for p in memberships],
+    """The session's project: ``asked`` (a name or id) among the owner's projects ``mine``,
+    or the owner's default (:func:`berth.domain.policy.pick_project`)."""
+    fallback = None
+    if asked is None and not any(p.is_active for p in mine):
+        fallback = await db.scalar(select(ProjectRow).where(
+            ProjectRow.name == projects.DEFAULT_PROJECT))
+    return pol.pick_project(asked, [projects.facts(p) for p in mine],
                             projects.facts(fallback) if fallback else None, whose)
 
 
-async def _group_facts(db: AsyncSession, owner: UserRow | None, name: str) -> pol.GroupFacts:
+async def _group_facts(db: AsyncSession, owner: UserRow | None, mine: list[ProjectRow],
+                       name: str) -> pol.GroupFacts:
     group = await db.get(ResourceGroupRow, name)
     if group is None:
         return pol.GroupFacts(exists=False)
-    usable = owner is not None and await resource_groups.user_may_use(db, owner, name)
+    usable = False
+    if owner is not None:
+        users, linked = await resource_groups.links_of(db, name)
+        usable = pol.may_use_group(owner.role == Role.SUPERADMIN, owner.id,
+                                   [p.id for p in mine], users, linked)
     return pol.GroupFacts(exists=True, is_active=group.is_active, usable=usable,
                           allowed_session_types=tuple(group.allowed_session_types or ()))
 
@@ -147,10 +153,11 @@ def launch_request(req: SessionCreate) -> launch.LaunchRequest:
     )
 
 
-async def _mounts(db: AsyncSession, owner_id: str, asked: list[MountIn]
+async def _mounts(db: AsyncSession, owner_id: str, asked: list[MountIn], mine: set[str]
                   ) -> list[Mount] | list[RuleError]:
-    """The session's mounts as its owner may have them, or every broken rule."""
-    found, auto = await folders.mount_candidates(db, owner_id, [m.folder for m in asked])
+    """The session's mounts as its owner may have them, or every broken rule (``mine``: the
+    owner's projects' ids)."""
+    found, auto = await folders.mount_candidates(db, owner_id, [m.folder for m in asked], mine)
     errors = [f for f in found if isinstance(f, RuleError)]
     wishes = [MountWish(i, v.row.id, v.row.name, m.path, m.mode, folders.mount_allowed(v))
               for i, (m, v) in enumerate(zip(asked, found, strict=True))
@@ -188,16 +195,18 @@ async def _launch_context(
         )
     project: pol.ProjectFacts | RuleError = RuleError("project", "no owner")
     scopes: list[pol.ScopeFacts] = []
+    mine: list[ProjectRow] = []
     if owner is not None:
         whose = "you are" if owner.id == actor.id else "the owner is"
-        project = await _project_of(db, owner, req.project, whose)
+        mine = await projects.member_projects(db, owner.id)
+        project = await _project_of(db, req.project, mine, whose)
         scopes = await _scopes(db, owner, project)
     return launch.LaunchContext(
         owner_id=owner.id if owner is not None and owner.is_active else None,
         project_id=project.id if isinstance(project, pol.ProjectFacts) else "",
         project_problem=project if isinstance(project, RuleError) and owner else None,
         creator_is_admin=actor.is_admin,
-        group=await _group_facts(db, owner, req.resource_group),
+        group=await _group_facts(db, owner, mine, req.resource_group),
         scopes=scopes,
         image=launch.ImageFacts(
             ref=image.ref,
@@ -209,7 +218,8 @@ async def _launch_context(
         taken_names=frozenset(taken),
         name_seed=seed,
         now=datetime.now(UTC),
-        mounts=await _mounts(db, owner.id, asked) if owner is not None else [],
+        mounts=(await _mounts(db, owner.id, asked, {p.id for p in mine}) if owner is not None
+                else []),
     )
 
 
@@ -387,7 +397,7 @@ def _order(key: str, descending: bool) -> list[Any]:
 async def _count_by_type(db: AsyncSession, where: list[Any]) -> dict[str, int]:
     result = await db.execute(
         select(SessionRow.type, func.count()).where(*where).group_by(SessionRow.type))
-    return {str(t): int(n) for t, n in result.tuples().all()}
+    return {str(t): int(n) for t, n in result.all()}
 
 
 #: Sort keys of the list, each backed by an index ``(key, created_at)`` on ``sessions`` (the

@@ -153,11 +153,12 @@ async def actor_for_login(maker: async_sessionmaker[AsyncSession], cookie: str) 
         return None
     now = utcnow()
     async with reading(maker) as db:  # every request: never wait for SQLite's write lock
-        row = await db.get(LoginRow, parts[0])
-        if row is None or not login_usable(row, parts[1], now):
+        found = (await db.execute(select(LoginRow, UserRow).join(
+            UserRow, UserRow.id == LoginRow.user_id).where(LoginRow.id == parts[0]))).first()
+        if found is None:
             return None
-        user = await db.get(UserRow, row.user_id)
-        if user is None or not user.is_active:
+        row, user = found
+        if not login_usable(row, parts[1], now) or not user.is_active:
             return None
     if due_for_touch(row.last_used_at, now):
         async with transaction(maker) as db:
@@ -212,11 +213,13 @@ async def actor_for_token(maker: async_sessionmaker[AsyncSession], token: str) -
     if parts is None:
         return None
     async with reading(maker) as db:  # every request: never wait for SQLite's write lock
-        key = await db.get(ApiKeyRow, parts[0])
-        if key is None or not secret_matches(key, parts[1]):
+        found = (await db.execute(select(ApiKeyRow, UserRow).join(
+            UserRow, UserRow.id == ApiKeyRow.user_id).where(
+                ApiKeyRow.access_key == parts[0]))).first()
+        if found is None:
             return None
-        user = await db.get(UserRow, key.user_id)
-        if user is None or not user.is_active:
+        key, user = found
+        if not secret_matches(key, parts[1]) or not user.is_active:
             return None
     now = utcnow()
     if due_for_touch(key.last_used_at, now):

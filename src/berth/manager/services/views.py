@@ -94,5 +94,5 @@ async def _lookup(db: AsyncSession, key: Any, value: Any, ids: set[str]) -> dict
     """``key -> value`` for the rows whose key is in ``ids``, in one query."""
     if not ids:
         return {}
-    return dict((await db.execute(select(key, value).where(key.in_(ids)))).tuples().all())
+    return dict((await db.execute(select(key, value).where(key.in_(ids)))).all())
 
