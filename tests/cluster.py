@@ -267,14 +267,20 @@ class Cluster:
 
     # ---- teardown ----
     def end_all_sessions(self) -> None:
-        """Force-terminate every session of this cluster and wait until all have ended."""
-        for s in self.admin.list_sessions(state="running", limit=200)["items"]:
-            with contextlib.suppress(Exception):  # it may have ended meanwhile
-                self.admin.terminate_session(s["id"], force=True)
+        """Force-terminate every session of this cluster and wait until all have ended
+        (a page of 200 at a time: a benchmark may leave thousands)."""
+        asked: set[str] = set()
+        total = self.admin.list_sessions(state="running", limit=1)["total"]
 
         def none_left() -> bool:
-            return self.admin.list_sessions(state="running", limit=1)["total"] == 0
-        wait_for(none_left, 60, what="all sessions to end")
+            page = self.admin.list_sessions(state="running", limit=200)
+            for s in page["items"]:
+                if s["id"] not in asked:
+                    asked.add(s["id"])
+                    with contextlib.suppress(Exception):  # it may have ended meanwhile
+                        self.admin.terminate_session(s["id"], force=True)
+            return page["total"] == 0
+        wait_for(none_left, 60 + total / 20, what="all sessions to end")
 
     def close(self) -> None:
         try:
