@@ -62,7 +62,10 @@ class _Writers:
 
     def _lock(self) -> asyncio.Lock:
         queues = _QUEUES.setdefault(asyncio.get_running_loop(), {})
-        return queues.setdefault(self.path, asyncio.Lock())
+        lock = queues.get(self.path)
+        if lock is None:
+            lock = queues[self.path] = asyncio.Lock()
+        return lock
 
     async def _acquire(self) -> None:
         lock = self._lock()

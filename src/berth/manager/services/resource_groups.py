@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from berth.domain import policy as pol
 from berth.domain.rules import RuleError, RuleErrors
 from berth.domain.status import ENDED
-from berth.manager.auth import Actor, Role
+from berth.manager.auth import Actor
 from berth.manager.context import Manager
 from berth.manager.db.engine import transaction
 from berth.manager.db.tables import (
@@ -69,10 +69,6 @@ async def usable_groups(db: AsyncSession, user_id: str, is_superadmin: bool,
                                  .where(ProjectMemberRow.user_id == user_id))).all())
     return {g for g in groups
             if pol.may_use_group(is_superadmin, user_id, mine, users[g], projects[g])}
-
-
-async def user_may_use(db: AsyncSession, user: UserRow, group: str) -> bool:
-    return group in await usable_groups(db, user.id, user.role == Role.SUPERADMIN, [group])
 
 
 async def visible_groups(db: AsyncSession, actor: Actor) -> set[str] | None:
