@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from berth.agent.accelerators.mock import parse_mock_devices
 from berth.domain import limits
 
 
@@ -220,6 +221,17 @@ class AgentSettings(_SectionSettings):
     fake_mode: str = Field(
         "normal", description="FakeBackend behaviour: normal, slow, never-start or fail."
     )
+    mock_gpus: str = Field(
+        "", description="MOCK GPUs for tests and demos ONLY, off unless set: devices that exist "
+        "only in this setting, offered as the mock-gpu.device and mock-gpu.shares slots; kernels "
+        "get the CUDA environment a real GPU would give (plus BERTH_MOCK_GPU=1) but no device. "
+        "'id:memory[:model]' comma-separated (e.g. '0:16g,1:16g') or JSON. Refused (logged) on "
+        "a node where real NVIDIA GPUs are found.")
+    nvidia: str = Field(
+        "auto", description="NVIDIA GPUs (the cuda.device and cuda.shares slots): 'auto' uses "
+        "the GPUs NVML finds (none found: no cuda slots, the reason logged once at start); "
+        "'whole' the same but whole GPUs only (no MPS daemons, so no kernel joins the host's "
+        "IPC namespace; see docs/accelerators.md); 'off' never looks.")
 
     @field_validator("port_range")
     @classmethod
@@ -231,6 +243,20 @@ class AgentSettings(_SectionSettings):
     @classmethod
     def _cpuset(cls, value: str) -> str:
         return format_cpuset(parse_cpuset(value, os.cpu_count() or 1)) if value.strip() else ""
+
+    @field_validator("mock_gpus")
+    @classmethod
+    def _mock_gpus(cls, value: str) -> str:
+        parse_mock_devices(value)  # a bad value fails at start, naming the item at fault
+        return value.strip()
+
+    @field_validator("nvidia")
+    @classmethod
+    def _nvidia(cls, value: str) -> str:
+        mode = value.strip().lower()
+        if mode not in ("auto", "whole", "off"):
+            raise ValueError(f"nvidia must be 'auto', 'whole' or 'off', not {value!r}")
+        return mode
 
     def cpus(self) -> list[int]:
         """The cores of ``cpuset`` (empty: all of the host's)."""

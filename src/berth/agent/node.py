@@ -2,7 +2,8 @@
 
 Thin over a :class:`ContainerBackend`; all decisions about sessions are the manager's. After a
 restart :meth:`Node.start` re-adopts the containers it finds by their labels, so a running
-kernel keeps running and an exited one is reported with its exit code.
+kernel keeps running and an exited one is reported with its exit code, and what its kernels
+hold of accelerators is read back from their containers' labels (:class:`Accelerators`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from berth.agent.backends.base import (
     Exec,
     LogSource,
 )
+from berth.agent.devices import Accelerators
 from berth.rpc import (
     ClusterSpec,
     CreateKernel,
@@ -111,6 +113,7 @@ def report_of(status: ContainerStatus) -> KernelReport:
         exit_code=status.exit_code,
         oom_killed=status.oom_killed,
         app_ports=status.app_ports,
+        accelerators=status.accelerators,
     )
 
 
@@ -121,10 +124,14 @@ class Node:
         backend: ContainerBackend,
         reporter: Reporter,
         data_dir: Path,
+        devices: Accelerators | None = None,
     ) -> None:
+        """``devices``: the agent's accelerators, started by the caller before :meth:`start`
+        (None: none, every allocation is refused)."""
         self.agent_id = agent_id
         self.backend = backend
         self.reporter = reporter
+        self.devices = devices if devices is not None else Accelerators()
         self.scratch_root = data_dir / "scratch"
         self.logs_root = data_dir / "kernel-logs"
         self.creating: dict[str, CreateKernel] = {}
@@ -133,10 +140,14 @@ class Node:
         self.locks: dict[str, asyncio.Lock] = {}
 
     async def start(self) -> None:
-        """Re-adopt this agent's containers: watch the running ones for their exit."""
+        """Re-adopt this agent's containers: watch the running ones for their exit, and hold
+        again what each container holds of accelerators (exited ones too: their devices are
+        the kernel's until it is destroyed)."""
         self.scratch_root.mkdir(parents=True, exist_ok=True)
         self.logs_root.mkdir(parents=True, exist_ok=True)
-        for status in await self.backend.list_kernels():
+        statuses = await self.backend.list_kernels()
+        self.devices.restore({s.kernel_id: s.accelerators for s in statuses if s.accelerators})
+        for status in statuses:
             if status.running:
                 self._spawn(status.kernel_id, self._watch(status.kernel_id))
         if isinstance(self.backend, Networks):
@@ -182,13 +193,21 @@ class Node:
         self._spawn(spec.kernel_id, self._create(spec))
 
     async def _create(self, spec: CreateKernel) -> None:
+        reserved = False
         try:
             check_mounts(spec)
+            # Checked and held before anything is made: a refused allocation leaves nothing.
+            devices = self.devices.reserve(spec.kernel_id, spec.accelerators)
+            reserved = True
+            spec = spec.model_copy(
+                update={"accelerators": self.devices.allocations_json(spec.kernel_id)})
             scratch = self._make_scratch(spec.kernel_id)
             if spec.cluster is not None:
                 write_cluster_ssh(scratch, spec.cluster)
-            status = await self.backend.create_and_start(spec, str(scratch))
+            status = await self.backend.create_and_start(spec, str(scratch), devices)
         except (BackendError, OSError) as e:
+            if reserved:
+                self.devices.release(spec.kernel_id)
             shutil.rmtree(self.scratch_dir(spec.kernel_id), ignore_errors=True)
             if spec.cluster is not None and isinstance(self.backend, Networks):
                 with contextlib.suppress(Exception):  # swept at the next start otherwise
@@ -258,6 +277,8 @@ class Node:
             task = self.tasks.get(kernel_id)
             if task is not None:
                 task.cancel()
+            # Only once the container is gone (or never was): its devices are free now.
+            self.devices.release(kernel_id)
             shutil.rmtree(self.scratch_dir(kernel_id), ignore_errors=True)
         finally:
             self.destroying.discard(kernel_id)
@@ -312,7 +333,8 @@ class Node:
         for spec in creating.values():
             if spec.kernel_id not in reports:
                 reports[spec.kernel_id] = KernelReport(
-                    kernel_id=spec.kernel_id, session_id=spec.session_id, state=KernelState.CREATING
+                    kernel_id=spec.kernel_id, session_id=spec.session_id,
+                    state=KernelState.CREATING, accelerators=spec.accelerators,
                 )
         return list(reports.values())
 
@@ -320,6 +342,8 @@ class Node:
         self, address: str, resource_group: str, capacity: dict[str, str], version: str,
         info: dict[str, str] | None = None,
     ) -> Heartbeat:
+        """``capacity`` is what the agent offers (:func:`berth.agent.server.host_capacity`,
+        accelerator slots included); ``accelerators`` come from :attr:`devices` now."""
         return Heartbeat(
             agent_id=self.agent_id,
             address=address,
@@ -329,4 +353,5 @@ class Node:
             kernels=await self.kernel_reports(),
             version=version,
             info=dict(info or {}),
+            accelerators=await self.devices.infos(),
         )

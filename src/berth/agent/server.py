@@ -23,6 +23,7 @@ from berth.agent.app_runner import start_app
 from berth.agent.apps import SSH_KEY_PATH, terminal_command
 from berth.agent.backends.base import BackendError, ContainerBackend, Exec, Terminal
 from berth.agent.backends.docker import DockerBackend
+from berth.agent.devices import Accelerators
 from berth.agent.node import Node
 from berth.aio import until_first_done
 from berth.rpc import AppStarted, CreateKernel, DestroyResult, KernelEvent, M, StartApp
@@ -31,16 +32,18 @@ from berth.settings import AgentSettings
 log = logging.getLogger(__name__)
 
 
-def host_capacity(settings: AgentSettings) -> dict[str, str]:
-    """What the agent offers: ``cpu`` (default: its cpuset's cores, else every host core) and
-    ``mem`` (default: the host's memory)."""
+def host_capacity(settings: AgentSettings, devices: Accelerators | None = None
+                  ) -> dict[str, str]:
+    """What the agent offers: ``cpu`` (default: its cpuset's cores, else every host core),
+    ``mem`` (default: the host's memory) and the slots of ``devices``' plugins that found
+    devices (``cuda.device``, ``mock-gpu.shares``, ...; call after ``devices.start()``)."""
     cpu = settings.cpu
     if cpu is None:
         cpu = float(len(settings.cpus()) or os.cpu_count() or 1)
     mem = settings.mem
     if mem is None:
         mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return {"cpu": str(cpu), "mem": str(mem)}
+    return {"cpu": str(cpu), "mem": str(mem), **(devices.capacity() if devices else {})}
 
 
 #: Event posts to the manager in flight at once; the rest wait their turn (a burst of
@@ -85,7 +88,7 @@ def agent_info(settings: AgentSettings) -> dict[str, str]:
 
 async def heartbeat_loop(node: Node, client: httpx.AsyncClient, settings: AgentSettings) -> None:
     address = f"http://{settings.host}:{settings.port}"
-    capacity = host_capacity(settings)
+    capacity = host_capacity(settings, node.devices)
     info = agent_info(settings)
     while True:
         try:
@@ -128,7 +131,10 @@ def get_node(request: Request) -> Node:
 NodeDep = Annotated[Node, Depends(get_node)]
 
 
-def create_agent_app(settings: AgentSettings, backend: ContainerBackend | None = None) -> FastAPI:
+def create_agent_app(settings: AgentSettings, backend: ContainerBackend | None = None,
+                     accelerators: Accelerators | None = None) -> FastAPI:
+    """The agent's app; ``backend`` and ``accelerators`` replace what ``settings`` would
+    build (tests)."""
     token = settings.resolved_token()
 
     @asynccontextmanager
@@ -137,7 +143,9 @@ def create_agent_app(settings: AgentSettings, backend: ContainerBackend | None =
         # Heartbeats have a connection of their own: a burst of events never delays them.
         beats = manager_client(settings, token, 1, 30.0)
         engine = backend or make_backend(settings)
-        node = Node(settings.id, engine, HttpReporter(client), settings.data_dir)
+        devices = accelerators if accelerators is not None else Accelerators.from_settings(settings)
+        await devices.start()  # discovery before restore: held devices must be known ones
+        node = Node(settings.id, engine, HttpReporter(client), settings.data_dir, devices)
         await node.start()
         app.state.node = node
         beat = asyncio.create_task(heartbeat_loop(node, beats, settings))
@@ -148,6 +156,8 @@ def create_agent_app(settings: AgentSettings, backend: ContainerBackend | None =
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
             await node.close()
+            # Kernels keep running (and keep their devices, MPS daemons included).
+            await devices.close()
             await engine.close()
             await client.aclose()
             await beats.aclose()

@@ -7,11 +7,17 @@ commit arrive later as further capability protocols instead of methods that rais
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from berth.agent.accelerators.base import ContainerSettings
+from berth.domain.devices import Allocation
 from berth.rpc import AppPort, CreateKernel, ImageInfo
+
+log = logging.getLogger(__name__)
 
 #: Labels on every container Berth creates; they let an agent re-adopt its containers.
 LABEL_KERNEL = "berth.kernel-id"
@@ -22,6 +28,10 @@ LABEL_SESSION_NAME = "berth.session-name"
 LABEL_APPS = "berth.kernel-apps"
 #: On the kernels of a cluster session: the session's network (removed after its last one).
 LABEL_NETWORK = "berth.network"
+#: What the kernel holds of accelerators: a JSON list of ``Allocation.to_json`` dicts (absent:
+#: nothing). Read back after an agent restart, so it is untrusted input (see
+#: :func:`read_accelerators_label`).
+LABEL_ACCELERATORS = "berth.accelerators"
 #: Port of the sshd every kernel of a cluster runs for the others (the SSH app has its own).
 CLUSTER_SSH_PORT = 2222
 
@@ -38,6 +48,40 @@ class ContainerStatus:
     oom_killed: bool = False
     app_ports: list[AppPort] = field(default_factory=list)
     started: bool = True  # False: created but never started, so neither running nor exited
+    #: What the kernel holds of accelerators (``Allocation.to_json`` dicts, as the agent
+    #: gave them in ``CreateKernel.accelerators``); [] for nothing.
+    accelerators: list[dict[str, Any]] = field(default_factory=list)
+
+
+def accelerators_label(allocations: list[dict[str, Any]]) -> str:
+    """The :data:`LABEL_ACCELERATORS` value of ``allocations`` ("" for none)."""
+    return json.dumps(allocations, separators=(",", ":"), sort_keys=True) if allocations else ""
+
+
+def read_accelerators_label(kernel_id: str, text: str,
+                            warn: Callable[[str], None] = log.warning) -> list[dict[str, Any]]:
+    """The allocations of a :data:`LABEL_ACCELERATORS` value, each as ``Allocation.to_json``
+    gives it. A label is untrusted (anyone with the engine can set one): text that is not a
+    JSON list is read as [], an item that is not a valid allocation is left out, each with a
+    sentence to ``warn`` (the log by default). Never raises."""
+    if not text:
+        return []
+    where = f"kernel {kernel_id}: label {LABEL_ACCELERATORS}"
+    try:
+        items = json.loads(text)
+    except ValueError as e:
+        warn(f"{where} ignored, not JSON: {e}")
+        return []
+    if not isinstance(items, list):
+        warn(f"{where} ignored, not a JSON list")
+        return []
+    found = []
+    for index, item in enumerate(items):
+        try:
+            found.append(Allocation.from_json(item).to_json())
+        except ValueError as e:
+            warn(f"{where}: item {index} ignored: {e}")
+    return found
 
 
 class BackendError(RuntimeError):
@@ -49,8 +93,16 @@ class ContainerBackend(Protocol):
         """Environment images available on this node. Safe to call any time."""
         ...
 
-    async def create_and_start(self, spec: CreateKernel, scratch_dir: str) -> ContainerStatus:
+    async def create_and_start(self, spec: CreateKernel, scratch_dir: str,
+                               devices: ContainerSettings | None = None) -> ContainerStatus:
         """Create and start the kernel's container. Raises BackendError with a reason.
+
+        ``devices`` is what the kernel's accelerators need (the agent's
+        :meth:`~berth.agent.devices.Accelerators.reserve` merged it from the plugins): its
+        environment is added to ``spec.environ`` (winning over it: the agent's values are
+        the allocation's), its device requests, mounts and host IPC applied. The backend
+        keeps ``spec.accelerators`` with the container, so that :meth:`list_kernels` reports
+        them (``ContainerStatus.accelerators``) also after an agent restart.
 
         Not idempotent: the caller must not call it twice for one kernel id; a container
         left from a failed attempt is removed before raising.
@@ -58,7 +110,8 @@ class ContainerBackend(Protocol):
         ...
 
     async def list_kernels(self) -> list[ContainerStatus]:
-        """Every Berth container of this agent, running or exited. Works after a restart."""
+        """Every Berth container of this agent, running or exited, with what each holds of
+        accelerators. Works after a restart."""
         ...
 
     async def wait(self, kernel_id: str) -> ContainerStatus | None:

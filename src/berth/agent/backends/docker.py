@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiodocker
@@ -13,8 +14,10 @@ from aiodocker.exceptions import DockerError
 from aiodocker.execs import Exec
 from aiodocker.stream import Stream
 
+from berth.agent.accelerators.base import ContainerSettings
 from berth.agent.backends.base import (
     CLUSTER_SSH_PORT,
+    LABEL_ACCELERATORS,
     LABEL_AGENT,
     LABEL_APPS,
     LABEL_KERNEL,
@@ -24,9 +27,12 @@ from berth.agent.backends.base import (
     LABEL_SESSION_NAME,
     BackendError,
     ContainerStatus,
+    accelerators_label,
+    read_accelerators_label,
 )
 from berth.rpc import AppPort, CreateKernel, ImageInfo
 
+log = logging.getLogger(__name__)
 KERNEL_UID = "1000:1000"
 #: What an interactive kernel runs when it has nothing else to do; docker-init reaps zombies.
 IDLE_COMMAND = ["sleep", "infinity"]
@@ -65,13 +71,14 @@ def _published_ports(spec: CreateKernel, apps: list[AppPort]) -> list[AppPort]:
 
 def container_config(
     spec: CreateKernel, agent_id: str, scratch_dir: str, apps: list[AppPort], pids_limit: int,
-    port_range: str = "", cpuset: str = "",
+    port_range: str = "", cpuset: str = "", devices: ContainerSettings | None = None,
 ) -> dict[str, Any]:
     """The engine's create request for a kernel: non-root, no new privileges, no capabilities,
     a pids limit, the session's CPU/memory/shm limits and its scratch home; published ports
     from the agent's ``port_range`` (the engine picks a free one; empty: any) and the agent's
     ``cpuset``. A kernel of a cluster joins the session's network with its hostname as alias
-    and runs :func:`cluster_bootstrap` before its command."""
+    and runs :func:`cluster_bootstrap` before its command. ``devices``: the accelerators'
+    settings (:func:`apply_devices`), with ``spec.accelerators`` on a label."""
     published = _published_ports(spec, apps)
     command = spec.command or IDLE_COMMAND
     if spec.cluster is not None:
@@ -118,6 +125,10 @@ def container_config(
     }
     if cpuset:
         config["HostConfig"]["CpusetCpus"] = cpuset
+    if devices is not None:
+        apply_devices(config, spec.environ, devices)
+    if label := accelerators_label(spec.accelerators):
+        config["Labels"][LABEL_ACCELERATORS] = label
     if spec.cluster is not None:
         network = spec.cluster.network
         config["Labels"][LABEL_NETWORK] = network
@@ -125,6 +136,24 @@ def container_config(
         config["NetworkingConfig"] = {
             "EndpointsConfig": {network: {"Aliases": [spec.cluster.hostname]}}}
     return config
+
+
+def apply_devices(config: dict[str, Any], environ: dict[str, str],
+                  devices: ContainerSettings) -> None:
+    """Merge what a kernel's accelerators need into its create request ``config``: their
+    environment over ``environ`` (the allocation's values win over the user's), device
+    requests (``HostConfig.DeviceRequests``), bind mounts, and the host's IPC namespace when
+    ``ipc_host`` (NVIDIA MPS; the engine then ignores ``ShmSize``: /dev/shm is the host's)."""
+    if devices.env:
+        config["Env"] = [f"{k}={v}" for k, v in {**environ, **devices.env}.items()]
+    host = config["HostConfig"]
+    if devices.device_requests:
+        host["DeviceRequests"] = [*host.get("DeviceRequests", []), *devices.device_requests]
+    host["Mounts"] += [{"Type": "bind", "Source": source, "Target": target,
+                        "ReadOnly": read_only, "BindOptions": {"Propagation": "rprivate"}}
+                       for source, target, read_only in devices.mounts]
+    if devices.ipc_host:
+        host["IpcMode"] = "host"
 
 
 #: Seconds a batch cluster's main kernel waits for the others' sshd before its command runs.
@@ -163,7 +192,10 @@ def cluster_bootstrap(wait: bool) -> str:
     return script
 
 
-def _status(data: dict[str, Any]) -> ContainerStatus:
+def _status(data: dict[str, Any], warn: Callable[[str], None] = log.warning
+            ) -> ContainerStatus:
+    """The container's status as the engine's inspect ``data`` says; ``warn`` hears about
+    a bad accelerators label (see :func:`read_accelerators_label`)."""
     labels = data["Config"]["Labels"] or {}
     state = data["State"]
     bound = (data.get("NetworkSettings") or {}).get("Ports") or {}
@@ -173,6 +205,8 @@ def _status(data: dict[str, Any]) -> ContainerStatus:
         ipv4 = [h for h in hosts if h.get("HostIp") == "127.0.0.1"] or hosts
         app.host_port = int(ipv4[0]["HostPort"]) if ipv4 else None
     running = bool(state.get("Running"))
+    accelerators = read_accelerators_label(labels[LABEL_KERNEL],
+                                           labels.get(LABEL_ACCELERATORS, ""), warn)
     if state.get("Status") == "created":
         # Created but never started: not an exit (the agent may be about to start it).
         return ContainerStatus(
@@ -181,6 +215,7 @@ def _status(data: dict[str, Any]) -> ContainerStatus:
             container_id=data["Id"],
             running=False,
             started=False,
+            accelerators=accelerators,
         )
     return ContainerStatus(
         kernel_id=labels[LABEL_KERNEL],
@@ -190,6 +225,7 @@ def _status(data: dict[str, Any]) -> ContainerStatus:
         exit_code=None if running else state.get("ExitCode"),
         oom_killed=bool(state.get("OOMKilled")),
         app_ports=apps,
+        accelerators=accelerators,
     )
 
 
@@ -205,6 +241,13 @@ class DockerBackend:
         self.docker = aiodocker.Docker()
         #: Per session: creating its network and removing it after its last kernel.
         self.network_locks: dict[str, asyncio.Lock] = {}
+        #: Bad labels already logged: every heartbeat lists the containers again.
+        self._warned: set[str] = set()
+
+    def _warn_once(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            log.warning("%s", message)
 
     @staticmethod
     def container_name(kernel_id: str) -> str:
@@ -226,10 +269,11 @@ class DockerBackend:
             raise BackendError(f"image {ref} is not on this agent: {e.message}") from e
         return parse_apps((data.get("Config") or {}).get("Labels", {}).get("berth.apps", ""))
 
-    async def create_and_start(self, spec: CreateKernel, scratch_dir: str) -> ContainerStatus:
+    async def create_and_start(self, spec: CreateKernel, scratch_dir: str,
+                               devices: ContainerSettings | None = None) -> ContainerStatus:
         apps = await self._image_apps(spec.image)
         config = container_config(spec, self.agent_id, scratch_dir, apps, self.pids_limit,
-                                  self.port_range, self.cpuset)
+                                  self.port_range, self.cpuset, devices)
         if spec.cluster is not None:
             await self._ensure_network(spec.session_id, spec.cluster.network)
         name = self.container_name(spec.kernel_id)
@@ -239,7 +283,7 @@ class DockerBackend:
             raise BackendError(f"the engine refused the container: {e.message}") from e
         try:
             await container.start()
-            return _status(await container.show())
+            return _status(await container.show(), self._warn_once)
         except DockerError as e:
             await self._remove(container)
             raise BackendError(f"the container did not start: {e.message}") from e
@@ -260,7 +304,7 @@ class DockerBackend:
         statuses = []
         for container in found:
             try:
-                statuses.append(_status(await container.show()))
+                statuses.append(_status(await container.show(), self._warn_once))
             except DockerError as e:
                 if e.status != 404:  # removed between list and show
                     raise
@@ -272,7 +316,7 @@ class DockerBackend:
             return None
         try:
             await container.wait(timeout=None)
-            return _status(await container.show())
+            return _status(await container.show(), self._warn_once)
         except DockerError as e:
             if e.status == 404:
                 return None
@@ -284,7 +328,7 @@ class DockerBackend:
             return None
         try:
             await container.stop(t=max(0, int(grace)))
-            return _status(await container.show())
+            return _status(await container.show(), self._warn_once)
         except DockerError as e:
             if e.status == 404:
                 return None

@@ -25,6 +25,7 @@ import shlex
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from berth.agent.accelerators.base import ContainerSettings
 from berth.agent.backends.base import BackendError, ContainerStatus
 from berth.rpc import CreateKernel, ImageInfo
 
@@ -49,6 +50,10 @@ class _FakeContainer:
     exit_code: int | None = None
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
     runner: asyncio.Task[None] | None = None
+    #: What the accelerators asked for, and the environment the container would get (the
+    #: spec's with theirs on top, as the Docker backend merges it): for tests to assert.
+    devices: ContainerSettings = field(default_factory=ContainerSettings)
+    env: dict[str, str] = field(default_factory=dict)
 
     def status(self) -> ContainerStatus:
         return ContainerStatus(
@@ -57,6 +62,7 @@ class _FakeContainer:
             container_id=self.container_id,
             running=not self.stopped.is_set(),
             exit_code=self.exit_code,
+            accelerators=[dict(a) for a in self.spec.accelerators],
         )
 
     def finish(self, exit_code: int) -> None:
@@ -95,8 +101,11 @@ class FakeBackend:
             )
         ]
 
-    async def create_and_start(self, spec: CreateKernel, scratch_dir: str) -> ContainerStatus:
-        """Create a fake container as the mode says. Raises BackendError for mode ``fail``,
+    async def create_and_start(self, spec: CreateKernel, scratch_dir: str,
+                               devices: ContainerSettings | None = None) -> ContainerStatus:
+        """Create a fake container as the mode says, recording ``devices`` and the merged
+        environment (``containers[kernel_id].devices`` / ``.env``); it reports
+        ``spec.accelerators`` as its label would. Raises BackendError for mode ``fail``,
         an unknown image or a kernel id that exists; mode ``never-start`` blocks until the
         caller cancels it (nothing is left behind then)."""
         if self.mode == "fail":
@@ -109,7 +118,9 @@ class FakeBackend:
             raise BackendError(f"image {spec.image} is not on this agent (fake backend)")
         if spec.kernel_id in self.containers:
             raise BackendError(f"fake: kernel {spec.kernel_id} exists already")
-        container = _FakeContainer(spec, f"fake-{secrets.token_hex(16)}")
+        devices = devices or ContainerSettings()
+        container = _FakeContainer(spec, f"fake-{secrets.token_hex(16)}", devices=devices,
+                                   env={**spec.environ, **devices.env})
         self.containers[spec.kernel_id] = container
         if spec.command:
             container.runner = asyncio.create_task(self._run_batch(container))
