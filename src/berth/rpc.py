@@ -33,8 +33,9 @@ from pydantic import BaseModel, Field
 
 #: 2: apps name their ports container_port / host_port; 3: folder mounts; 4: cluster sessions
 #: (``CreateKernel.cluster``) and what an agent says about itself (``Heartbeat.info``: its
-#: port range and CPU set).
-RPC_VERSION = 4
+#: port range and CPU set); 5: accelerators (``CreateKernel.accelerators``,
+#: ``Heartbeat.accelerators``).
+RPC_VERSION = 5
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -124,6 +125,10 @@ class CreateKernel(BaseModel):
     hostname: str = "main1"
     mounts: list[MountSpec] = []
     cluster: ClusterSpec | None = None  # None: a session of one kernel
+    #: The devices the manager allocated to this kernel, one per accelerator plugin
+    #: (:meth:`berth.domain.devices.Allocation.to_json`). The agent refuses (create-failed)
+    #: an allocation of a plugin it lacks or one that clashes with what its kernels hold.
+    accelerators: list[dict[str, Any]] = []
 
 
 class KernelState(StrEnum):
@@ -140,6 +145,40 @@ class KernelReport(BaseModel):
     exit_code: int | None = None
     oom_killed: bool = False
     app_ports: list[AppPort] = []
+    #: What the kernel holds of accelerators (as in :attr:`CreateKernel.accelerators`),
+    #: read back from its container after an agent restart.
+    accelerators: list[dict[str, Any]] = []
+
+
+class AcceleratorSlotInfo(BaseModel):
+    """A slot an accelerator plugin offers: ``quantum`` is the step of amounts."""
+
+    name: str
+    unit: str = "count"
+    description: str = ""
+    quantum: str = "1"
+
+
+class DeviceInfo(BaseModel):
+    """One accelerator device; ``utilization`` (percent) and ``memory_used`` (bytes) are the
+    last sample (None: not known)."""
+
+    id: str
+    memory: int
+    model: str = ""
+    utilization: float | None = None
+    memory_used: int | None = None
+
+
+class AcceleratorInfo(BaseModel):
+    """An accelerator plugin of the agent: its slot prefix (``cuda``, ``mock-gpu``), slots and
+    devices; ``reason`` says why it has no devices, when it has none."""
+
+    name: str
+    slots: list[AcceleratorSlotInfo] = []
+    devices: list[DeviceInfo] = []
+    reason: str = ""
+    mock: bool = False
 
 
 class Heartbeat(BaseModel):
@@ -155,6 +194,8 @@ class Heartbeat(BaseModel):
     #: host ports its kernels' published ports get; "" = any free port), ``cpuset`` (the
     #: cores its kernels run on; "" = all), ``backend``.
     info: dict[str, Any] = {}
+    #: The agent's accelerator plugins with devices (none: no accelerator slots).
+    accelerators: list[AcceleratorInfo] = []
 
 
 class EventKind(StrEnum):

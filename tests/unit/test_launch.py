@@ -299,9 +299,57 @@ def test_registered_accelerator_slots_are_not_refused(monkeypatch: pytest.Monkey
     from berth.domain import slots
 
     monkeypatch.setitem(slots.ACCELERATOR_SLOTS, "cuda.device", "one GPU")
-    assert isinstance(validate_launch(replace(REQ, other_slots={"cuda.device": 1.0}), CTX),
+    gpus = replace(CTX, agents=[AgentFacts("a1", {"cpu": Decimal(4), "mem": Decimal(8 * GiB),
+                                                  "cuda.device": Decimal(2)})])
+    assert isinstance(validate_launch(replace(REQ, other_slots={"cuda.device": 1.0}), gpus),
                       LaunchPlan)
     assert "resources.gpu" in errors_of(replace(REQ, other_slots={"gpu": 1.0}))
+
+
+def test_accelerators_no_agent_could_ever_give_are_refused_at_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from berth.domain import slots
+
+    for name in ("cuda.device", "cuda.shares"):
+        monkeypatch.setitem(slots.ACCELERATOR_SLOTS, name, "GPU")
+    gpus = replace(CTX, agents=[AgentFacts("a1", {"cpu": Decimal(4), "mem": Decimal(8 * GiB),
+                                                  "cuda.device": Decimal(2),
+                                                  "cuda.shares": Decimal(2)})])
+    three = validate_launch(replace(REQ, other_slots={"cuda.device": 3.0}), gpus)
+    assert isinstance(three, list)
+    assert [(e.field, "exceeds the largest agent's 2" in e.message) for e in three] == [
+        ("resources.cuda.device", True)]
+    none = validate_launch(replace(REQ, other_slots={"cuda.device": 1.0}), CTX)
+    assert isinstance(none, list) and "no agent" in none[0].message
+    # Two kernels of 2 whole GPUs each need 4 on one agent (single-node clusters).
+    pair = validate_launch(replace(REQ, other_slots={"cuda.device": 2.0}, cluster_size=2), gpus)
+    assert isinstance(pair, list) and pair[0].field == "resources.cuda.device"
+
+
+def test_accelerator_amounts_follow_the_device_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    from berth.domain import slots
+
+    for name in ("cuda.device", "cuda.shares"):
+        monkeypatch.setitem(slots.ACCELERATOR_SLOTS, name, "GPU")
+    gpus = replace(CTX, agents=[AgentFacts("a1", {"cpu": Decimal(4), "mem": Decimal(8 * GiB),
+                                                  "cuda.device": Decimal(2),
+                                                  "cuda.shares": Decimal(2)})])
+    cases = {
+        "cuda.device": (1.5, "whole number"),
+        "cuda.shares": (1.5, "at most 1"),
+    }
+    for name, (amount, words) in cases.items():
+        found = validate_launch(replace(REQ, other_slots={name: amount}), gpus)
+        assert isinstance(found, list) and found[0].field == f"resources.{name}"
+        assert words in found[0].message
+    step = validate_launch(replace(REQ, other_slots={"cuda.shares": 0.25}), gpus)
+    assert isinstance(step, list) and "multiple of the step 0.1" in step[0].message
+    coarse = replace(gpus, group=replace(gpus.group, accelerator_quantum=Decimal("0.25")))
+    assert isinstance(validate_launch(replace(REQ, other_slots={"cuda.shares": 0.25}), coarse),
+                      LaunchPlan)
+    cluster = validate_launch(replace(REQ, other_slots={"cuda.shares": 0.5}, cluster_size=2),
+                              gpus)
+    assert isinstance(cluster, list) and "whole devices only" in cluster[0].message
 
 
 # --- properties ------------------------------------------------------------------------------

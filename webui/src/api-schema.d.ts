@@ -1286,6 +1286,11 @@ export interface components {
              * @description The group's alive schedulable agents.
              */
             agents: components["schemas"]["CheckAgentOut"][];
+            /**
+             * Accelerators
+             * @description The accelerator slots the group's agents offer (free per agent is what one new kernel could get: whole devices free, the largest share that fits on one device).
+             */
+            accelerators?: components["schemas"]["SlotOut"][];
         };
         /** CheckPresetOut */
         CheckPresetOut: {
@@ -1554,6 +1559,13 @@ export interface components {
             exit_code: number | null;
             /** App Ports */
             app_ports: components["schemas"]["AppPort"][];
+            /**
+             * Accelerators
+             * @default []
+             */
+            accelerators: {
+                [key: string]: unknown;
+            }[];
             /** Started At */
             started_at: string | null;
             /** Terminated At */
@@ -2034,6 +2046,19 @@ export interface components {
              */
             pending_timeout: number;
             /**
+             * Accelerator Quantum
+             * @description Step of accelerator shares (a fraction of one device, e.g. 0.1 or 0.25).
+             * @default 0.1
+             */
+            accelerator_quantum: number | string;
+            /**
+             * Accelerator Policy
+             * @description Accelerator shares: fill packs onto the most used device that fits, spread goes to the least used.
+             * @default fill
+             * @enum {string}
+             */
+            accelerator_policy: "fill" | "spread";
+            /**
              * Projects
              * @description Projects (names or ids) whose members may use the group.
              */
@@ -2060,6 +2085,16 @@ export interface components {
             allowed_session_types: string[];
             /** Pending Timeout */
             pending_timeout: number;
+            /**
+             * Accelerator Quantum
+             * @description Step of accelerator shares.
+             */
+            accelerator_quantum: string;
+            /**
+             * Accelerator Policy
+             * @description fill or spread (accelerator shares).
+             */
+            accelerator_policy: string;
             /**
              * Projects
              * @description Project names with access (admins only; empty for users).
@@ -2093,6 +2128,10 @@ export interface components {
             allowed_session_types?: components["schemas"]["SessionType"][] | null;
             /** Pending Timeout */
             pending_timeout?: number | null;
+            /** Accelerator Quantum */
+            accelerator_quantum?: (number | string) | null;
+            /** Accelerator Policy */
+            accelerator_policy?: ("fill" | "spread") | null;
             /** Projects */
             projects?: string[] | null;
             /** Users */
@@ -2554,6 +2593,34 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+        };
+        /**
+         * SlotOut
+         * @description An accelerator slot the group's agents offer (an accelerator plugin's).
+         */
+        SlotOut: {
+            /**
+             * Name
+             * @description e.g. cuda.device (whole GPUs), cuda.shares (a fraction of one GPU).
+             */
+            name: string;
+            /**
+             * Plugin
+             * @description The plugin (slot prefix): cuda, mock-gpu, ...
+             */
+            plugin: string;
+            /** Description */
+            description: string;
+            /**
+             * Step
+             * @description Amounts are multiples of this (1 for whole devices; the group's quantum for shares).
+             */
+            step: string;
+            /**
+             * Mock
+             * @description Offered by a mock plugin (tests and demos), not hardware.
+             */
+            mock: boolean;
         };
         /** SshInfo */
         SshInfo: {

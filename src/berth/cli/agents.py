@@ -27,6 +27,24 @@ def _pair(free: dict[str, Any], capacity: dict[str, Any], key: str) -> str:
     return f"{show(free.get(key, 0))} / {show(capacity[key])}"
 
 
+def devices(info: dict[str, Any]) -> str:
+    """``mock-gpu (MOCK): 0 A100 16.0 GiB 35%, 1 ...`` per plugin with devices; '-' for none."""
+    lines = []
+    for plugin in info.get("accelerators") or []:
+        found = plugin.get("devices") or []
+        if not found:
+            continue
+        name = plugin.get("name", "?") + (" (MOCK)" if plugin.get("mock") else "")
+        shown = []
+        for d in found:
+            util = d.get("utilization")
+            shown.append(" ".join(x for x in (
+                str(d.get("id")), d.get("model") or "", size(d.get("memory", 0)),
+                f"{util:.0f}%" if isinstance(util, int | float) else "") if x))
+        lines.append(f"{name}: " + ", ".join(shown))
+    return "\n".join(lines) or "-"
+
+
 @handle_errors
 def list_agents(
     resource_group: Annotated[str | None, typer.Option(
@@ -41,8 +59,8 @@ def list_agents(
     if json:
         print_json(agents)
         return
-    table = Table("ID", "Status", "Group", "CPU free", "Memory free", "Ports", "CPU set",
-                  "Last heartbeat")
+    table = Table("ID", "Status", "Group", "CPU free", "Memory free", "Accelerators", "Ports",
+                  "CPU set", "Last heartbeat")
     for a in agents:
         info = a.get("info") or {}
         status = a["status"] if a.get("schedulable", True) else f"{a['status']} (not schedulable)"
@@ -50,6 +68,7 @@ def list_agents(
             a["id"], status, a.get("resource_group", ""),
             _pair(a.get("free") or {}, a.get("capacity") or {}, "cpu"),
             _pair(a.get("free") or {}, a.get("capacity") or {}, "mem"),
+            devices(info),
             info.get("port_range") or "any", info.get("cpuset") or "all",
             str(a.get("last_heartbeat", ""))[:19],
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from datetime import datetime
@@ -42,6 +43,15 @@ NameOpt = Annotated[
 CpuOpt = Annotated[float | None, typer.Option(help="CPU cores (default 1).")]
 MemOpt = Annotated[str | None, typer.Option(help="Memory, e.g. 2g or 512m (default 1g).")]
 ShmemOpt = Annotated[str | None, typer.Option(help="Shared memory /dev/shm (default 64m).")]
+GpuOpt = Annotated[int | None, typer.Option(
+    "--gpu", min=0, help="Whole NVIDIA GPUs per kernel (the slot cuda.device).")]
+GpuSharesOpt = Annotated[float | None, typer.Option(
+    "--gpu-shares", min=0, help="A fraction of one NVIDIA GPU (the slot cuda.shares), e.g. "
+    "0.5: that part of its compute and memory, enforced (NVIDIA MPS). Steps of the resource "
+    "group's quantum (default 0.1).")]
+ResourceOpt = Annotated[list[str] | None, typer.Option(
+    "--resource", "-r", help="Any resource slot as NAME=AMOUNT, e.g. -r cuda.shares=0.5 or "
+    "-r mock-gpu.device=1 (see 'berth agents' for the slots agents offer); repeat.")]
 EnvOpt = Annotated[list[str] | None, typer.Option("--env", "-e", help="NAME=VALUE; repeat.")]
 ThreadsOpt = Annotated[
     int | None, typer.Option(help="OMP_NUM_THREADS/OPENBLAS_NUM_THREADS (default: the CPU cores).")
@@ -88,7 +98,38 @@ def _short(text: str, keep: int = 40) -> str:
     return text if len(text) <= keep else text[:keep] + "..."
 
 
-def _resources(cpu: float | None, mem: str | None, shmem: str | None) -> dict[str, Any]:
+def _slot_options(gpu: int | None, gpu_shares: float | None, resource: list[str] | None
+                  ) -> dict[str, Any]:
+    """Accelerator slots from --gpu, --gpu-shares and -r NAME=AMOUNT (the server checks the
+    names and amounts against what agents offer)."""
+    found: dict[str, Any] = {}
+    for item in resource or []:
+        name, sep, amount = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise bad_option("--resource", f"'{item}' is not NAME=AMOUNT (e.g. cuda.shares=0.5)")
+        if name in ("cpu", "mem", "shmem"):
+            raise bad_option("--resource", f"use --{name} for {name}")
+        try:
+            value = float(amount)
+        except ValueError:
+            raise bad_option("--resource", f"{name}: '{amount}' is not a number") from None
+        if not math.isfinite(value) or value < 0:
+            raise bad_option("--resource", f"{name}: must be a number not below 0")
+        found[name] = value
+    given: tuple[tuple[str, str, float | None], ...] = (
+        ("--gpu", "cuda.device", gpu), ("--gpu-shares", "cuda.shares", gpu_shares))
+    for option, slot, chosen in given:
+        if chosen is not None:
+            if slot in found:
+                raise bad_option(option, f"{slot} is also given with --resource")
+            found[slot] = chosen
+    return found
+
+
+def _resources(cpu: float | None, mem: str | None, shmem: str | None, gpu: int | None = None,
+               gpu_shares: float | None = None, resource: list[str] | None = None
+               ) -> dict[str, Any]:
     """The resources body; values that could not even be sent (NaN) or that no server
     accepts are refused here, naming the option."""
     if cpu is not None and (problem := rules.cpu_problem(cpu)):
@@ -100,7 +141,8 @@ def _resources(cpu: float | None, mem: str | None, shmem: str | None) -> dict[st
             except RuleError as e:
                 raise bad_option(option, e.message) from None
     given = {"cpu": cpu, "mem": mem, "shmem": shmem}
-    return {k: v for k, v in given.items() if v is not None}
+    return {**{k: v for k, v in given.items() if v is not None},
+            **_slot_options(gpu, gpu_shares, resource)}
 
 
 def _start_at(text: str | None) -> str | None:
@@ -183,6 +225,9 @@ def create(
     cpu: CpuOpt = None,
     mem: MemOpt = None,
     shmem: ShmemOpt = None,
+    gpu: GpuOpt = None,
+    gpu_shares: GpuSharesOpt = None,
+    resource: ResourceOpt = None,
     env: EnvOpt = None,
     threads: ThreadsOpt = None,
     count: Annotated[int, typer.Option(help="Create this many sessions.")] = 1,
@@ -213,7 +258,7 @@ def create(
             type=type,
             name=name,
             image=image,
-            resources=_resources(cpu, mem, shmem),
+            resources=_resources(cpu, mem, shmem, gpu, gpu_shares, resource),
             environ=_environ(env),
             threads=threads,
             count=count,
@@ -283,6 +328,18 @@ def list_(
     console.print(table)
 
 
+def device_text(allocations: list[dict[str, Any]]) -> str:
+    """``cuda: GPU 0, 1 (whole)`` / ``cuda: 0.5 of GPU 1`` for a kernel's allocations."""
+    parts = []
+    for a in allocations:
+        devices = a.get("devices") or {}
+        if a.get("mode") == "shares":
+            parts += [f"{a.get('slot_prefix')}: {v} of device {d}" for d, v in devices.items()]
+        else:
+            parts.append(f"{a.get('slot_prefix')}: device {', '.join(devices)} (whole)")
+    return "; ".join(parts)
+
+
 @app.command("info")
 @handle_errors
 def info(
@@ -307,12 +364,18 @@ def info(
         (
             "resources",
             f"cpu {s['requested']['cpu']}, mem {size(s['requested']['mem'])}, "
-            f"shmem {size(s['requested']['shmem'])}",
+            f"shmem {size(s['requested']['shmem'])}"
+            + "".join(f", {k} {v}" for k, v in sorted(s["requested"].items())
+                      if k not in ("cpu", "mem", "shmem")),
         ),
         ("agent", s["agent_id"] or "-"),
         ("created", s["created_at"]),
         ("elapsed", elapsed(s)),
     ]
+    for k in s["kernels"]:
+        if held := device_text(k.get("accelerators") or []):
+            label = "devices" if len(s["kernels"]) == 1 else f"devices {k['cluster_hostname']}"
+            rows.append((label, held))
     if s["startup_command"]:
         rows.append(("startup command", s["startup_command"]))
     if s["status_data"]:
@@ -405,6 +468,9 @@ def run(
     cpu: CpuOpt = None,
     mem: MemOpt = None,
     shmem: ShmemOpt = None,
+    gpu: GpuOpt = None,
+    gpu_shares: GpuSharesOpt = None,
+    resource: ResourceOpt = None,
     env: EnvOpt = None,
     threads: ThreadsOpt = None,
     timeout: TimeoutOpt = None,
@@ -430,7 +496,7 @@ def run(
                 name=name,
                 image=image,
                 startup_command=shlex.join(command),
-                resources=_resources(cpu, mem, shmem),
+                resources=_resources(cpu, mem, shmem, gpu, gpu_shares, resource),
                 environ=_environ(env),
                 threads=threads,
                 timeout=_timeout(timeout),

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from berth.domain import cluster, limits, policy, rules
+from berth.domain import cluster, devices, limits, policy, rules
 from berth.domain import slots as sl
 from berth.domain.mounts import Mount
 from berth.domain.policy import GroupFacts, ScopeFacts
@@ -321,6 +321,15 @@ def _check_resources(req: LaunchRequest, ctx: LaunchContext, errors: _Errors) ->
     # count them); zero amounts are no request at all.
     extra = {k: Decimal(str(v)) for k, v in req.other_slots.items()
              if k in sl.ACCELERATOR_SLOTS and v > 0}
+    bad = False
+    for prefix in sorted({k.rsplit(".", 1)[0] for k in extra if "." in k}):
+        found = devices.validate_request(extra, prefix, ctx.group.accelerator_quantum,
+                                         req.cluster_size)
+        for e in found:
+            errors.add(f"resources.{e.field}", e.message)
+        bad = bad or bool(found)
+    if bad:
+        return None
     return {"cpu": cpu, "mem": Decimal(mem), "shmem": Decimal(shmem), **extra}
 
 
@@ -347,6 +356,15 @@ def _check_placement(
         if want[key] > largest:
             shown = rules.format_size(int(largest)) if key == "mem" else cores(largest)
             errors.add(name, f"exceeds the largest agent's capacity ({shown})")
+    for key in sorted(k for k in want if sl.is_accelerator(k)):
+        largest = max(a.capacity.get(key, Decimal(0)) for a in agents)
+        total = want[key] * max(1, req.cluster_size)
+        if total > largest:
+            where = f"agent {req.agent}" if req.agent else f"resource group {req.resource_group}"
+            errors.add(f"resources.{key}", (
+                f"no agent of {where} has devices for {key}" if not largest else
+                f"{sl.format_amount(key, total)} exceeds the largest agent's "
+                f"{sl.format_amount(key, largest)}") + " (it could never start)")
 
 
 def _check_cluster(

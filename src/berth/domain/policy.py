@@ -196,6 +196,8 @@ class GroupFacts:
     #: The owner may use it (see :func:`may_use_group`).
     usable: bool = True
     allowed_session_types: tuple[str, ...] = SESSION_TYPES
+    #: The step of accelerator shares in this group.
+    accelerator_quantum: Decimal = Decimal("0.1")
 
 
 def may_use_group(is_superadmin: bool, user_id: str, project_ids: Iterable[str],

@@ -21,6 +21,11 @@ Policy (docs/scheduler.md has it in full):
   with the most free (see :data:`berth.domain.slots.RANK_SLOTS`), ``concentrated`` the one with
   the least free that fits; a session that needs no accelerator goes to an agent without
   accelerators when one fits.
+- Accelerator devices: on an agent with devices (``AgentState.devices``), a session that asks
+  for some of a plugin's slots must also get specific devices for each kernel from the pure
+  allocator (:mod:`berth.domain.devices`, the group's quantum and fill/spread policy); the
+  Plan carries them (``Plan.devices``). Counting the slots alone is not enough: a device
+  holding shares cannot be given whole, and free shares may be split over devices.
 - A session PENDING longer than its group's ``pending_timeout`` (counted from its start time
   when it has one) is cancelled.
 
@@ -37,12 +42,13 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import defaultdict, deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from heapq import heapify, heappop, heappush
 
+from berth.domain import devices as dv
 from berth.domain import slots as sl
 
 FIFO, LIFO, DRF = "fifo", "lifo", "drf"
@@ -63,6 +69,10 @@ class GroupState:
     pending_timeout: int = 0
     is_active: bool = True
     usage: Mapping[str, sl.Slots] = field(default_factory=dict)
+    #: Step of accelerator shares, and whether shares pack onto the most used device that
+    #: fits (``fill``) or go to the least used (``spread``).
+    quantum: Decimal = dv.DEFAULT_QUANTUM
+    device_policy: dv.Policy = "fill"
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,10 @@ class AgentState:
     #: The image refs the agent has; None: not known, so any (tests of other rules only; the
     #: dispatcher always gives the set).
     images: frozenset[str] | None = None
+    #: Accelerator devices by plugin (slot prefix), and what kernels hold of them now
+    #: (prefix -> kernel id -> allocation).
+    devices: Mapping[str, tuple[dv.Device, ...]] = field(default_factory=dict)
+    held: Mapping[str, Mapping[str, dv.Allocation]] = field(default_factory=dict)
 
     @property
     def free(self) -> sl.Slots:
@@ -144,6 +158,9 @@ class Plan:
     in its group's queue; the sessions to cancel for waiting too long."""
 
     assignments: dict[str, str] = field(default_factory=dict)  # session id -> agent id
+    #: For placed sessions that asked for accelerators: per kernel (main1 first), the
+    #: allocation of each plugin asked for.
+    devices: dict[str, list[list[dv.Allocation]]] = field(default_factory=dict)
     waiting: dict[str, list[Check]] = field(default_factory=dict)
     positions: dict[str, int] = field(default_factory=dict)  # session id -> 1-based
     cancelled: dict[str, str] = field(default_factory=dict)  # session id -> why
@@ -166,7 +183,7 @@ def _fits(need: tuple[tuple[str, Decimal], ...], free: Mapping[str, Decimal]) ->
 
 
 class _Agent:
-    __slots__ = ("accel", "capacity", "free", "id", "images", "key")
+    __slots__ = ("accel", "capacity", "devices", "free", "held", "id", "images", "key")
 
     def __init__(self, state: AgentState) -> None:
         self.id = state.id
@@ -175,6 +192,36 @@ class _Agent:
         self.images = state.images
         self.accel = state.accelerated
         self.key = _rank(self.free, self.id)
+        self.devices = state.devices
+        self.held = {k: dict(v) for k, v in state.held.items()}
+
+    def allocate(self, p: PendingSession, group: GroupState
+                 ) -> list[list[dv.Allocation]] | dv.Shortage:
+        """Devices for each of ``p``'s kernels (empty: it asks for none of the devices
+        this agent lists), or what is short. Does not take them (:meth:`take_devices` does)."""
+        # Slots of a plugin whose devices the agent does not list are only counted.
+        prefixes = [x for x in _prefixes(p.requested) if x in self.devices]
+        if not prefixes:
+            return []
+        held = {k: dict(v) for k, v in self.held.items()}
+        kernels: list[list[dv.Allocation]] = []
+        for index in range(p.cluster_size):
+            mine: list[dv.Allocation] = []
+            for prefix in prefixes:
+                got = dv.allocate(self.devices.get(prefix, ()), held.get(prefix, {}),
+                                  p.requested, prefix, group.quantum, group.device_policy)
+                if isinstance(got, dv.Shortage):
+                    return got
+                if got is not None:
+                    held.setdefault(prefix, {})[f"{p.id}#{index}"] = got
+                    mine.append(got)
+            kernels.append(mine)
+        return kernels
+
+    def take_devices(self, p: PendingSession, kernels: list[list[dv.Allocation]]) -> None:
+        for index, allocations in enumerate(kernels):
+            for a in allocations:
+                self.held.setdefault(a.slot_prefix, {})[f"{p.id}#{index}"] = a
 
     def has(self, image: str | None) -> bool:
         return image is None or self.images is None or image in self.images
@@ -213,14 +260,22 @@ class _Pool:
         return self.image_counts[image]
 
     def find(self, need: tuple[tuple[str, Decimal], ...], image: str | None, accel: bool,
-             pack: bool) -> _Agent | None:
+             pack: bool, devices_fit: Callable[[_Agent], bool] | None = None) -> _Agent | None:
+        """The best agent with ``image`` on which ``need`` fits (and ``devices_fit``, when
+        given: the session's accelerator devices can be chosen there)."""
+        if devices_fit is not None:
+            def fits(n: tuple[tuple[str, Decimal], ...], a: _Agent) -> bool:
+                return _fits(n, a.free) and devices_fit(a)
+        else:
+            def fits(n: tuple[tuple[str, Decimal], ...], a: _Agent) -> bool:
+                return _fits(n, a.free)
         asks = dict(need)
         kinds = (True,) if accel else (False, True)
         if not all(asks.get(s, ZERO) > 0 for s in sl.RANK_SLOTS):
             # A request for none of some rank slot may fit on a spent agent: look at all.
             for kind in kinds:
                 fitting = [a for a in self.agents.values()
-                           if a.accel == kind and a.has(image) and _fits(need, a.free)]
+                           if a.accel == kind and a.has(image) and fits(need, a)]
                 if fitting:
                     choose = min if pack else max
                     return choose(fitting, key=lambda a: a.key)
@@ -231,7 +286,7 @@ class _Pool:
             if pack:
                 for i in range(bisect_left(ranked, (first,)), len(ranked)):
                     agent = self.agents[str(ranked[i][-1])]
-                    if _fits(need, agent.free):
+                    if fits(need, agent):
                         return agent
             else:
                 for i in range(len(ranked) - 1, -1, -1):
@@ -239,7 +294,7 @@ class _Pool:
                     if key[0] < first:  # type: ignore[operator]
                         break  # the rest have less still
                     agent = self.agents[str(key[-1])]
-                    if _fits(need, agent.free):
+                    if fits(need, agent):
                         return agent
         return None
 
@@ -254,6 +309,12 @@ class _Pool:
                 insort(ranked, agent.key)
         if spent:
             self.member_of.pop(agent.id, None)
+
+
+def _prefixes(requested: Mapping[str, Decimal]) -> list[str]:
+    """The accelerator plugins (slot prefixes) a request asks something of, by name."""
+    return sorted({k.rsplit(".", 1)[0] for k, v in requested.items()
+                   if v > 0 and "." in k and sl.is_accelerator(k)})
 
 
 # --- quotas ----------------------------------------------------------------------------------
@@ -345,6 +406,7 @@ class _Outcome:
     checks: list[Check]
     agent: _Agent | None = None
     blocks: bool = False  # waits for free resources: holds back the rest of its group
+    devices: list[list[dv.Allocation]] = field(default_factory=list)
 
 
 class _Group:
@@ -414,20 +476,28 @@ class _Group:
         checks.append(Check("queue", True, "not held back"))
         want = tuple(sorted((k, v) for k, v in need.items() if v > 0 and sl.is_capacity(k)))
         accel = sl.has_accelerator(need)
+        tried: dict[str, list[list[dv.Allocation]] | dv.Shortage] = {}
+
+        def devices_fit(agent: _Agent) -> bool:
+            tried[agent.id] = agent.allocate(p, g)
+            return not isinstance(tried[agent.id], dv.Shortage)
+        check = devices_fit if _prefixes(p.requested) else None
         if p.agent_id is not None:
             agent = pool.agents[p.agent_id]
-            chosen = agent if _fits(want, agent.free) else None
+            ok = _fits(want, agent.free) and (check is None or check(agent))
+            chosen = agent if ok else None
             candidates = [agent]
         else:
             pack = g.agent_selection == CONCENTRATED
-            chosen = pool.find(want, p.image, accel, pack)
+            chosen = pool.find(want, p.image, accel, pack, check)
             candidates = []
         if chosen is not None:
             checks.append(Check("agent-resources", True, f"fits on {chosen.id}"))
-            return _Outcome(checks, chosen)
+            got = tried.get(chosen.id, [])
+            return _Outcome(checks, chosen, devices=got if isinstance(got, list) else [])
         if not candidates:  # the search failed: look at every agent once, for the message
             candidates = [a for a in pool.agents.values() if a.has(p.image)]
-        kernels = f" for {p.cluster_size} kernels" if p.cluster_size > 1 else ""
+        many = f" for {p.cluster_size} kernels" if p.cluster_size > 1 else ""
         large = [a for a in candidates if _fits(want, a.capacity)]
         if not large:
             best = min(candidates, key=lambda a: (sum(sl.shortfall(need, a.capacity).values()),
@@ -436,13 +506,16 @@ class _Group:
             what = (f"agent {best.id} is not" if p.agent_id is not None
                     else "no agent in the resource group is")
             checks.append(Check("agent-resources", False,
-                                f"{what} large enough{kernels} ({best.id}: short of {short})"))
+                                f"{what} large enough{many} ({best.id}: short of {short})"))
             return _Outcome(checks)
         best = min(large, key=lambda a: (sum(sl.shortfall(need, a.free).values()), a.id))
         short = sl.describe(sl.shortfall(need, best.free))
+        if not short and check is not None:  # the slots are free, the devices are not
+            got = best.allocate(p, g)
+            short = str(got) if isinstance(got, dv.Shortage) else short
         what = f"agent {best.id} has not" if p.agent_id is not None else "no agent has"
         checks.append(Check("agent-resources", False,
-                            f"{what} enough free resources{kernels} ({best.id}: short of {short})"))
+                            f"{what} enough free resources{many} ({best.id}: short of {short})"))
         return _Outcome(checks, blocks=p.agent_id is None)
 
 
@@ -490,6 +563,9 @@ def schedule(snapshot: Snapshot, pending: list[PendingSession], now: datetime) -
             if outcome.agent is not None:
                 need = p.need
                 pool.take(outcome.agent, need)
+                if outcome.devices:
+                    outcome.agent.take_devices(p, outcome.devices)
+                    plan.devices[p.id] = outcome.devices
                 for key in (("user", p.owner_id), ("project", p.project_id)):
                     if key in quotas:
                         quotas[key].take(need)

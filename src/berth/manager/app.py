@@ -36,9 +36,10 @@ from berth.manager.api_docs import mount_api_docs
 from berth.manager.body_limit import BodyLimit
 from berth.manager.context import Manager
 from berth.manager.csrf import CsrfGuard
-from berth.manager.db.engine import make_engine, make_sessionmaker
+from berth.manager.db.engine import make_engine, make_sessionmaker, reading
 from berth.manager.events import make_event_bus
 from berth.manager.schemas import text_problem
+from berth.manager.services.agents import register_known_slots
 from berth.manager.services.apps import proxy_loop
 from berth.manager.services.sessions import Conflict, Forbidden, NotFound
 from berth.manager.services.users import ensure_defaults
@@ -134,6 +135,8 @@ def create_app(settings: ManagerSettings) -> FastAPI:
         engine = make_engine(settings.resolved_database_url())
         maker = make_sessionmaker(engine)
         await ensure_defaults(maker)
+        async with reading(maker) as db:
+            await register_known_slots(db)
         manager = Manager(
             settings=settings,
             db=maker,

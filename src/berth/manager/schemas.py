@@ -306,8 +306,17 @@ class KernelOut(BaseModel):
     status_info: str
     exit_code: int | None
     app_ports: list[AppPort]
+    #: The accelerator devices the kernel holds, one allocation per plugin: ``slot_prefix``
+    #: (``cuda``, ``mock-gpu``), ``mode`` (whole or shares) and ``devices`` (device id ->
+    #: amount: 1 for whole, the fraction for shares).
+    accelerators: list[dict[str, Any]] = []
     started_at: datetime | None
     terminated_at: datetime | None
+
+    @field_validator("accelerators", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
 
 
 class HistoryOut(BaseModel):

@@ -6,6 +6,7 @@ explicit ``null`` clears it where the field allows), ``XOut``."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
@@ -77,6 +78,12 @@ Projects = Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]],
 Users = Annotated[list[Annotated[str, Field(min_length=1, max_length=lim.EMAIL_MAX)]],
                   Field(max_length=MEMBERS_MAX, description="Users (emails) who may use the "
                         "group.")]
+Quantum = Annotated[Decimal, Field(
+    gt=0, le=1, max_digits=4, decimal_places=3,
+    description="Step of accelerator shares (a fraction of one device, e.g. 0.1 or 0.25).")]
+DevicePolicy = Annotated[Literal["fill", "spread"], Field(
+    description="Accelerator shares: fill packs onto the most used device that fits, spread "
+    "goes to the least used.")]
 PendingTimeout = Annotated[int, Field(ge=0, le=pol.DURATION_SECONDS_MAX,
                                       description="Seconds a session may wait in the queue "
                                       "before it is cancelled; 0: no limit.")]
@@ -96,6 +103,8 @@ class ResourceGroupCreate(In):
     allowed_session_types: SessionTypes = Field(
         default_factory=lambda: [SessionType.INTERACTIVE, SessionType.BATCH])
     pending_timeout: PendingTimeout = 0
+    accelerator_quantum: Quantum = Decimal("0.1")
+    accelerator_policy: DevicePolicy = "fill"
     projects: Projects = Field(default_factory=list)
     users: Users = Field(default_factory=list)
 
@@ -110,6 +119,8 @@ class ResourceGroupUpdate(In):
     agent_selection: AgentSelection | None = None
     allowed_session_types: SessionTypes | None = None
     pending_timeout: PendingTimeout | None = None
+    accelerator_quantum: Quantum | None = None
+    accelerator_policy: DevicePolicy | None = None
     projects: Projects | None = None
     users: Users | None = None
 
@@ -122,6 +133,8 @@ class ResourceGroupOut(BaseModel):
     agent_selection: str
     allowed_session_types: list[str]
     pending_timeout: int
+    accelerator_quantum: str = Field(description="Step of accelerator shares.")
+    accelerator_policy: str = Field(description="fill or spread (accelerator shares).")
     projects: list[str] = Field(description="Project names with access (admins only; empty "
                                 "for users).")
     users: list[str] = Field(description="User emails with access (admins only; empty for "
@@ -270,6 +283,18 @@ class CheckAgentOut(BaseModel):
     capacity: dict[str, str]
 
 
+class SlotOut(BaseModel):
+    """An accelerator slot the group's agents offer (an accelerator plugin's)."""
+
+    name: str = Field(description="e.g. cuda.device (whole GPUs), cuda.shares (a fraction of "
+                      "one GPU).")
+    plugin: str = Field(description="The plugin (slot prefix): cuda, mock-gpu, ...")
+    description: str
+    step: str = Field(description="Amounts are multiples of this (1 for whole devices; the "
+                      "group's quantum for shares).")
+    mock: bool = Field(description="Offered by a mock plugin (tests and demos), not hardware.")
+
+
 class CheckOut(BaseModel):
     resource_group: str
     project: str
@@ -278,3 +303,7 @@ class CheckOut(BaseModel):
     max_per_container: dict[str, str] = Field(
         description="Per slot, the largest schedulable agent's capacity in the group.")
     agents: list[CheckAgentOut] = Field(description="The group's alive schedulable agents.")
+    accelerators: list[SlotOut] = Field(
+        default_factory=list, description="The accelerator slots the group's agents offer "
+        "(free per agent is what one new kernel could get: whole devices free, the largest "
+        "share that fits on one device).")

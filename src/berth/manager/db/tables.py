@@ -169,6 +169,10 @@ class ResourceGroupRow(Base):
         default=lambda: ["interactive", "batch"])
     #: Seconds a session may wait in the queue before it is cancelled; 0: no limit.
     pending_timeout: Mapped[int] = mapped_column(default=0)
+    #: Step of accelerator shares (a decimal in (0, 1]), and whether shares pack onto the
+    #: most used device that fits (fill) or go to the least used (spread).
+    accelerator_quantum: Mapped[str] = mapped_column(String(16), default="0.1")
+    accelerator_policy: Mapped[str] = mapped_column(String(8), default="fill")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -324,6 +328,12 @@ class SessionHistoryRow(Base):
 
 class KernelRow(Base):
     __tablename__ = "kernels"
+    __table_args__ = (
+        # The devices held on an agent (the scheduler's snapshot): the few kernels with some.
+        Index("ix_kernels_devices", "agent_id",
+              sqlite_where=text("accelerators IS NOT NULL"),
+              postgresql_where=text("accelerators IS NOT NULL")),
+    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), index=True)
     role: Mapped[str] = mapped_column(String(8), default="main")
@@ -337,6 +347,10 @@ class KernelRow(Base):
     status_info: Mapped[str] = mapped_column(String(64), default="created")
     exit_code: Mapped[int | None] = mapped_column(default=None)
     app_ports: Mapped[list[Any]] = mapped_column(default=list)
+    #: The accelerator devices the scheduler gave this kernel, one allocation per plugin
+    #: (:meth:`berth.domain.devices.Allocation.to_json`); NULL: none.
+    accelerators: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True),
+                                                          default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     terminated_at: Mapped[datetime | None] = mapped_column(default=None)

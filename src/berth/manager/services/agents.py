@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from berth.domain import slots as sl
 from berth.domain.reconcile import (
     AFTER_COMMIT,
     LIVE,
@@ -168,12 +169,31 @@ async def _upsert_agent(db: AsyncSession, beat: Heartbeat, images_changed: bool)
         agent.resource_group = beat.resource_group
     agent.capacity = beat.capacity
     agent.version = beat.version
-    agent.info = beat.info
+    agent.info = {**beat.info, "accelerators": [a.model_dump() for a in beat.accelerators]}
+    register_accelerator_slots(agent.info)
     agent.status = AgentStatus.ALIVE
     agent.last_heartbeat = now
     if new or images_changed:
         await _update_images(db, beat, now)
     return new
+
+
+def register_accelerator_slots(info: Any) -> None:
+    """Make the accelerator slots an agent reported (``AgentRow.info["accelerators"]``)
+    known to this manager (:func:`berth.domain.slots.register_slot`): requestable, counted
+    by the scheduler and policies, listed for the launcher and CLI."""
+    plugins = info.get("accelerators") if isinstance(info, dict) else None
+    for plugin in plugins if isinstance(plugins, list) else []:
+        for slot in plugin.get("slots") or [] if isinstance(plugin, dict) else []:
+            name = slot.get("name") if isinstance(slot, dict) else None
+            if isinstance(name, str) and "." in name and name not in sl.SLOT_TYPES:
+                sl.register_slot(name, str(slot.get("description") or ""))
+
+
+async def register_known_slots(db: AsyncSession) -> None:
+    """At start: the accelerator slots of every agent in the table (before their beats)."""
+    for info in (await db.scalars(select(AgentRow.info))).all():
+        register_accelerator_slots(info)
 
 
 async def _update_images(db: AsyncSession, beat: Heartbeat, now: datetime) -> None:

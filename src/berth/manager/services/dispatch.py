@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from berth.domain import devices as dv
 from berth.domain import slots as sl
 from berth.domain.scheduler import (
     LIFO,
@@ -33,6 +34,7 @@ from berth.manager.db.engine import transaction
 from berth.manager.db.tables import (
     AgentRow,
     ImageRow,
+    KernelRow,
     ProjectRow,
     ResourceGroupRow,
     ResourcePolicyRow,
@@ -177,6 +179,59 @@ async def load_quotas(
     return quotas
 
 
+Held = dict[str, dict[str, dict[str, dv.Allocation]]]
+
+
+def agent_devices(info: Any) -> dict[str, tuple[dv.Device, ...]]:
+    """The accelerator devices an agent reported (``AgentRow.info["accelerators"]``), by
+    plugin; anything unreadable is left out (its slots are then only counted)."""
+    found: dict[str, tuple[dv.Device, ...]] = {}
+    plugins = info.get("accelerators") if isinstance(info, dict) else None
+    for plugin in plugins if isinstance(plugins, list) else []:
+        try:
+            devices = tuple(dv.Device(str(d["id"]), int(d["memory"]), str(d.get("model", "")))
+                            for d in plugin.get("devices") or [])
+            if devices:
+                found[str(plugin["name"])] = devices
+        except (KeyError, TypeError, ValueError, AttributeError):
+            log.warning("scheduler: unreadable accelerator devices in an agent's report")
+    return found
+
+
+async def load_held(db: AsyncSession, agent_ids: Sequence[str] | None = None) -> Held:
+    """What the kernels of occupying sessions hold of accelerator devices: agent -> plugin
+    -> kernel id -> allocation (through ``ix_kernels_devices``: only kernels with some)."""
+    query = (select(KernelRow.id, KernelRow.agent_id, KernelRow.accelerators)
+             .join(SessionRow, SessionRow.id == KernelRow.session_id)
+             .where(KernelRow.accelerators.is_not(None), KernelRow.agent_id.is_not(None),
+                    SessionRow.status.in_(OCCUPYING)))
+    if agent_ids is not None:
+        query = query.where(KernelRow.agent_id.in_(agent_ids))
+    held: Held = defaultdict(lambda: defaultdict(dict))
+    for kernel_id, agent_id, allocations in (await db.execute(query)).all():
+        for raw in allocations or []:
+            try:
+                a = dv.Allocation.from_json(raw)
+            except ValueError as e:
+                log.warning("scheduler: kernel %s holds unreadable devices: %s", kernel_id, e)
+                continue
+            held[str(agent_id)][a.slot_prefix][str(kernel_id)] = a
+    return held
+
+
+def group_devices(row: ResourceGroupRow) -> tuple[Decimal, dv.Policy]:
+    """A group's share step and device policy (stored values checked by the admin API; a
+    bad one falls back to the defaults rather than stop the scheduler)."""
+    try:
+        quantum = Decimal(row.accelerator_quantum)
+        if not (quantum.is_finite() and 0 < quantum <= 1):
+            raise ValueError(quantum)
+    except (ArithmeticError, ValueError, TypeError):
+        quantum = dv.DEFAULT_QUANTUM
+    policy: dv.Policy = "spread" if row.accelerator_policy == "spread" else "fill"
+    return quantum, policy
+
+
 def _chunks(ids: Sequence[str], size: int = 500) -> list[Sequence[str]]:
     return [ids[i:i + size] for i in range(0, len(ids), size)]
 
@@ -194,6 +249,7 @@ async def load_snapshot(db: AsyncSession, pending: Sequence[PendingSession] = ()
     ).all()
     usage = await load_usage(db)
     images = await agent_images(db)
+    devices_held = await load_held(db)
     states = []
     for a in agents:
         try:
@@ -202,13 +258,14 @@ async def load_snapshot(db: AsyncSession, pending: Sequence[PendingSession] = ()
             log.warning("scheduler: agent %s left out: %s", a.id, describe(e))
             continue
         states.append(AgentState(a.id, a.resource_group, capacity, usage.agents.get(a.id, {}),
-                                 bool(a.schedulable), images.get(a.id, frozenset())))
+                                 bool(a.schedulable), images.get(a.id, frozenset()),
+                                 agent_devices(a.info), devices_held.get(a.id, {})))
     owners: dict[str, dict[str, sl.Slots]] = defaultdict(dict)
     for (group, owner), held in usage.owners.items():
         owners[group][owner] = held
     groups = {
         g.name: GroupState(g.name, g.scheduler, g.agent_selection, int(g.pending_timeout or 0),
-                           bool(g.is_active), owners.get(g.name, {}))
+                           bool(g.is_active), owners.get(g.name, {}), *group_devices(g))
         for g in (await db.scalars(select(ResourceGroupRow))).all()
     }
     quotas = await load_quotas(db, pending, usage)
@@ -328,16 +385,19 @@ def _apply(db: AsyncSession, row: SessionRow, plan: Plan, now: datetime) -> list
     """What the plan says for ``row``: place it, cancel it or record why it waits."""
     agent_id = plan.assignments.get(row.id)
     if agent_id is not None:
-        return _place(db, row, agent_id, now)
+        return _place(db, row, agent_id, now, plan.devices.get(row.id, []))
     if row.id in plan.cancelled:
         return [_cancel(db, row, plan.cancelled[row.id], now)]
     return [e for e in [_record_wait(db, row, plan, now)] if e]
 
 
-def _place(db: AsyncSession, row: SessionRow, agent_id: str, now: datetime) -> list[Event]:
+def _place(db: AsyncSession, row: SessionRow, agent_id: str, now: datetime,
+           devices: list[list[dv.Allocation]]) -> list[Event]:
     row.agent_id = agent_id
-    for kernel in row.kernels:
+    for n, kernel in enumerate(row.kernels):  # in cluster order, as the plan's devices
         kernel.agent_id = agent_id
+        if n < len(devices) and devices[n]:
+            kernel.accelerators = [a.to_json() for a in devices[n]]
     return [
         change_status(db, row, S.SCHEDULED, StatusInfo.SCHEDULED, {"agent": agent_id}, now),
         # Preparing starts in the same transaction: one commit less on every launch.
@@ -389,6 +449,7 @@ async def _reject_stale(
             .with_for_update().execution_options(populate_existing=True))).all()
     }
     held = (await load_usage(db, touched)).agents
+    holding = await load_held(db, touched)
     by_agent: dict[str, list[str]] = defaultdict(list)
     for session_id, agent_id in sorted(plan.assignments.items()):
         by_agent[agent_id].append(session_id)
@@ -401,11 +462,28 @@ async def _reject_stale(
             total = sl.add(held.get(agent_id, {}), *(pending[i].need for i in sessions))
             ok = not any(sl.is_capacity(k) and v > capacity.get(k, Decimal(0))
                          for k, v in total.items() if v > 0)
+            ok = ok and _devices_free(row, holding.get(agent_id, {}), plan, sessions)
         if not ok:
             log.info("scheduler: stale plan for agent %s (changed since the snapshot); "
                      "%d session(s) wait for the next pass", agent_id, len(sessions))
             stale.update(sessions)
     return stale
+
+
+def _devices_free(agent: AgentRow, holding: dict[str, dict[str, dv.Allocation]], plan: Plan,
+                  sessions: list[str]) -> bool:
+    """The devices the plan gives ``sessions`` on ``agent`` are free of what its kernels
+    hold now (another manager may have given them away since the snapshot)."""
+    devices = agent_devices(agent.info)
+    for prefix, held in holding.items():
+        planned = {f"{i}#{n}": a for i in sessions
+                   for n, allocations in enumerate(plan.devices.get(i, []))
+                   for a in allocations if a.slot_prefix == prefix}
+        if planned:
+            _, problems = dv.restore(devices.get(prefix, ()), {**held, **planned}, prefix)
+            if problems:
+                return False
+    return True
 
 
 class _BulkFailed(Exception):

@@ -29,9 +29,11 @@ S = SessionStatus
 
 
 def kernel_spec(row: SessionRow, kernel_id: str, hostname: str,
-                sources: dict[str, str] | None = None) -> CreateKernel:
+                sources: dict[str, str] | None = None,
+                accelerators: list[Any] | None = None) -> CreateKernel:
     """The agent's create request for one kernel of ``row``; ``sources`` maps the ids of the
-    folders it mounts to their directories (a missing one raises KeyError)."""
+    folders it mounts to their directories (a missing one raises KeyError);
+    ``accelerators`` are the devices the scheduler gave the kernel."""
     requested = sl.from_json(row.requested_slots)
     cpu = float(requested["cpu"])
     environ = {
@@ -73,6 +75,7 @@ def kernel_spec(row: SessionRow, kernel_id: str, hostname: str,
         hostname=hostname,
         mounts=[_mount(mt, sources or {}) for mt in row.mounts or []],
         cluster=spec_of_cluster,
+        accelerators=list(accelerators or []),
     )
 
 
@@ -154,7 +157,8 @@ async def _send(m: Manager, session_id: str) -> None:
         agent = await db.get(AgentRow, row.agent_id or "")
         try:
             sources = await folder_sources(m, db, row)
-            specs = [kernel_spec(row, k.id, k.cluster_hostname, sources) for k in row.kernels]
+            specs = [kernel_spec(row, k.id, k.cluster_hostname, sources, k.accelerators)
+                     for k in row.kernels]
         except Exception as e:  # the row cannot make a kernel: sending again would not help
             unusable: Exception | None = e
         else:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from berth.domain import devices as dv
 from berth.domain import policy as pol
 from berth.domain import slots as sl
 from berth.domain.rules import RuleError, RuleErrors
@@ -26,7 +27,9 @@ from berth.manager.schemas_admin import (
     CheckPresetOut,
     CheckScopes,
     ScopeOut,
+    SlotOut,
 )
+from berth.manager.services.dispatch import agent_devices, group_devices, load_held
 from berth.manager.services.errors import Forbidden, NotFound
 from berth.manager.services.policies import policy_of
 from berth.manager.services.presets import presets_for
@@ -114,11 +117,40 @@ async def _agents(db: AsyncSession, group: str) -> list[tuple[AgentRow, sl.Slots
         AgentRow.resource_group == group, AgentRow.status == AgentStatus.ALIVE,
         AgentRow.schedulable).order_by(AgentRow.id))).all()
     held = await occupied(db, [a.id for a in agents])
+    devices_held = await load_held(db, [a.id for a in agents])
+    quantum = group_devices(row)[0] if (row := await db.get(ResourceGroupRow, group)) else (
+        dv.DEFAULT_QUANTUM)
     out = []
     for a in agents:
         capacity = _amounts(a.capacity)
-        out.append((a, capacity, free_of(capacity, held[a.id])))
+        free = free_of(capacity, held[a.id])
+        # Devices, not counts: a device holding shares is not free whole, and free shares
+        # split over devices are not one request's.
+        for prefix, devices in agent_devices(a.info).items():
+            free.update(dv.available(devices, devices_held.get(a.id, {}).get(prefix, {}),
+                                     prefix, quantum))
+        out.append((a, capacity, free))
     return out
+
+
+def accelerator_slots(agents: Iterable[AgentRow], quantum: Decimal) -> list[SlotOut]:
+    """The accelerator slots the agents offer, by name, with their step (the group's
+    quantum for shares) and whether a mock offers them."""
+    found: dict[str, SlotOut] = {}
+    for a in agents:
+        plugins = a.info.get("accelerators") if isinstance(a.info, dict) else None
+        for plugin in plugins if isinstance(plugins, list) else []:
+            if not isinstance(plugin, dict) or not plugin.get("devices"):
+                continue
+            for slot in plugin.get("slots") or []:
+                name = str(slot.get("name", ""))
+                shares = name == dv.shares_slot(str(plugin.get("name")))
+                found.setdefault(name, SlotOut(
+                    name=name, plugin=str(plugin.get("name")),
+                    description=str(slot.get("description", "")),
+                    step=format(quantum.normalize(), "f") if shares else "1",
+                    mock=bool(plugin.get("mock"))))
+    return [found[k] for k in sorted(found)]
 
 
 def free_of(capacity: sl.Slots, held: sl.Slots) -> sl.Slots:
@@ -187,4 +219,5 @@ async def check(m: Manager, actor: Actor, group: str, project: str | None,
         scopes=CheckScopes(user=user_scope, project=project_scope, group=group_scope),
         max_per_container=sl.to_json(pol.largest(c for _, c, _ in agents)),
         agents=[CheckAgentOut(id=a.id, free=sl.to_json(f), capacity=sl.to_json(c))
-                for a, c, f in agents])
+                for a, c, f in agents],
+        accelerators=accelerator_slots([a for a, _, _ in agents], group_devices(group_row)[0]))

@@ -101,7 +101,8 @@ async def _outs(db: AsyncSession, actor: Actor, rows: Sequence[ResourceGroupRow]
     return [ResourceGroupOut(
         name=r.name, description=r.description, is_active=r.is_active, scheduler=r.scheduler,
         agent_selection=r.agent_selection, allowed_session_types=list(r.allowed_session_types),
-        pending_timeout=r.pending_timeout,
+        pending_timeout=r.pending_timeout, accelerator_quantum=r.accelerator_quantum,
+        accelerator_policy=r.accelerator_policy,
         projects=sorted(project_names[p] for p in projects[r.name] if p in project_names),
         users=sorted(emails[u] for u in users[r.name] if u in emails),
         agents=int(agents.get(r.name, 0))) for r in rows]
@@ -186,7 +187,9 @@ async def create_group(m: Manager, actor: Actor, body: ResourceGroupCreate) -> R
                 name=body.name, description=body.description, is_active=body.is_active,
                 scheduler=body.scheduler, agent_selection=body.agent_selection,
                 allowed_session_types=_types(body.allowed_session_types),
-                pending_timeout=body.pending_timeout)
+                pending_timeout=body.pending_timeout,
+                accelerator_quantum=format(body.accelerator_quantum.normalize(), "f"),
+                accelerator_policy=body.accelerator_policy)
             db.add(row)
             await db.flush()
             await _set_access(db, row.name, project_ids, user_ids)
@@ -207,9 +210,11 @@ async def update_group(m: Manager, actor: Actor, name: str, body: ResourceGroupU
         if errors:
             raise RuleErrors(errors)
         for key in ("description", "is_active", "scheduler", "agent_selection",
-                    "pending_timeout"):
+                    "pending_timeout", "accelerator_policy"):
             if (value := getattr(body, key)) is not None:
                 setattr(row, key, value)
+        if body.accelerator_quantum is not None:
+            row.accelerator_quantum = format(body.accelerator_quantum.normalize(), "f")
         if body.allowed_session_types is not None:
             row.allowed_session_types = _types(body.allowed_session_types)
         await _set_access(db, row.name, None if body.projects is None else project_ids,

@@ -3,6 +3,8 @@ names) are done here, one query each, so that routes never query the database.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
@@ -16,7 +18,8 @@ from berth.manager.db.tables import AgentRow, ProjectRow, SessionRow, UserRow
 from berth.manager.schemas import KernelOut, SessionOut
 
 
-def agent_status(row: SessionRow, agents: dict[str, AgentStatus]) -> AgentStatus | None:
+def agent_status(row: SessionRow | SimpleNamespace, agents: dict[str, AgentStatus]
+                 ) -> AgentStatus | None:
     """The state of the session's agent (``agents``: id -> status) while the session has not
     ended; an agent that is gone from the table counts as LOST."""
     if row.agent_id is None or row.status in ENDED:
@@ -24,8 +27,10 @@ def agent_status(row: SessionRow, agents: dict[str, AgentStatus]) -> AgentStatus
     return AgentStatus.ALIVE if agents.get(row.agent_id) is AgentStatus.ALIVE else AgentStatus.LOST
 
 
-async def sessions_out(m: Manager, rows: list[SessionRow]) -> list[SessionOut]:
-    """Schemas for ``rows`` (in order), with owner emails and project names looked up in one
+async def sessions_out(m: Manager, rows: Sequence[SessionRow] | Sequence[SimpleNamespace]
+                       ) -> list[SessionOut]:
+    """Schemas for ``rows`` (in order): ORM rows, or a list page's plain rows (the same
+    attributes, ``kernels`` included); owner emails and project names are looked up in one
     go each. The caller has already checked that the rows may be seen."""
     async with reading(m.db) as db:  # never waits for SQLite's write lock
         users = await _lookup(db, UserRow.id, UserRow.email, {r.owner_id for r in rows})
@@ -72,7 +77,7 @@ async def sessions_out(m: Manager, rows: list[SessionRow]) -> list[SessionOut]:
     ]
 
 
-def queue_position(row: SessionRow) -> int | None:
+def queue_position(row: SessionRow | SimpleNamespace) -> int | None:
     """A PENDING session's place in its group's queue, as the scheduler last recorded it."""
     if row.status is not SessionStatus.PENDING:
         return None
