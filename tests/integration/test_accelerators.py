@@ -97,6 +97,13 @@ def test_devices_are_given_enforced_in_the_environment_waited_for_and_freed(
     assert whole["kernels"][0]["accelerators"][0]["devices"] == {"1": "1"}
     env = env_of(whole)
     assert env["CUDA_VISIBLE_DEVICES"] == "1" and "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE" not in env
+    # Admins see each device's use (fragmentation) and which kernels hold it.
+    [agent] = [a for a in gpus.admin.request("GET", "/api/agents") if a["id"] == big]
+    use = {d["id"]: d for d in agent["devices"]}
+    assert (use["0"]["state"], use["0"]["shares_used"], use["0"]["shares_free"]) == (
+        "shared", "1", "0")
+    assert sorted(use["0"]["kernels"]) == sorted(s["kernels"][0]["id"] for s in (half1, half2))
+    assert (use["1"]["state"], use["1"]["kernels"]) == ("whole", [whole["kernels"][0]["id"]])
     # The big agent's devices are all taken: a designated session waits and says which slot.
     waiting = create(gpus, big, **{"mock-gpu.shares": 0.1})
 

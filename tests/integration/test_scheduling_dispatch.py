@@ -176,8 +176,9 @@ def test_a_row_that_breaks_the_single_flush_fails_alone(
     the pass again a session at a time, and only that session ends as internal-error."""
     real = dispatch._place
 
-    def place(db: AsyncSession, row: SessionRow, agent_id: str, now: datetime) -> list[Any]:
-        events = real(db, row, agent_id, now)
+    def place(db: AsyncSession, row: SessionRow, agent_id: str, now: datetime,
+              devices: list[Any]) -> list[Any]:
+        events = real(db, row, agent_id, now, devices)
         if row.name == "s0001":
             row.status_changed_at = now.replace(tzinfo=None)  # the column refuses it
         return events

@@ -295,11 +295,15 @@ def test_session_names_are_pure() -> None:
     assert session_names(replace(REQ, count=2), "beef") == ["s-beef-1", "s-beef-2"]
 
 
+CUDA_IMAGE = replace(CTX.image, accelerators=frozenset({"cuda"})) if CTX.image else None
+
+
 def test_registered_accelerator_slots_are_not_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     from berth.domain import slots
 
     monkeypatch.setitem(slots.ACCELERATOR_SLOTS, "cuda.device", "one GPU")
-    gpus = replace(CTX, agents=[AgentFacts("a1", {"cpu": Decimal(4), "mem": Decimal(8 * GiB),
+    gpus = replace(CTX, image=CUDA_IMAGE, agents=[AgentFacts("a1", {
+        "cpu": Decimal(4), "mem": Decimal(8 * GiB),
                                                   "cuda.device": Decimal(2)})])
     assert isinstance(validate_launch(replace(REQ, other_slots={"cuda.device": 1.0}), gpus),
                       LaunchPlan)
@@ -312,14 +316,16 @@ def test_accelerators_no_agent_could_ever_give_are_refused_at_once(
 
     for name in ("cuda.device", "cuda.shares"):
         monkeypatch.setitem(slots.ACCELERATOR_SLOTS, name, "GPU")
-    gpus = replace(CTX, agents=[AgentFacts("a1", {"cpu": Decimal(4), "mem": Decimal(8 * GiB),
+    gpus = replace(CTX, image=CUDA_IMAGE, agents=[AgentFacts("a1", {
+        "cpu": Decimal(4), "mem": Decimal(8 * GiB),
                                                   "cuda.device": Decimal(2),
                                                   "cuda.shares": Decimal(2)})])
     three = validate_launch(replace(REQ, other_slots={"cuda.device": 3.0}), gpus)
     assert isinstance(three, list)
     assert [(e.field, "exceeds the largest agent's 2" in e.message) for e in three] == [
         ("resources.cuda.device", True)]
-    none = validate_launch(replace(REQ, other_slots={"cuda.device": 1.0}), CTX)
+    none = validate_launch(replace(REQ, other_slots={"cuda.device": 1.0}),
+                           replace(CTX, image=CUDA_IMAGE))
     assert isinstance(none, list) and "no agent" in none[0].message
     # Two kernels of 2 whole GPUs each need 4 on one agent (single-node clusters).
     pair = validate_launch(replace(REQ, other_slots={"cuda.device": 2.0}, cluster_size=2), gpus)
@@ -331,7 +337,8 @@ def test_accelerator_amounts_follow_the_device_rules(monkeypatch: pytest.MonkeyP
 
     for name in ("cuda.device", "cuda.shares"):
         monkeypatch.setitem(slots.ACCELERATOR_SLOTS, name, "GPU")
-    gpus = replace(CTX, agents=[AgentFacts("a1", {"cpu": Decimal(4), "mem": Decimal(8 * GiB),
+    gpus = replace(CTX, image=CUDA_IMAGE, agents=[AgentFacts("a1", {
+        "cpu": Decimal(4), "mem": Decimal(8 * GiB),
                                                   "cuda.device": Decimal(2),
                                                   "cuda.shares": Decimal(2)})])
     cases = {
@@ -384,3 +391,24 @@ def test_any_request_gets_a_plan_within_the_limits_or_errors_naming_fields(
         assert 1 <= len(result.names) <= limits.SESSIONS_PER_REQUEST_MAX
     else:
         assert result and all(isinstance(e, RuleError) and e.field for e in result)
+
+
+def test_a_gpu_needs_an_image_that_declares_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from berth.domain import slots
+
+    for name in ("cuda.device", "mock-gpu.device"):
+        monkeypatch.setitem(slots.ACCELERATOR_SLOTS, name, "GPU")
+    assert CTX.image is not None
+    gpus = replace(CTX, agents=[AgentFacts("a1", {"cpu": Decimal(4), "mem": Decimal(8 * GiB),
+                                                  "cuda.device": Decimal(2),
+                                                  "mock-gpu.device": Decimal(2)})])
+    refused = validate_launch(replace(REQ, other_slots={"cuda.device": 1.0}), gpus)
+    assert isinstance(refused, list) and refused[0].field == "image"
+    assert "cannot use cuda devices" in refused[0].message
+    assert "berth.accelerators" in refused[0].message
+    cuda_image = replace(gpus, image=replace(CTX.image, accelerators=frozenset({"cuda"})))
+    assert isinstance(validate_launch(replace(REQ, other_slots={"cuda.device": 1.0}),
+                                      cuda_image), LaunchPlan)
+    # A mock GPU needs no support from the image (tests and demos).
+    assert isinstance(validate_launch(replace(REQ, other_slots={"mock-gpu.device": 1.0}), gpus),
+                      LaunchPlan)

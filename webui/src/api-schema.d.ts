@@ -1140,6 +1140,11 @@ export interface components {
              * @default true
              */
             schedulable: boolean;
+            /**
+             * Devices
+             * @description Accelerator devices and their use (fragmentation: shares free on several devices do not add up for one kernel).
+             */
+            devices?: components["schemas"]["DeviceUseOut"][];
         };
         /**
          * AgentStatus
@@ -1315,6 +1320,46 @@ export interface components {
             user: components["schemas"]["ScopeOut"];
             project: components["schemas"]["ScopeOut"];
             group: components["schemas"]["ScopeOut"];
+        };
+        /**
+         * DeviceUseOut
+         * @description An accelerator device of an agent and what kernels hold of it now.
+         */
+        DeviceUseOut: {
+            /**
+             * Plugin
+             * @description The plugin (slot prefix): cuda, mock-gpu, ...
+             */
+            plugin: string;
+            /** Id */
+            id: string;
+            /** Model */
+            model: string;
+            /**
+             * Memory
+             * @description Bytes.
+             */
+            memory: number;
+            /**
+             * State
+             * @description free, whole (one kernel holds it) or shared (shares).
+             */
+            state: string;
+            /**
+             * Shares Used
+             * @description 1 when held whole.
+             */
+            shares_used: string;
+            /**
+             * Shares Free
+             * @description The largest share a new kernel could get on it.
+             */
+            shares_free: string;
+            /**
+             * Kernels
+             * @description Ids of the kernels holding it.
+             */
+            kernels: string[];
         };
         /** EntryOut */
         EntryOut: {

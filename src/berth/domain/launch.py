@@ -22,6 +22,7 @@ from berth.domain.mounts import Mount
 from berth.domain.policy import GroupFacts, ScopeFacts
 from berth.domain.rules import RuleError
 from berth.domain.status import SessionType
+from berth.images import labels
 
 DEFAULT_CPU = Decimal(1)
 DEFAULT_MEM = 1 * limits.GiB
@@ -66,6 +67,8 @@ class ImageFacts:
     app_ports: frozenset[int]
     #: Some agent has it (an image no agent has cannot run anywhere).
     available: bool = True
+    #: The accelerator plugins it declares it can use (label ``berth.accelerators``).
+    accelerators: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -356,6 +359,13 @@ def _check_placement(
         if want[key] > largest:
             shown = rules.format_size(int(largest)) if key == "mem" else cores(largest)
             errors.add(name, f"exceeds the largest agent's capacity ({shown})")
+    prefixes = sorted({k.rsplit(".", 1)[0] for k in want if sl.is_accelerator(k) and "." in k})
+    for prefix in prefixes:
+        if ctx.image is not None and prefix in labels.NEED_IMAGE_SUPPORT and (
+                prefix not in ctx.image.accelerators):
+            errors.add("image", f"image '{ctx.image.ref}' cannot use {prefix} devices (its "
+                       f"label {labels.ACCELERATORS} does not list {prefix}); pick an image "
+                       f"built for {prefix}, or ask for no {prefix} devices")
     for key in sorted(k for k in want if sl.is_accelerator(k)):
         largest = max(a.capacity.get(key, Decimal(0)) for a in agents)
         total = want[key] * max(1, req.cluster_size)

@@ -11,6 +11,12 @@ except ``berth.recipe-hash``, which the builder adds):
 ``berth.min.mem``       minimum memory in bytes, a positive integer string
 ``berth.recipe-hash``   see ``berth.images.recipes.recipe_hash``
 
+Optional:
+
+``berth.accelerators``  comma-separated accelerator plugins the image can use, e.g. ``cuda``
+                        (its CUDA libraries); a session asking for a plugin's devices with
+                        an image that does not list it is refused. Mock plugins need none.
+
 Images also set ``USER work`` (uid 1000) and ``WORKDIR /home/work`` and no ENTRYPOINT, so an
 arbitrary command (``sleep infinity``, ``sh -c ...``) can be run.
 """
@@ -27,6 +33,16 @@ APPS = "berth.apps"
 MIN_CPU = "berth.min.cpu"
 MIN_MEM = "berth.min.mem"
 RECIPE_HASH = "berth.recipe-hash"
+ACCELERATORS = "berth.accelerators"
+#: Plugins whose devices an image must declare it can use (``ACCELERATORS``): a real GPU
+#: needs the image's user-space libraries; the mock needs nothing.
+NEED_IMAGE_SUPPORT = frozenset({"cuda"})
+
+
+def accelerators_of(labels: Mapping[str, str]) -> frozenset[str]:
+    """The plugins an image declares in ``berth.accelerators`` (empty when absent)."""
+    return frozenset(p.strip() for p in str(labels.get(ACCELERATORS, "")).split(",")
+                     if p.strip())
 
 KIND_ENVIRONMENT = "environment"
 KIND_BASE = "base"

@@ -136,6 +136,19 @@ class ImageOut(BaseModel):
     agents: list[str]
 
 
+class DeviceUseOut(BaseModel):
+    """An accelerator device of an agent and what kernels hold of it now."""
+
+    plugin: str = Field(description="The plugin (slot prefix): cuda, mock-gpu, ...")
+    id: str
+    model: str
+    memory: int = Field(description="Bytes.")
+    state: str = Field(description="free, whole (one kernel holds it) or shared (shares).")
+    shares_used: str = Field(description="1 when held whole.")
+    shares_free: str = Field(description="The largest share a new kernel could get on it.")
+    kernels: list[str] = Field(description="Ids of the kernels holding it.")
+
+
 class AgentOut(BaseModel):
     id: str
     status: AgentStatus
@@ -149,6 +162,9 @@ class AgentOut(BaseModel):
                                  "about itself: port range, CPU set, ...")
     schedulable: bool = Field(True, description="False: an admin took it out of scheduling "
                               "(its running sessions stay).")
+    devices: list[DeviceUseOut] = Field(
+        default_factory=list, description="Accelerator devices and their use (fragmentation: "
+        "shares free on several devices do not add up for one kernel).")
 
 
 # ---- sessions ----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from berth.domain import devices as dv
 from berth.domain import slots as sl
 from berth.domain.rules import RuleError, RuleErrors
 from berth.manager import access
@@ -13,8 +14,9 @@ from berth.manager.auth import Actor
 from berth.manager.context import Manager
 from berth.manager.db.engine import transaction
 from berth.manager.db.tables import AgentRow, ImageRow, ResourceGroupRow
-from berth.manager.schemas import AgentOut
+from berth.manager.schemas import AgentOut, DeviceUseOut
 from berth.manager.schemas_admin import AgentUpdate
+from berth.manager.services.dispatch import agent_devices, load_held
 from berth.manager.services.errors import Conflict, NotFound
 from berth.manager.services.policies import require_admin
 from berth.manager.services.resource_check import free_of, occupied
@@ -40,10 +42,31 @@ async def list_agents(m: Manager, actor: Actor) -> list[AgentOut]:
             query = query.where(AgentRow.resource_group.in_(visible))
         rows = (await db.scalars(query)).all()
         held = await occupied(db, [r.id for r in rows])
-    return [_out(row, held.get(row.id, {})) for row in rows]
+        devices_held = await load_held(db, [r.id for r in rows])
+    # Which kernels hold a device is for admins only (users see how much is taken).
+    return [_out(row, held.get(row.id, {}), devices_held.get(row.id, {}), actor.is_admin)
+            for row in rows]
 
 
-def _out(row: AgentRow, used: sl.Slots) -> AgentOut:
+def device_use(row: AgentRow, held: dict[str, dict[str, dv.Allocation]], admin: bool = True
+               ) -> list[DeviceUseOut]:
+    """Each accelerator device of the agent with what its kernels hold of it: whole, shares
+    and what is free (fragmentation: shares free on several devices are not one request's)."""
+    out = []
+    for prefix, devices in agent_devices(row.info).items():
+        memory = {d.id: d.memory for d in devices}
+        frag = dv.fragmentation(devices, held.get(prefix, {}), prefix)
+        for d in frag.devices:
+            out.append(DeviceUseOut(plugin=prefix, id=d.id, model=d.model, memory=memory[d.id],
+                                    state=d.state, shares_used=dv.fmt(d.shares_used),
+                                    shares_free=dv.fmt(d.shares_free),
+                                    kernels=list(d.kernels) if admin else []))
+    return out
+
+
+def _out(row: AgentRow, used: sl.Slots,
+         devices_held: dict[str, dict[str, dv.Allocation]] | None = None,
+         admin: bool = True) -> AgentOut:
     capacity = sl.from_json(row.capacity)
     return AgentOut(
         id=row.id,
@@ -56,6 +79,7 @@ def _out(row: AgentRow, used: sl.Slots) -> AgentOut:
         version=row.version,
         info=dict(row.info or {}),
         schedulable=row.schedulable,
+        devices=device_use(row, devices_held or {}, admin),
     )
 
 

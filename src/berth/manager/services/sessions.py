@@ -19,6 +19,7 @@ from berth.domain import slots as sl
 from berth.domain.mounts import Mount, MountWish, plan_mounts
 from berth.domain.rules import RuleError, RuleErrors
 from berth.domain.status import ENDED, SessionStatus, SessionType, StatusInfo
+from berth.images import labels
 from berth.manager import access
 from berth.manager.access import Action
 from berth.manager.auth import Actor, Role
@@ -216,6 +217,7 @@ async def _launch_context(
             min_slots=dict(image.min_slots),
             app_ports=frozenset(int(a["container_port"]) for a in image.apps),
             available=bool(image.agents),
+            accelerators=labels.accelerators_of(image.labels or {}),
         ) if image is not None else None,
         agents=[launch.AgentFacts(a.id, sl.from_json(a.capacity)) for a in agents],
         taken_names=frozenset(taken),
