@@ -95,6 +95,11 @@ def test_devices_are_given_enforced_in_the_environment_waited_for_and_freed(
         assert env["CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"] == "50"
         assert env["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"] == "0=8192M"
     assert whole["kernels"][0]["accelerators"][0]["devices"] == {"1": "1"}
+    # The detail carries each held device with the agent's last figures.
+    [device] = gpus.admin.get_session(half1["id"])["kernels"][0]["devices"]
+    assert (device["plugin"], device["id"], device["mode"], device["amount"], device["model"],
+            device["memory"]) == ("mock-gpu", "0", "shares", "0.5", "MockA100", 16 * GiB)
+    assert "utilization" in device and "memory_used" in device
     env = env_of(whole)
     assert env["CUDA_VISIBLE_DEVICES"] == "1" and "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE" not in env
     # Admins see each device's use (fragmentation) and which kernels hold it.

@@ -1585,6 +1585,43 @@ export interface components {
             /** Agents */
             agents: string[];
         };
+        /**
+         * KernelDeviceOut
+         * @description A device the kernel holds, with its agent's last figures for the whole device.
+         */
+        KernelDeviceOut: {
+            /** Plugin */
+            plugin: string;
+            /** Id */
+            id: string;
+            /**
+             * Mode
+             * @description whole or shares.
+             */
+            mode: string;
+            /**
+             * Amount
+             * @description 1 when whole; the fraction held for shares.
+             */
+            amount: string;
+            /** Model */
+            model: string;
+            /**
+             * Memory
+             * @description The device's memory, bytes.
+             */
+            memory: number;
+            /**
+             * Utilization
+             * @description The device's compute use, percent (all its kernels); null: not known.
+             */
+            utilization: number | null;
+            /**
+             * Memory Used
+             * @description The device's memory in use, bytes; null: not known.
+             */
+            memory_used: number | null;
+        };
         /** KernelOut */
         KernelOut: {
             /** Id */
@@ -1611,6 +1648,11 @@ export interface components {
             accelerators: {
                 [key: string]: unknown;
             }[];
+            /**
+             * Devices
+             * @description The devices held, with live figures from the agent's last heartbeat.
+             */
+            devices?: components["schemas"]["KernelDeviceOut"][];
             /** Started At */
             started_at: string | null;
             /** Terminated At */

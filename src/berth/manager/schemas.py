@@ -311,6 +311,21 @@ class BulkTerminateIn(TerminateIn):
     ids: list[SessionRef] = Field(min_length=1, max_length=lim.BULK_TERMINATE_MAX)
 
 
+class KernelDeviceOut(BaseModel):
+    """A device the kernel holds, with its agent's last figures for the whole device."""
+
+    plugin: str
+    id: str
+    mode: str = Field(description="whole or shares.")
+    amount: str = Field(description="1 when whole; the fraction held for shares.")
+    model: str
+    memory: int = Field(description="The device's memory, bytes.")
+    utilization: float | None = Field(description="The device's compute use, percent (all "
+                                      "its kernels); null: not known.")
+    memory_used: int | None = Field(description="The device's memory in use, bytes; null: "
+                                    "not known.")
+
+
 class KernelOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: str
@@ -326,6 +341,9 @@ class KernelOut(BaseModel):
     #: (``cuda``, ``mock-gpu``), ``mode`` (whole or shares) and ``devices`` (device id ->
     #: amount: 1 for whole, the fraction for shares).
     accelerators: list[dict[str, Any]] = []
+    devices: list[KernelDeviceOut] = Field(
+        default_factory=list, description="The devices held, with live figures from the "
+        "agent's last heartbeat.")
     started_at: datetime | None
     terminated_at: datetime | None
 

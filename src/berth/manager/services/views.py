@@ -15,7 +15,7 @@ from berth.domain.status import ENDED, AgentStatus, SessionStatus
 from berth.manager.context import Manager
 from berth.manager.db.engine import reading
 from berth.manager.db.tables import AgentRow, ProjectRow, SessionRow, UserRow
-from berth.manager.schemas import KernelOut, SessionOut
+from berth.manager.schemas import KernelDeviceOut, KernelOut, SessionOut
 
 
 def agent_status(row: SessionRow | SimpleNamespace, agents: dict[str, AgentStatus]
@@ -38,6 +38,9 @@ async def sessions_out(m: Manager, rows: Sequence[SessionRow] | Sequence[SimpleN
                                  {r.project_id for r in rows})
         agents = await _lookup(db, AgentRow.id, AgentRow.status,
                                {r.agent_id for r in rows if r.agent_id})
+        # Live device figures from the agents' last heartbeats, for kernels holding devices.
+        holding = {k.agent_id for r in rows for k in r.kernels if k.accelerators and k.agent_id}
+        infos = await _lookup(db, AgentRow.id, AgentRow.info, holding)
     return [
         SessionOut(
             id=r.id,
@@ -71,10 +74,42 @@ async def sessions_out(m: Manager, rows: Sequence[SessionRow] | Sequence[SimpleN
             created_at=r.created_at,
             started_at=r.started_at,
             terminated_at=r.terminated_at,
-            kernels=[KernelOut.model_validate(k) for k in r.kernels],
+            kernels=[_kernel(k, infos) for k in r.kernels],
         )
         for r in rows
     ]
+
+
+def _kernel(k: Any, infos: dict[str, Any]) -> KernelOut:
+    out = KernelOut.model_validate(k)
+    if k.accelerators and k.agent_id in infos:
+        out.devices = kernel_devices(k.accelerators, infos[k.agent_id])
+    return out
+
+
+def kernel_devices(allocations: list[Any], info: Any) -> list[KernelDeviceOut]:
+    """The devices a kernel holds with what its agent last said about each (model, memory,
+    utilization, memory used); a device the agent no longer reports is left out."""
+    reported: dict[tuple[str, str], dict[str, Any]] = {}
+    plugins = info.get("accelerators") if isinstance(info, dict) else None
+    for plugin in plugins if isinstance(plugins, list) else []:
+        for d in plugin.get("devices") or [] if isinstance(plugin, dict) else []:
+            if isinstance(d, dict):
+                reported[(str(plugin.get("name")), str(d.get("id")))] = d
+    out = []
+    for a in allocations:
+        if not isinstance(a, dict):
+            continue
+        for device_id, amount in (a.get("devices") or {}).items():
+            d = reported.get((str(a.get("slot_prefix")), str(device_id)))
+            if d is None:
+                continue
+            out.append(KernelDeviceOut(
+                plugin=str(a.get("slot_prefix")), id=str(device_id), mode=str(a.get("mode")),
+                amount=str(amount), model=str(d.get("model") or ""),
+                memory=int(d.get("memory") or 0), utilization=d.get("utilization"),
+                memory_used=d.get("memory_used")))
+    return out
 
 
 def queue_position(row: SessionRow | SimpleNamespace) -> int | None:
