@@ -298,13 +298,19 @@ def test_session_names_are_pure() -> None:
 CUDA_IMAGE = replace(CTX.image, accelerators=frozenset({"cuda"})) if CTX.image else None
 
 
-def test_registered_accelerator_slots_are_not_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    from berth.domain import slots
+def gpu_context(monkeypatch: pytest.MonkeyPatch, **slots: int) -> LaunchContext:
+    """CTX with a CUDA image and one agent that has ``slots`` (registered) besides 4 cores."""
+    from berth.domain import slots as registry
 
-    monkeypatch.setitem(slots.ACCELERATOR_SLOTS, "cuda.device", "one GPU")
-    gpus = replace(CTX, image=CUDA_IMAGE, agents=[AgentFacts("a1", {
+    for name in slots:
+        monkeypatch.setitem(registry.ACCELERATOR_SLOTS, name.replace("_", "."), "GPU")
+    return replace(CTX, image=CUDA_IMAGE, agents=[AgentFacts("a1", {
         "cpu": Decimal(4), "mem": Decimal(8 * GiB),
-                                                  "cuda.device": Decimal(2)})])
+        **{k.replace("_", "."): Decimal(v) for k, v in slots.items()}})])
+
+
+def test_registered_accelerator_slots_are_not_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    gpus = gpu_context(monkeypatch, cuda_device=2)
     assert isinstance(validate_launch(replace(REQ, other_slots={"cuda.device": 1.0}), gpus),
                       LaunchPlan)
     assert "resources.gpu" in errors_of(replace(REQ, other_slots={"gpu": 1.0}))
@@ -312,14 +318,7 @@ def test_registered_accelerator_slots_are_not_refused(monkeypatch: pytest.Monkey
 
 def test_accelerators_no_agent_could_ever_give_are_refused_at_once(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from berth.domain import slots
-
-    for name in ("cuda.device", "cuda.shares"):
-        monkeypatch.setitem(slots.ACCELERATOR_SLOTS, name, "GPU")
-    gpus = replace(CTX, image=CUDA_IMAGE, agents=[AgentFacts("a1", {
-        "cpu": Decimal(4), "mem": Decimal(8 * GiB),
-                                                  "cuda.device": Decimal(2),
-                                                  "cuda.shares": Decimal(2)})])
+    gpus = gpu_context(monkeypatch, cuda_device=2, cuda_shares=2)
     three = validate_launch(replace(REQ, other_slots={"cuda.device": 3.0}), gpus)
     assert isinstance(three, list)
     assert [(e.field, "exceeds the largest agent's 2" in e.message) for e in three] == [
@@ -333,14 +332,7 @@ def test_accelerators_no_agent_could_ever_give_are_refused_at_once(
 
 
 def test_accelerator_amounts_follow_the_device_rules(monkeypatch: pytest.MonkeyPatch) -> None:
-    from berth.domain import slots
-
-    for name in ("cuda.device", "cuda.shares"):
-        monkeypatch.setitem(slots.ACCELERATOR_SLOTS, name, "GPU")
-    gpus = replace(CTX, image=CUDA_IMAGE, agents=[AgentFacts("a1", {
-        "cpu": Decimal(4), "mem": Decimal(8 * GiB),
-                                                  "cuda.device": Decimal(2),
-                                                  "cuda.shares": Decimal(2)})])
+    gpus = gpu_context(monkeypatch, cuda_device=2, cuda_shares=2)
     cases = {
         "cuda.device": (1.5, "whole number"),
         "cuda.shares": (1.5, "at most 1"),
