@@ -15,14 +15,16 @@ import pytest
 
 from berth.agent.accelerators.base import KernelStats
 from berth.agent.usage import (
-    NET_DEV_READ_LIMIT,
-    CgroupLayout,
     CgroupReader,
     ContainerInfo,
-    Counters,
     KernelHandle,
-    Sample,
     UsageTracker,
+)
+from berth.agent.usage_parse import (
+    NET_DEV_READ_LIMIT,
+    CgroupLayout,
+    Counters,
+    Sample,
     cgroup_candidates,
     cpu_percent,
     derive,
