@@ -95,6 +95,8 @@ class StatusInfo(StrEnum):
     AGENT_UNREACHABLE = "agent-unreachable"
     STUCK_TIMEOUT = "stuck-in-transition"
     IDLE_TIMEOUT = "idle-timeout"
+    IDLE_SESSION_LIFETIME = "idle-session-lifetime"
+    IDLE_UTILIZATION = "idle-utilization"
     #: Waited in the queue longer than its resource group's ``pending_timeout``.
     PENDING_TIMEOUT = "pending-timeout"
     #: A background loop could not handle the session (its row cannot be read or its step

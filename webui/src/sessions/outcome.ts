@@ -31,7 +31,9 @@ const FAILED_REASONS = new Set([
   "stuck-in-transition",
 ]);
 /** The user (or an admin) ended it: the container's exit code is the signal's, not news. */
-const ENDED_ON_REQUEST = new Set(["user-requested", "force-terminated", "idle-timeout"]);
+const ENDED_ON_REQUEST = new Set([
+  "user-requested", "force-terminated", "idle-timeout", "idle-session-lifetime", "idle-utilization",
+]);
 
 /** How a finished session went; null while it has not ended. */
 export function sessionOutcome(s: OutcomeInput): Outcome | null {

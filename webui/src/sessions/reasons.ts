@@ -19,7 +19,9 @@ const REASONS: Record<string, string> = {
   "agent-lost": "The agent stopped sending heartbeats.",
   "agent-unreachable": "The agent could not be reached; the session will be retried.",
   "stuck-in-transition": "No progress in a transitional status; failed by the watchdog.",
-  "idle-timeout": "Reclaimed by an idle check.",
+  "idle-timeout": "Reclaimed by an idle check: no traffic with the session for its idle timeout.",
+  "idle-session-lifetime": "Reclaimed by an idle check: it reached its maximum lifetime.",
+  "idle-utilization": "Reclaimed by an idle check: its utilization stayed below the thresholds.",
 };
 
 export function describeReason(info: string): string {
