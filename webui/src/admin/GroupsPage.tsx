@@ -1,5 +1,6 @@
 // Admin: resource groups — settings (scheduler, agent selection, session types, pending
-// timeout) and who may use each (projects, users; none: everyone), create/edit/delete.
+// timeout, accelerator shares' step and policy) and who may use each (projects, users; none:
+// everyone), create/edit/delete.
 import {
   Alert,
   Checkbox,
@@ -17,9 +18,49 @@ import {
 import { useEffect, useState } from "react";
 import { adminApi } from "./adminApi";
 import { AdminListPage, applyErrors, RowActions, secondsText, useList, useRowEditor } from "./shared";
-import type { ResourceGroup } from "./types";
+import type { ResourceGroup as GroupBase } from "./types";
 
-type Values = Omit<ResourceGroup, "agents">;
+export type AcceleratorPolicy = "fill" | "spread";
+
+/** A group as the API gives it, with its accelerator settings. */
+export type ResourceGroup = GroupBase & {
+  /** Decimal string in (0, 1]: the step of accelerator shares. */
+  accelerator_quantum: string;
+  accelerator_policy: AcceleratorPolicy | string;
+};
+
+/** The dialog's values: the quantum as a number (sent as a decimal string). */
+type Values = Omit<ResourceGroup, "agents" | "accelerator_quantum" | "accelerator_policy"> & {
+  accelerator_quantum: number | null;
+  accelerator_policy: AcceleratorPolicy;
+};
+
+/** A group -> the dialog's values. */
+export function groupValues(g: ResourceGroup): Values {
+  const { agents: _agents, ...rest } = g;
+  const quantum = Number(g.accelerator_quantum);
+  return {
+    ...rest,
+    accelerator_quantum: Number.isFinite(quantum) && quantum > 0 ? quantum : DEFAULT_QUANTUM,
+    accelerator_policy: g.accelerator_policy === "spread" ? "spread" : "fill",
+  };
+}
+
+/** The dialog's values -> the create/update body (the quantum as a decimal string: "0.1",
+ * never a binary fraction's digits). */
+export function groupBody(v: Values): Partial<GroupBase> & { accelerator_quantum?: string; accelerator_policy: AcceleratorPolicy } {
+  const { accelerator_quantum: q, ...rest } = v;
+  return {
+    ...rest,
+    accelerator_quantum: q === null || q === undefined ? undefined : String(Number(q.toFixed(4))),
+  };
+}
+
+const DEFAULT_QUANTUM = 0.1;
+export const POLICIES = [
+  { value: "fill", label: "Fill", help: "Packs shares onto the most used device that fits: keeps whole devices free." },
+  { value: "spread", label: "Spread", help: "Puts shares on the least used device: less contention." },
+];
 
 const FIELDS = [
   "name",
@@ -29,6 +70,8 @@ const FIELDS = [
   "agent_selection",
   "allowed_session_types",
   "pending_timeout",
+  "accelerator_quantum",
+  "accelerator_policy",
   "projects",
   "users",
 ] as const;
@@ -51,12 +94,15 @@ const DEFAULTS: Values = {
   agent_selection: "dispersed",
   allowed_session_types: ["interactive", "batch"],
   pending_timeout: 0,
+  accelerator_quantum: DEFAULT_QUANTUM,
+  accelerator_policy: "fill",
   projects: [],
   users: [],
 };
 
 export default function GroupsPage() {
-  const list = useList(adminApi.groups);
+  // The API sends the accelerator settings (admin/types.ts does not name them yet).
+  const list = useList(adminApi.groups as () => Promise<ResourceGroup[]>);
   const projects = useList(adminApi.projects);
   const users = useList(adminApi.users);
   const { editing, setEditing, saved, remove } = useRowEditor(list, "Resource group", (g) => adminApi.deleteGroup(g.name));
@@ -106,6 +152,16 @@ export default function GroupsPage() {
           title: "Pending timeout",
           dataIndex: "pending_timeout",
           render: (s: number) => (s ? secondsText(s) : "none"),
+        },
+        {
+          title: "Accelerator shares",
+          key: "accelerators",
+          render: (_, g) => (
+            <Space direction="vertical" size={0} data-testid={`group-accelerators-${g.name}`}>
+              <span>step {Number(g.accelerator_quantum ?? DEFAULT_QUANTUM)}</span>
+              <Typography.Text type="secondary">{g.accelerator_policy ?? "fill"}</Typography.Text>
+            </Space>
+          ),
         },
         {
           title: "Who may use it",
@@ -166,21 +222,23 @@ function GroupDialog({
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const isNew = group === "new";
+  const policy = Form.useWatch("accelerator_policy", form);
   useEffect(() => {
     if (!group) return;
     setError(null);
     form.resetFields();
-    if (group !== "new") form.setFieldsValue(group);
+    if (group !== "new") form.setFieldsValue(groupValues(group));
   }, [group, form]);
 
   const submit = async (v: Values) => {
     setBusy(true);
     setError(null);
     try {
+      const body = groupBody(v);
       const saved = isNew
-        ? await adminApi.createGroup(v)
-        : await adminApi.updateGroup((group as ResourceGroup).name, { ...v, name: undefined });
-      onSaved(saved);
+        ? await adminApi.createGroup(body)
+        : await adminApi.updateGroup((group as ResourceGroup).name, { ...body, name: undefined });
+      onSaved(saved as ResourceGroup);
     } catch (e) {
       setError(applyErrors(form, e, FIELDS));
     } finally {
@@ -253,6 +311,29 @@ function GroupDialog({
         >
           <InputNumber aria-label="Pending timeout" min={0} precision={0} style={{ width: 200 }} />
         </Form.Item>
+        <Space wrap size={[24, 0]} align="start">
+          <Form.Item
+            name="accelerator_quantum"
+            label="Accelerator shares step"
+            rules={[{ required: true, message: "Enter a step from 0.01 to 1" }]}
+            extra="A fraction of one device is asked in multiples of this (0.01-1)."
+            style={{ maxWidth: 260 }}
+          >
+            <InputNumber aria-label="Accelerator shares step" min={0.01} max={1} step={0.1} style={{ width: 160 }} />
+          </Form.Item>
+          <Form.Item
+            name="accelerator_policy"
+            label="Accelerator shares policy"
+            extra={<span data-testid="policy-help">{POLICIES.find((p) => p.value === policy)?.help}</span>}
+            style={{ maxWidth: 260 }}
+          >
+            <Select
+              aria-label="Accelerator shares policy"
+              style={{ width: 160 }}
+              options={POLICIES.map((p) => ({ value: p.value, label: p.label, title: p.help }))}
+            />
+          </Form.Item>
+        </Space>
         <Form.Item
           name="projects"
           label="Projects allowed"

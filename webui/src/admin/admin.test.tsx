@@ -2,7 +2,8 @@ import { act, cleanup, fireEvent, render, screen, waitFor, within } from "@testi
 import { App } from "antd";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ApiError } from "../api";
-import { usagePercent } from "./AgentsPage";
+import AgentsPage, { agentPlugins, deviceFigures, usagePercent } from "./AgentsPage";
+import GroupsPage, { groupBody, groupValues, type ResourceGroup } from "./GroupsPage";
 import PoliciesPage, { policyBody, policyValues } from "./PoliciesPage";
 import ProjectsPage from "./ProjectsPage";
 import { applyErrors } from "./shared";
@@ -156,4 +157,123 @@ describe("ProjectsPage", () => {
     expect(table.getByText("inactive")).toBeTruthy();
     expect(screen.getByRole("button", { name: "Members of vision" }).textContent).toBe("3");
   }, 30000);
+});
+
+// ---- accelerators (issue 10) --------------------------------------------------------------
+const MOCK_PLUGIN = {
+  name: "mock-gpu",
+  slots: [{ name: "mock-gpu.device", unit: "count", description: "whole", quantum: "1" }],
+  devices: [
+    { id: "0", memory: 16 * GIB, model: "MockA100", utilization: 35.2, memory_used: 2 * GIB },
+    { id: "1", memory: 16 * GIB, model: "MockA100", utilization: null, memory_used: null },
+  ],
+  reason: "",
+  mock: true,
+};
+const CUDA_NONE = { name: "cuda", slots: [], devices: [], reason: "NVML not found: no NVIDIA driver", mock: false };
+const AGENT = {
+  id: "gpu-1",
+  status: "ALIVE",
+  resource_group: "default",
+  capacity: { cpu: "4", mem: String(4 * GIB), "mock-gpu.device": "2", "mock-gpu.shares": "2" },
+  occupied: { cpu: "1", mem: String(GIB), "mock-gpu.shares": "0.5" },
+  free: { cpu: "3", mem: String(3 * GIB), "mock-gpu.device": "1", "mock-gpu.shares": "1" },
+  last_heartbeat: new Date().toISOString(),
+  version: "0.1.0",
+  info: { accelerators: [MOCK_PLUGIN, CUDA_NONE] },
+  schedulable: true,
+  devices: [
+    { plugin: "mock-gpu", id: "0", model: "MockA100", memory: 16 * GIB, state: "shared", shares_used: "0.5", shares_free: "0.5", kernels: ["k1"] },
+    { plugin: "mock-gpu", id: "1", model: "MockA100", memory: 16 * GIB, state: "free", shares_used: "0", shares_free: "1", kernels: [] },
+  ],
+};
+
+describe("agents' accelerator devices", () => {
+  it("reads the plugins an agent reports, leaving out what does not parse", () => {
+    expect(agentPlugins({ accelerators: [MOCK_PLUGIN, { devices: [] }, CUDA_NONE] }).map((p) => [p.name, p.devices.length, p.reason, p.mock])).toEqual([
+      ["mock-gpu", 2, null, true],
+      ["cuda", 0, "NVML not found: no NVIDIA driver", false],
+    ]);
+    expect(agentPlugins(undefined)).toEqual([]);
+    expect(agentPlugins({ accelerators: "x" })).toEqual([]);
+  });
+  it("shows a device's memory, and use when known", () => {
+    const [d0, d1] = agentPlugins({ accelerators: [MOCK_PLUGIN] })[0].devices;
+    expect(deviceFigures(d0)).toBe("35% busy, 2 GiB used");
+    expect(deviceFigures(d1)).toBe("");
+  });
+  it("lists each agent's plugins with MOCK, devices, their use, and why a plugin has none", async () => {
+    answer = (_method, url) => Response.json(url.startsWith("/api/agents") ? [AGENT] : []);
+    render(
+      <App>
+        <AgentsPage />
+      </App>,
+    );
+    const cell = within(await screen.findByTestId("agent-devices-gpu-1"));
+    expect(cell.getByText("MOCK")).toBeTruthy();
+    expect(cell.getByText("1 of 2 free whole")).toBeTruthy();
+    const devices = cell.getAllByTestId("agent-device").map((d) => d.textContent);
+    expect(devices[0]).toBe("0 MockA100 · 16 GiB shared: 0.5 used35% busy, 2 GiB used");
+    expect(devices[1]).toBe("1 MockA100 · 16 GiB free");
+    expect(cell.getByText("no devices: NVML not found: no NVIDIA driver")).toBeTruthy();
+    expect(screen.getByRole("columnheader", { name: "Accelerators" })).toBeTruthy();
+  }, 30000);
+});
+
+describe("resource groups' accelerator settings", () => {
+  const GROUP: ResourceGroup = {
+    name: "gpu",
+    description: "",
+    is_active: true,
+    scheduler: "fifo",
+    agent_selection: "dispersed",
+    allowed_session_types: ["interactive", "batch"],
+    pending_timeout: 0,
+    accelerator_quantum: "0.25",
+    accelerator_policy: "spread",
+    projects: [],
+    users: [],
+    agents: 1,
+  };
+  it("sends the step as a decimal string and reads it back", () => {
+    const values = groupValues(GROUP);
+    expect(values).toMatchObject({ accelerator_quantum: 0.25, accelerator_policy: "spread" });
+    expect(values).not.toHaveProperty("agents");
+    expect(groupBody({ ...values, accelerator_quantum: 0.1 + 0.2 })).toMatchObject({ accelerator_quantum: "0.3", accelerator_policy: "spread" });
+    expect(groupValues({ ...GROUP, accelerator_quantum: "", accelerator_policy: "odd" })).toMatchObject({
+      accelerator_quantum: 0.1,
+      accelerator_policy: "fill",
+    });
+  });
+  it("shows them in the table and edits them", async () => {
+    answer = (method, url, body) => {
+      if (method === "PATCH") return Response.json({ ...GROUP, ...(body as object) });
+      return Response.json(url.startsWith("/api/resource-groups") ? [GROUP] : []);
+    };
+    render(
+      <App>
+        <GroupsPage />
+      </App>,
+    );
+    const cell = await screen.findByTestId("group-accelerators-gpu");
+    expect(cell.textContent).toBe("step 0.25spread");
+    fireEvent.click(screen.getByRole("button", { name: "Edit gpu" }));
+    const step = await screen.findByLabelText("Accelerator shares step");
+    await waitFor(() => expect((step as HTMLInputElement).value).toBe("0.25"));
+    expect(screen.getByTestId("policy-help").textContent).toMatch(/least used device/);
+    fireEvent.change(step, { target: { value: "0.5" } });
+    fireEvent.mouseDown(document.querySelector('.ant-select[aria-label="Accelerator shares policy"] .ant-select-selector')!);
+    const fill = [...document.querySelectorAll(".ant-select-dropdown .ant-select-item-option")].find((o) => o.textContent === "Fill")!;
+    act(() => {
+      fireEvent.click(fill);
+    });
+    await waitFor(() => expect(screen.getByTestId("policy-help").textContent).toMatch(/most used device/));
+    await act(async () => {
+      fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    });
+    await waitFor(() => expect(calls.some((c) => c.method === "PATCH")).toBe(true));
+    const patch = calls.find((c) => c.method === "PATCH")!;
+    expect(patch.url).toBe("/api/resource-groups/gpu");
+    expect(patch.body).toMatchObject({ accelerator_quantum: "0.5", accelerator_policy: "fill" });
+  }, 60000);
 });

@@ -1,20 +1,27 @@
 // Step 2's resources: resource group, preset (switching to "custom" when a value is edited),
 // CPU / memory / shared memory sliders from the image's minimum to the largest agent's capacity
-// with a "remaining" mark, the number of sessions, the agent ("auto" or one, with its free
-// resources) and the cluster mode and size. Waiting is a warning here; hard limits are errors.
+// with a "remaining" mark, the AI accelerator (when the group offers one: AcceleratorField), the
+// number of sessions, the agent ("auto" or one, with its free resources) and the cluster mode
+// and size. Waiting is a warning here; hard limits are errors.
 import { Col, Form, InputNumber, Radio, Row, Select, Slider, Space, Tag, Tooltip, Typography } from "antd";
 import type { SliderMarks } from "antd/es/slider";
 import { formatBytes, formatCpu } from "../format";
+import AcceleratorField from "./AcceleratorField";
 import { fieldStatus, type StepProps } from "./fields";
 import { findImage, imageRef, sizeBytes, type AgentInfo, type ImageInfo, type LaunchForm, type SizeUnit } from "./form";
 import {
+  acceleratorText,
   CUSTOM,
+  isShares,
   presetLabel,
   presetsFor,
   presetValues,
   remainingMark,
   resourceView,
   scopeName,
+  slotPlugin,
+  type AcceleratorSlot,
+  type CheckAgent,
   type ResourceView,
 } from "./resources";
 import type { LaunchScope } from "./useLaunchScope";
@@ -63,6 +70,14 @@ export function sliderMarks(
   return marks;
 }
 
+/** ", 1 of 2 mock-gpu devices" per whole-device slot offered: what an agent has free. */
+function deviceText(a: CheckAgent, offered: AcceleratorSlot[]): string {
+  return offered
+    .filter((s) => !isShares(s.name) && a.capacity[s.name] !== undefined)
+    .map((s) => `, ${Number(a.free[s.name] ?? 0)} of ${Number(a.capacity[s.name])} ${slotPlugin(s.name)} devices`)
+    .join("");
+}
+
 function view(scope: LaunchScope, agents: AgentInfo[], form: LaunchForm): ResourceView {
   return resourceView(scope.check, agents, form.resourceGroup || "default");
 }
@@ -86,6 +101,7 @@ export default function ResourcePanel({ form, setForm, errors, warnings, images,
   const presets = presetsFor(scope.presets, form.resourceGroup);
   const allocatable = new Map((scope.check?.presets ?? []).map((p) => [p.id, p.allocatable]));
   const presetValue = presets.some((p) => p.id === form.preset) ? form.preset : CUSTOM;
+  const offered = scope.check?.accelerators ?? [];
 
   // CPU: cores; memory and shared memory: GiB on the sliders.
   const cpuMax = Math.max(v.maxPerContainer.cpu ?? Math.max(8, form.cpu ?? 0), minCpu);
@@ -106,7 +122,8 @@ export default function ResourcePanel({ form, setForm, errors, warnings, images,
           {a.id}{" "}
           <Typography.Text type="secondary">
             — {formatCpu(a.free.cpu)} of {formatCpu(a.capacity.cpu)}, {formatBytes(a.free.mem)} of{" "}
-            {formatBytes(a.capacity.mem)} free
+            {formatBytes(a.capacity.mem)}
+            {deviceText(a, offered)} free
           </Typography.Text>
         </span>
       ),
@@ -197,7 +214,12 @@ export default function ResourcePanel({ form, setForm, errors, warnings, images,
           ? `Image minimum: ${formatCpu(shown.min_slots.cpu ?? "0")}, ${formatBytes(shown.min_slots.mem ?? "0")}. `
           : ""}
         {v.maxPerContainer.cpu !== undefined
-          ? `Largest agent: ${formatCpu(String(v.maxPerContainer.cpu))}, ${formatBytes(v.maxPerContainer.mem)}. `
+          ? `Largest agent: ${formatCpu(String(v.maxPerContainer.cpu))}, ${formatBytes(v.maxPerContainer.mem)}` +
+            offered
+              .filter((s) => !isShares(s.name) && v.maxPerContainer[s.name] !== undefined)
+              .map((s) => `, ${acceleratorText(s.name, v.maxPerContainer[s.name])}`)
+              .join("") +
+            ". "
           : ""}
         {remainingText.length ? `Remaining now: ${remainingText.join("; ")}. ` : ""}
         {v.agents.length === 0
@@ -206,7 +228,7 @@ export default function ResourcePanel({ form, setForm, errors, warnings, images,
               .map(
                 (a) =>
                   `${a.id}: ${formatCpu(a.free.cpu)} of ${formatCpu(a.capacity.cpu)}, ` +
-                  `${formatBytes(a.free.mem)} of ${formatBytes(a.capacity.mem)} free`,
+                  `${formatBytes(a.free.mem)} of ${formatBytes(a.capacity.mem)}${deviceText(a, offered)} free`,
               )
               .join("; ")}
       </Typography.Paragraph>
@@ -331,6 +353,19 @@ export default function ResourcePanel({ form, setForm, errors, warnings, images,
           </Col>
         </Row>
       </Form.Item>
+
+      <AcceleratorField
+        form={form}
+        edit={edit}
+        errors={errors}
+        warnings={warnings}
+        offered={offered}
+        loaded={scope.check !== null}
+        view={v}
+        sessions={sessions}
+        kernels={kernels}
+        narrow={narrow}
+      />
 
       <Row gutter={16}>
         <Col span={half}>

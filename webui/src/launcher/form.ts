@@ -12,7 +12,7 @@ import {
   timeoutError,
 } from "../rules";
 import { mountErrors, mountRows, mountsBody, mountsFromParams, type MountableFolder, type MountBody, type MountRow } from "./mounts";
-import { CUSTOM, resourceRules, resourceView, type ResourceCheck } from "./resources";
+import { acceleratorAsk, acceleratorOf, CUSTOM, resourceRules, resourceView, type ResourceCheck } from "./resources";
 
 export type TimeUnit = "s" | "m" | "h" | "d" | "w";
 export type SizeUnit = "m" | "g";
@@ -44,6 +44,10 @@ export interface LaunchForm {
   shmemAuto: boolean;
   shmemValue: number | null;
   shmemUnit: SizeUnit;
+  /** The accelerator slot ("cuda.shares", "mock-gpu.device"), or "" for none chosen. */
+  accelerator: string;
+  /** Per kernel, in the slot's unit; 0: no accelerator. */
+  acceleratorAmount: number | null;
   count: number | null;
   threadsAuto: boolean;
   omp: number | null;
@@ -80,6 +84,8 @@ export const DEFAULT_FORM: LaunchForm = {
   shmemAuto: true,
   shmemValue: 64,
   shmemUnit: "m",
+  accelerator: "",
+  acceleratorAmount: 0,
   count: 1,
   threadsAuto: true,
   omp: 1,
@@ -190,7 +196,8 @@ export interface SessionCreateBody {
   type: "interactive" | "batch";
   name?: string;
   image: string;
-  resources: { cpu?: number; mem?: string; shmem?: string };
+  /** Other keys: accelerator slots by name, with a number. */
+  resources: { cpu?: number; mem?: string; shmem?: string; [slot: string]: number | string | undefined };
   environ: Record<string, string>;
   threads?: number;
   count: number;
@@ -237,6 +244,7 @@ export function toBody(form: LaunchForm): SessionCreateBody {
     const shmem = sizeText(form.shmemValue, form.shmemUnit);
     if (shmem) body.resources.shmem = shmem;
   }
+  if (form.accelerator && form.acceleratorAmount) body.resources[form.accelerator] = form.acceleratorAmount;
   if (!form.threadsAuto && form.omp !== null && form.openblas !== null) {
     if (form.omp === form.openblas) body.threads = form.omp;
     else {
@@ -275,6 +283,11 @@ export function fromParams(params: Record<string, unknown>): LaunchForm {
     form.shmemAuto = false;
     form.shmemValue = s.value;
     form.shmemUnit = s.unit;
+  }
+  const accelerator = acceleratorOf(res);
+  if (accelerator) {
+    form.accelerator = accelerator.slot;
+    form.acceleratorAmount = accelerator.amount;
   }
   const environ = { ...((p.environ as Record<string, string> | undefined) ?? {}) };
   const omp = environ.OMP_NUM_THREADS;
@@ -405,7 +418,8 @@ export interface RuleContext {
 }
 
 /** Field key -> message. Keys: name, startup_command, starts_at, timeout, owner_email, image,
- * environ.<i>.name, environ.<i>.value, resources.cpu, resources.mem, resources.shmem, count,
+ * environ.<i>.name, environ.<i>.value, resources.cpu, resources.mem, resources.shmem,
+ * resources.<accelerator slot>, count,
  * threads.omp, threads.openblas, preopen_ports, mounts, mounts.<i>.folder, mounts.<i>.path,
  * project, resource_group, agent, cluster_mode, cluster_size. */
 export type Messages = Record<string, string>;
@@ -492,8 +506,21 @@ export function validate(form: LaunchForm, ctx: RuleContext): { errors: Messages
   }
   if (!form.resourceGroup) errors.resource_group = "choose a resource group";
   const view = resourceView(ctx.check ?? null, ctx.agents, form.resourceGroup || "default");
+  const accelerator = acceleratorAsk(form.accelerator, form.acceleratorAmount, {
+    clusterSize: errors.cluster_size ? 1 : size ?? 1,
+    check: ctx.check ?? null,
+    group: form.resourceGroup || "default",
+  });
+  if (accelerator.error) errors[`resources.${form.accelerator}`] = accelerator.error;
   const rules = resourceRules(
-    { cpu, mem, count: Math.max(1, count || 1), clusterSize: errors.cluster_size ? 1 : size ?? 1, agent: form.agent },
+    {
+      cpu,
+      mem,
+      count: Math.max(1, count || 1),
+      clusterSize: errors.cluster_size ? 1 : size ?? 1,
+      agent: form.agent,
+      accelerator: accelerator.ask,
+    },
     view,
     { cpu: !errors["resources.cpu"], mem: !errors["resources.mem"] },
   );

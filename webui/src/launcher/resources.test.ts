@@ -74,13 +74,15 @@ describe("presets", () => {
       shmemAuto: false,
       shmemValue: 256,
       shmemUnit: "m",
+      acceleratorAmount: 0,
     });
-    // no shmem in the preset: back to auto
+    // no shmem in the preset: back to auto; no accelerator: none (0)
     expect(presetValues({ cpu: "0.5", mem: String(1536 * 2 ** 20) })).toEqual({
       cpu: 0.5,
       memValue: 1.5,
       memUnit: "g",
       shmemAuto: true,
+      acceleratorAmount: 0,
     });
   });
   it("describes a preset", () => {

@@ -1,6 +1,7 @@
 // The launcher's resource step without React: the shapes of the check API (GET
 // /api/resource-check) and presets, what a preset sets, what is remaining and where it runs out,
-// and the hard limits (errors) and soft ones (warnings: the session waits in the queue).
+// the accelerator slots a group offers and their rules, and the hard limits (errors) and soft
+// ones (warnings: the session waits in the queue).
 import { formatBytes, formatCpu, plural } from "../format";
 
 /** slot name -> decimal string: cpu in cores, mem and shmem in bytes. */
@@ -52,6 +53,22 @@ export interface ResourceCheck {
   /** The largest schedulable agent's capacity in the group (what one container may get). */
   max_per_container: SlotMap;
   agents: CheckAgent[];
+  /** The accelerator slots the group's agents offer (absent: an older manager: none). */
+  accelerators?: AcceleratorSlot[];
+}
+
+/** An accelerator slot a group offers: `<plugin>.device` (whole devices, step 1) or
+ * `<plugin>.shares` (a fraction of one device, step = the group's quantum). For these slots an
+ * agent's `free` is what ONE new kernel could get there now. */
+export interface AcceleratorSlot {
+  name: string;
+  /** The slot's prefix: cuda, mock-gpu, ... */
+  plugin: string;
+  description: string;
+  /** Decimal string: amounts are multiples of it. */
+  step: string;
+  /** A mock plugin's (tests, demos), not hardware. */
+  mock: boolean;
 }
 
 /** An agent as GET /api/agents lists it (the fields the launcher reads). */
@@ -65,12 +82,15 @@ export interface AgentLike {
 }
 
 export const CUSTOM = "custom";
+/** The slots every session has; any other slot is an accelerator's. */
+export const BASE_SLOTS = ["cpu", "mem", "shmem"];
 export const AUTO_AGENT = "";
 export const SCOPES: ScopeKind[] = ["user", "project", "group"];
 const MIB = 2 ** 20;
 const GIB = 2 ** 30;
 
-/** The form fields a preset's slots set (cpu; mem and shmem as value + unit). */
+/** The form fields a preset's slots set (cpu; mem and shmem as value + unit; the accelerator
+ * slot and amount, 0 when the preset has none). */
 export function presetValues(slots: SlotMap): {
   cpu?: number;
   memValue?: number;
@@ -78,6 +98,8 @@ export function presetValues(slots: SlotMap): {
   shmemAuto?: boolean;
   shmemValue?: number;
   shmemUnit?: "m" | "g";
+  accelerator?: string;
+  acceleratorAmount?: number;
 } {
   const out: ReturnType<typeof presetValues> = {};
   if (slots.cpu !== undefined) out.cpu = Number(slots.cpu);
@@ -93,6 +115,13 @@ export function presetValues(slots: SlotMap): {
     out.shmemUnit = s.unit;
   } else {
     out.shmemAuto = true;
+  }
+  const accel = acceleratorOf(slots);
+  if (accel) {
+    out.accelerator = accel.slot;
+    out.acceleratorAmount = accel.amount;
+  } else {
+    out.acceleratorAmount = 0;
   }
   return out;
 }
@@ -110,7 +139,7 @@ export function presetLabel(slots: SlotMap): string {
   let text = parts.join(", ");
   if (slots.shmem !== undefined) text += ` (shm ${formatBytes(slots.shmem)})`;
   for (const [k, v] of Object.entries(slots)) {
-    if (!["cpu", "mem", "shmem"].includes(k)) text += `, ${k} ${v}`;
+    if (!BASE_SLOTS.includes(k)) text += `, ${acceleratorText(k, Number(v))}`;
   }
   return text;
 }
@@ -221,6 +250,132 @@ export function remainingMark(view: ResourceView, slot: string, sessions: number
   return r.amount / Math.max(1, sessions) / Math.max(1, clusterSize);
 }
 
+// ---- accelerators ----------------------------------------------------------------------------
+
+/** `<plugin>.shares`: a fraction of one device (else whole devices). */
+export function isShares(slot: string): boolean {
+  return slot.endsWith(".shares");
+}
+
+/** "mock-gpu.shares" -> "mock-gpu". */
+export function slotPlugin(slot: string): string {
+  const dot = slot.lastIndexOf(".");
+  return dot > 0 ? slot.slice(0, dot) : slot;
+}
+
+/** A number without binary-fraction noise: 0.30000000000000004 -> "0.3". */
+export function decimalText(n: number): string {
+  return String(Number(n.toFixed(6)));
+}
+
+/** "2 mock-gpu devices", "1 cuda device", "0.5 of a mock-gpu device". */
+export function acceleratorText(slot: string, amount: number): string {
+  const plugin = slotPlugin(slot);
+  if (isShares(slot)) return `${decimalText(amount)} of a ${plugin} device`;
+  if (slot.endsWith(".device")) return `${decimalText(amount)} ${plugin} device${amount === 1 ? "" : "s"}`;
+  return `${slot} ${decimalText(amount)}`;
+}
+
+/** The accelerator slot and amount of a request's or a preset's slots: the first slot other
+ * than cpu, mem and shmem with an amount above 0 (by name); null when there is none. */
+export function acceleratorOf(slots: Record<string, unknown>): { slot: string; amount: number } | null {
+  for (const key of Object.keys(slots).sort()) {
+    if (BASE_SLOTS.includes(key)) continue;
+    const amount = Number(slots[key]);
+    if (Number.isFinite(amount) && amount > 0) return { slot: key, amount };
+  }
+  return null;
+}
+
+/** The step of a slot: the group's (as offered), else 1 for whole devices and 0.1 (the default
+ * quantum) for shares. */
+export function acceleratorStep(slot: string, offered: AcceleratorSlot[]): number {
+  const known = Number(offered.find((s) => s.name === slot)?.step);
+  if (Number.isFinite(known) && known > 0) return known;
+  return isShares(slot) ? 0.1 : 1;
+}
+
+function decimals(step: number): number {
+  const text = decimalText(step);
+  return text.includes(".") ? text.length - text.indexOf(".") - 1 : 0;
+}
+
+/** Whether `amount` is a whole number of `step`s (within rounding noise). */
+export function isMultipleOf(amount: number, step: number): boolean {
+  const q = amount / step;
+  return Math.abs(q - Math.round(q)) < 1e-6;
+}
+
+/** `amount` rounded to the nearest multiple of `step`, with no binary-fraction noise. */
+export function roundToStep(amount: number, step: number): number {
+  return Number((Math.round(amount / step) * step).toFixed(decimals(step)));
+}
+
+/** The most one kernel may ask of a slot: the largest agent's capacity; for shares at most 1
+ * (a fraction of one device). null: not known (no agent reports the slot). */
+export function acceleratorMax(view: ResourceView, slot: string): number | null {
+  const max = view.maxPerContainer[slot];
+  if (max === undefined) return isShares(slot) ? 1 : null;
+  return isShares(slot) ? Math.min(1, max) : max;
+}
+
+/** The basic rules of one accelerator amount (what the server refuses whatever the agents
+ * hold), as the message for the field `resources.<slot>`; null when it passes. `offered`:
+ * the group's slots, null while not known (not checked then). */
+export function acceleratorError(
+  slot: string,
+  amount: number | null,
+  opts: { step: number; clusterSize: number; offered: AcceleratorSlot[] | null; group: string },
+): string | null {
+  if (amount === null || !Number.isFinite(amount)) return "enter an amount (0: none)";
+  if (amount < 0) return "must not be negative";
+  if (amount === 0) return null;
+  const plugin = slotPlugin(slot);
+  if (opts.offered !== null && !opts.offered.some((s) => s.name === slot)) {
+    return `the resource group '${opts.group}' offers no ${slot}: choose another type or 0`;
+  }
+  if (!isShares(slot) && !Number.isInteger(amount)) {
+    return `must be a whole number of devices; for a fraction of one device choose ${plugin} shares`;
+  }
+  if (isShares(slot) && amount > 1) {
+    return `${decimalText(amount)} is more than one device: shares are a fraction of one device (at most 1); choose whole ${plugin} devices instead`;
+  }
+  if (isShares(slot) && !isMultipleOf(amount, opts.step)) {
+    return `${decimalText(amount)} is not a multiple of the step ${decimalText(opts.step)}`;
+  }
+  if (isShares(slot) && opts.clusterSize >= 2) {
+    return "cluster sessions (2 or more kernels) may use whole devices only";
+  }
+  return null;
+}
+
+/** Where the "remaining" mark sits on an accelerator slider (per kernel of one of `sessions`
+ * sessions); null when unlimited, unknown, or only the group's sum of shares (not a total one
+ * kernel could use). */
+export function acceleratorRemaining(view: ResourceView, slot: string, sessions: number, clusterSize: number): number | null {
+  if (isShares(slot) && view.remaining[slot]?.scope === "group") return null;
+  return remainingMark(view, slot, sessions, clusterSize);
+}
+
+/** The accelerator part of the form's rules: the basic rule's message for `resources.<slot>`
+ * (null: it passes) and what `resourceRules` should weigh (null: nothing asked, or it broke a
+ * basic rule). `slot` "": none chosen (nothing is asked). */
+export function acceleratorAsk(
+  slot: string,
+  amount: number | null,
+  ctx: { clusterSize: number; check: ResourceCheck | null; group: string },
+): { error: string | null; ask: { slot: string; amount: number } | null } {
+  if (!slot) return { error: null, ask: null };
+  const offered = ctx.check ? ctx.check.accelerators ?? [] : null;
+  const error = acceleratorError(slot, amount, {
+    step: acceleratorStep(slot, offered ?? []),
+    clusterSize: ctx.clusterSize,
+    offered,
+    group: ctx.group,
+  });
+  return { error, ask: !error && amount ? { slot, amount } : null };
+}
+
 // ---- rules -----------------------------------------------------------------------------------
 
 export interface Ask {
@@ -231,9 +386,11 @@ export interface Ask {
   clusterSize: number;
   /** "" = any agent. */
   agent: string;
+  /** Per kernel, an accelerator slot and its amount (> 0) that passed the basic rules. */
+  accelerator?: { slot: string; amount: number } | null;
 }
 
-const SLOT_FIELD: Record<string, string> = { cpu: "resources.cpu", mem: "resources.mem" };
+const SLOT_FIELD: Partial<Record<string, string>> = { cpu: "resources.cpu", mem: "resources.mem" };
 /** "your policy 'small'", "the project's policy 'lab'", "the resource group 'gpu'". */
 export function scopeName(kind: ScopeKind, name: string | null): string {
   const quoted = name ? ` '${name}'` : "";
@@ -245,7 +402,7 @@ export function scopeName(kind: ScopeKind, name: string | null): string {
 function show(slot: string, amount: number): string {
   if (slot === "cpu") return formatCpu(String(Math.round(amount * 100) / 100));
   if (slot === "mem" || slot === "shmem") return formatBytes(amount);
-  return String(amount);
+  return acceleratorText(slot, amount);
 }
 
 function times(ask: Ask, slot: string, perKernel: number): string {
@@ -266,15 +423,33 @@ export function resourceRules(
   const warnings: Record<string, string> = {};
   const size = Math.max(1, ask.clusterSize);
   const count = Math.max(1, ask.count);
-  for (const slot of ["cpu", "mem"] as const) {
-    const perKernel = ask[slot];
-    if (perKernel === null || !ok[slot]) continue;
-    const field = SLOT_FIELD[slot];
+  const asked: { slot: string; perKernel: number | null; ok: boolean }[] = [
+    { slot: "cpu", perKernel: ask.cpu, ok: ok.cpu },
+    { slot: "mem", perKernel: ask.mem, ok: ok.mem },
+  ];
+  if (ask.accelerator && ask.accelerator.amount > 0) {
+    asked.push({ slot: ask.accelerator.slot, perKernel: ask.accelerator.amount, ok: true });
+  }
+  for (const { slot, perKernel, ok: passed } of asked) {
+    if (perKernel === null || !passed) continue;
+    const field = SLOT_FIELD[slot] ?? `resources.${slot}`;
+    const accelerator = !(slot in SLOT_FIELD);
     const perSession = perKernel * size;
     const total = perSession * count;
     const max = view.maxPerContainer[slot];
+    if (accelerator && (max === undefined || max <= 0) && view.agents.length > 0) {
+      errors[field] = `no agent of this resource group has ${slotPlugin(slot)} devices (it could never start)`;
+      continue;
+    }
     if (max !== undefined && perKernel > max) {
       errors[field] = `exceeds the largest agent's capacity (${show(slot, max)})`;
+      continue;
+    }
+    if (accelerator && max !== undefined && perSession > max) {
+      // The server refuses it at the slot: the kernels of a cluster share one agent's devices.
+      errors[field] =
+        `a single-node cluster of ${size} needs ${show(slot, perSession)} on one agent; ` +
+        `the largest has ${show(slot, max)}`;
       continue;
     }
     if (max !== undefined && perSession > max && !errors.cluster_size) {
@@ -293,7 +468,8 @@ export function resourceRules(
         .join("; ");
       continue;
     }
-    const left = view.remaining[slot];
+    // A group's "remaining" shares add up what one kernel could get on each agent: no total.
+    const left = isShares(slot) && view.remaining[slot]?.scope === "group" ? undefined : view.remaining[slot];
     if (left && total > left.amount) {
       warnings[field] =
         `more than is remaining now (${show(slot, left.amount)} under ${scopeName(left.scope, left.name)}): ` +
@@ -309,12 +485,13 @@ export function resourceRules(
     if (!agent) {
       warnings.agent = `agent ${ask.agent} is not available in this resource group now: the session will wait for it`;
     } else {
-      const short = (["cpu", "mem"] as const).filter(
-        (slot) => ask[slot] !== null && ask[slot]! * size > Number(agent.free[slot] ?? Infinity),
-      );
+      const short = asked
+        .filter((a) => a.perKernel !== null && a.ok)
+        .filter((a) => a.perKernel! * size > Number(agent.free[a.slot] ?? (a.slot in SLOT_FIELD ? Infinity : 0)))
+        .map((a) => a.slot);
       if (short.length) {
         warnings.agent =
-          `${agent.id} has ${short.map((s) => show(s, Number(agent.free[s]))).join(" and ")} free now: ` +
+          `${agent.id} has ${short.map((s) => show(s, Number(agent.free[s] ?? 0))).join(" and ")} free now: ` +
           "the session will wait in the queue for it";
       }
     }

@@ -57,3 +57,69 @@ describe("SessionDetails mounts", () => {
     expect(screen.getByText("none (scratch home only)")).toBeTruthy();
   });
 });
+
+describe("SessionDetails accelerators", () => {
+  const withDevices = (kernels: unknown[], requested: Record<string, string>, size = 1): SessionDetail =>
+    ({ ...session([]), kernels, requested: { cpu: "1", mem: "1073741824", ...requested }, cluster_size: size }) as unknown as SessionDetail;
+  const kernel = (host: string, accelerators: unknown[], extra: Record<string, unknown> = {}) => ({
+    id: `k-${host}`,
+    role: host.startsWith("main") ? "main" : "sub",
+    cluster_hostname: host,
+    agent_id: "agent-a",
+    container_id: null,
+    status: "RUNNING",
+    status_info: "",
+    exit_code: null,
+    app_ports: [],
+    accelerators,
+    started_at: null,
+    terminated_at: null,
+    ...extra,
+  });
+
+  it("shows the requested amount and the device a share is on", () => {
+    render(
+      <SessionDetails
+        session={withDevices(
+          [kernel("main1", [{ slot_prefix: "mock-gpu", mode: "shares", devices: { "0": "0.5" } }])],
+          { "mock-gpu.shares": "0.5" },
+        )}
+        onInfo={() => undefined}
+      />,
+    );
+    expect(screen.getByTestId("requested-accelerator").textContent).toBe("Accelerator 0.5 of a mock-gpu device");
+    expect(screen.getByTestId("session-devices").textContent).toBe("mock-gpu: 0.5 of device 0");
+  });
+
+  it("names each kernel's whole devices in a cluster, with live figures when sent", () => {
+    render(
+      <SessionDetails
+        session={withDevices(
+          [
+            kernel("main1", [{ slot_prefix: "cuda", mode: "whole", devices: { "0": "1", "1": "1" } }], {
+              devices: [
+                { plugin: "cuda", id: "0", mode: "whole", amount: "1", model: "A100", memory: 16 * 2 ** 30, utilization: 35.4, memory_used: 2 * 2 ** 30 },
+              ],
+            }),
+            kernel("sub1", [{ slot_prefix: "cuda", mode: "whole", devices: { "10": "1", "2": "1" } }]),
+          ],
+          { "cuda.device": "2" },
+          2,
+        )}
+        onInfo={() => undefined}
+      />,
+    );
+    expect(screen.getByTestId("requested-accelerator").textContent).toBe("Accelerator 2 cuda devices per kernel");
+    const devices = within(screen.getByTestId("session-devices"));
+    expect(devices.getByText("cuda: devices 0, 1 (whole)")).toBeTruthy();
+    expect(devices.getByText("cuda: devices 2, 10 (whole)")).toBeTruthy();
+    expect(devices.getByText("main1")).toBeTruthy();
+    expect(devices.getByText("cuda device 0 (A100): 35% busy, 2 GiB of 16 GiB used")).toBeTruthy();
+  });
+
+  it("has no devices row when no kernel holds one", () => {
+    render(<SessionDetails session={withDevices([kernel("main1", [])], {})} onInfo={() => undefined} />);
+    expect(screen.queryByTestId("session-devices")).toBeNull();
+    expect(screen.queryByTestId("requested-accelerator")).toBeNull();
+  });
+});

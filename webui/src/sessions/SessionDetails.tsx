@@ -1,9 +1,11 @@
 import { InfoCircleOutlined } from "@ant-design/icons";
 import { Button, Descriptions, Space, Tag, Typography } from "antd";
 import { formatBytes, formatCpu, formatSeconds, formatTime, timezoneName } from "../format";
+import { acceleratorText, BASE_SLOTS } from "../launcher/resources";
 import type { SessionDetail } from "../types";
 import { AgentCell } from "./AgentCell";
 import Elapsed from "./Elapsed";
+import { KernelDevices, kernelAllocations } from "./KernelsTable";
 import OutcomeTag from "./OutcomeTag";
 import { queueInfo } from "./queue";
 import StatusTag from "./StatusTag";
@@ -19,6 +21,8 @@ export default function SessionDetails({ session: s, onInfo }: Props) {
   // The folders mounted into the session, auto-mounted dot-folders included.
   const mounts = s.mounts ?? [];
   const queue = queueInfo(s);
+  // The kernels holding accelerator devices (given when the session was scheduled).
+  const holding = s.kernels.filter((k) => kernelAllocations(k).length > 0);
   return (
     <Descriptions
       bordered
@@ -83,14 +87,31 @@ export default function SessionDetails({ session: s, onInfo }: Props) {
           <Tag>Memory {formatBytes(s.requested.mem)}</Tag>
           <Tag>Shared memory {formatBytes(s.requested.shmem)}</Tag>
           {Object.entries(s.requested)
-            .filter(([k]) => !["cpu", "mem", "shmem"].includes(k))
+            .filter(([k, v]) => !BASE_SLOTS.includes(k) && Number(v) > 0)
             .map(([k, v]) => (
-              <Tag key={k}>
-                {k} {v}
+              <Tag key={k} color="purple" title={k} data-testid="requested-accelerator" style={{ whiteSpace: "normal" }}>
+                Accelerator {acceleratorText(k, Number(v))}
+                {s.cluster_size > 1 ? " per kernel" : ""}
               </Tag>
             ))}
         </Space>
       </Descriptions.Item>
+      {holding.length > 0 && (
+        <Descriptions.Item label="Accelerator devices">
+          <Space direction="vertical" size={4} data-testid="session-devices">
+            {holding.map((k) =>
+              holding.length === 1 && s.kernels.length === 1 ? (
+                <KernelDevices key={k.id} kernel={k} />
+              ) : (
+                <Space key={k.id} align="start" size={6}>
+                  <Typography.Text strong>{k.cluster_hostname}</Typography.Text>
+                  <KernelDevices kernel={k} />
+                </Space>
+              ),
+            )}
+          </Space>
+        </Descriptions.Item>
+      )}
       <Descriptions.Item label="Resource group">{s.resource_group}</Descriptions.Item>
       <Descriptions.Item label="Agent">
         <AgentCell session={s} />
