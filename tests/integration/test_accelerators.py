@@ -109,6 +109,7 @@ def test_devices_are_given_enforced_in_the_environment_waited_for_and_freed(
         "shared", "1", "0")
     assert sorted(use["0"]["kernels"]) == sorted(s["kernels"][0]["id"] for s in (half1, half2))
     assert (use["1"]["state"], use["1"]["kernels"]) == ("whole", [whole["kernels"][0]["id"]])
+    assert (agent["free"]["mock-gpu.device"], agent["free"]["mock-gpu.shares"]) == ("0", "0")
     # The big agent's devices are all taken: a designated session waits and says which slot.
     waiting = create(gpus, big, **{"mock-gpu.shares": 0.1})
 

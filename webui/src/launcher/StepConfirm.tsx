@@ -15,7 +15,7 @@ import {
   type LaunchForm,
   type Messages,
 } from "./form";
-import type { Preset } from "./resources";
+import { acceleratorText, type Preset } from "./resources";
 import { autoMounts, defaultMountPath, forcedReadOnly, resolveMountPath } from "./mounts";
 
 interface Props {
@@ -65,7 +65,10 @@ function label(key: string, form: LaunchForm, folders: Folder[] | null): string 
     const row = form.env[Number(env[1])];
     return `Variable ${row?.name || `#${Number(env[1]) + 1}`} ${env[2]}`;
   }
-  return LABELS[key] ?? key;
+  if (LABELS[key]) return LABELS[key];
+  // An accelerator slot: "resources.mock-gpu.shares" -> "Accelerator mock-gpu.shares".
+  if (key.startsWith("resources.")) return `Accelerator ${key.slice("resources.".length)}`;
+  return key;
 }
 
 export default function StepConfirm({ form, errors, warnings, images, admin, folders, presets = [], onEdit }: Props) {
@@ -186,6 +189,11 @@ export default function StepConfirm({ form, errors, warnings, images, admin, fol
           <Descriptions.Item label="Shared memory">
             {shmem ? formatBytes(shmem) : "-"}
             {form.shmemAuto ? " (auto)" : ""}
+          </Descriptions.Item>
+          <Descriptions.Item label="Accelerator">
+            {form.accelerator && form.acceleratorAmount
+              ? acceleratorText(form.accelerator, form.acceleratorAmount)
+              : "none"}
           </Descriptions.Item>
           <Descriptions.Item label="Sessions">{form.count ?? "-"}</Descriptions.Item>
           <Descriptions.Item label="Agent">{form.agent || "auto"}</Descriptions.Item>

@@ -68,13 +68,18 @@ def _out(row: AgentRow, used: sl.Slots,
          devices_held: dict[str, dict[str, dv.Allocation]] | None = None,
          admin: bool = True) -> AgentOut:
     capacity = sl.from_json(row.capacity)
+    free = free_of(capacity, used)
+    # Devices, not counts: a device holding shares is not free whole, and free shares split
+    # over devices are not one kernel's (what one new kernel could get now).
+    for prefix, devices in agent_devices(row.info).items():
+        free.update(dv.available(devices, (devices_held or {}).get(prefix, {}), prefix))
     return AgentOut(
         id=row.id,
         status=row.status,
         resource_group=row.resource_group,
         capacity=sl.to_json(capacity),
         occupied=sl.to_json(used),
-        free=sl.to_json(free_of(capacity, used)),
+        free=sl.to_json(free),
         last_heartbeat=row.last_heartbeat,
         version=row.version,
         info=dict(row.info or {}),
