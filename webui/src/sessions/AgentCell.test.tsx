@@ -84,3 +84,16 @@ describe("agent lost", () => {
     expect(screen.queryByText("agent lost")).toBeNull();
   });
 });
+
+describe("accelerator column", () => {
+  it("appears only when a session on the page asked for an accelerator, with its amount", () => {
+    const { unmount } = table(session("ALIVE"));
+    expect(screen.queryAllByText("Accelerator")).toHaveLength(0);
+    unmount();
+    const gpu = session("ALIVE");
+    gpu.requested = { ...gpu.requested, "mock-gpu.shares": "0.5" };
+    table(gpu);
+    expect(screen.getAllByText("Accelerator").length).toBeGreaterThan(0);
+    expect(screen.getAllByText("0.5 of a mock-gpu device").length).toBeGreaterThan(0);
+  });
+});

@@ -6,6 +6,7 @@ import type { ReactNode } from "react";
 import AppButtons, { appsBlocker } from "../apps/AppButtons";
 import { formatBytes, formatCpu, formatTime, timezoneName } from "../format";
 import { ENDED, type Session } from "../types";
+import { acceleratorText } from "../launcher/resources";
 import { AgentCell } from "./AgentCell";
 import Elapsed from "./Elapsed";
 import OutcomeTag from "./OutcomeTag";
@@ -31,6 +32,12 @@ interface Props {
 }
 
 const ORDER: Record<SortOrder, "ascend" | "descend"> = { asc: "ascend", desc: "descend" };
+const BUILTIN = new Set(["cpu", "mem", "shmem"]);
+
+/** The accelerator slots a session asked for (every requested slot beyond cpu/mem/shmem). */
+function acceleratorsOf(s: Session): [string, string][] {
+  return Object.entries(s.requested).filter(([k, v]) => !BUILTIN.has(k) && Number(v) > 0);
+}
 /** Columns shown from a small tablet up (antd breakpoint sm, 576 px). */
 const WIDE: Breakpoint[] = ["sm"];
 
@@ -128,6 +135,18 @@ export default function SessionTable(props: Props) {
       width: 85,
       render: (_: unknown, s) => formatBytes(s.requested.mem),
     },
+    // Accelerators: a column only when some session on the page asked for one.
+    ...(props.items.some((s) => acceleratorsOf(s).length)
+      ? [{
+          title: "Accelerator",
+          key: "accelerator",
+          responsive: WIDE,
+          width: 150,
+          ellipsis: { showTitle: true },
+          render: (_: unknown, s: Session) =>
+            acceleratorsOf(s).map(([slot, amount]) => acceleratorText(slot, Number(amount))).join(", ") || "-",
+        }]
+      : []),
     {
       title: <Tooltip title={`Times in your timezone (${timezoneName()})`}>Elapsed</Tooltip>,
       responsive: WIDE,
