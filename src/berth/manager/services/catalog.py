@@ -16,7 +16,7 @@ from berth.manager.db.engine import transaction
 from berth.manager.db.tables import AgentRow, ImageRow, ResourceGroupRow
 from berth.manager.schemas import AgentOut, DeviceUseOut
 from berth.manager.schemas_admin import AgentUpdate
-from berth.manager.services.dispatch import agent_devices, load_held
+from berth.manager.services.dispatch import agent_devices, device_free, load_held
 from berth.manager.services.errors import Conflict, NotFound
 from berth.manager.services.policies import require_admin
 from berth.manager.services.resource_check import free_of, occupied
@@ -68,11 +68,7 @@ def _out(row: AgentRow, used: sl.Slots,
          devices_held: dict[str, dict[str, dv.Allocation]] | None = None,
          admin: bool = True) -> AgentOut:
     capacity = sl.from_json(row.capacity)
-    free = free_of(capacity, used)
-    # Devices, not counts: a device holding shares is not free whole, and free shares split
-    # over devices are not one kernel's (what one new kernel could get now).
-    for prefix, devices in agent_devices(row.info).items():
-        free.update(dv.available(devices, (devices_held or {}).get(prefix, {}), prefix))
+    free = {**free_of(capacity, used), **device_free(row.info, devices_held or {})}
     return AgentOut(
         id=row.id,
         status=row.status,

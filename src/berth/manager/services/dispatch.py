@@ -219,6 +219,17 @@ async def load_held(db: AsyncSession, agent_ids: Sequence[str] | None = None) ->
     return held
 
 
+def device_free(info: Any, held: dict[str, dict[str, dv.Allocation]],
+                quantum: Decimal = dv.DEFAULT_QUANTUM) -> sl.Slots:
+    """What ONE new kernel could get now of each accelerator slot of the agent (``info``:
+    ``AgentRow.info``): devices, not counts (a device holding shares is not free whole, and
+    free shares split over devices are not one kernel's)."""
+    free: sl.Slots = {}
+    for prefix, devices in agent_devices(info).items():
+        free.update(dv.available(devices, held.get(prefix, {}), prefix, quantum))
+    return free
+
+
 def group_devices(row: ResourceGroupRow) -> tuple[Decimal, dv.Policy]:
     """A group's share step and device policy (stored values checked by the admin API; a
     bad one falls back to the defaults rather than stop the scheduler)."""
@@ -249,7 +260,9 @@ async def load_snapshot(db: AsyncSession, pending: Sequence[PendingSession] = ()
     ).all()
     usage = await load_usage(db)
     images = await agent_images(db)
-    devices_held = await load_held(db)
+    # The kernels' devices are read only when some agent has devices (a pass stays as cheap
+    # as before on a cluster without accelerators).
+    devices_held = await load_held(db) if any(agent_devices(a.info) for a in agents) else {}
     states = []
     for a in agents:
         try:
@@ -449,7 +462,7 @@ async def _reject_stale(
             .with_for_update().execution_options(populate_existing=True))).all()
     }
     held = (await load_usage(db, touched)).agents
-    holding = await load_held(db, touched)
+    holding = await load_held(db, touched) if plan.devices else {}
     by_agent: dict[str, list[str]] = defaultdict(list)
     for session_id, agent_id in sorted(plan.assignments.items()):
         by_agent[agent_id].append(session_id)

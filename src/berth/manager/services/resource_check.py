@@ -29,7 +29,7 @@ from berth.manager.schemas_admin import (
     ScopeOut,
     SlotOut,
 )
-from berth.manager.services.dispatch import agent_devices, group_devices, load_held
+from berth.manager.services.dispatch import device_free, group_devices, load_held
 from berth.manager.services.errors import Forbidden, NotFound
 from berth.manager.services.policies import policy_of
 from berth.manager.services.presets import presets_for
@@ -123,12 +123,8 @@ async def _agents(db: AsyncSession, group: str) -> list[tuple[AgentRow, sl.Slots
     out = []
     for a in agents:
         capacity = _amounts(a.capacity)
-        free = free_of(capacity, held[a.id])
-        # Devices, not counts: a device holding shares is not free whole, and free shares
-        # split over devices are not one request's.
-        for prefix, devices in agent_devices(a.info).items():
-            free.update(dv.available(devices, devices_held.get(a.id, {}).get(prefix, {}),
-                                     prefix, quantum))
+        free = {**free_of(capacity, held[a.id]),
+                **device_free(a.info, devices_held.get(a.id, {}), quantum)}
         out.append((a, capacity, free))
     return out
 
