@@ -532,9 +532,10 @@ export interface paths {
         };
         /**
          * Events
-         * @description Server-sent events ``session.status`` for the sessions you may see, as they happen.
-         *     Each event's data is JSON with the session id, name, status, status_info, result and
-         *     exit_code. Optionally only one session's events.
+         * @description Server-sent events for the sessions you may see, as they happen: ``session.status``
+         *     (data: JSON with the session id, name, status, status_info, result and exit_code) and
+         *     ``session.idle-warning`` (an idle check will reclaim the session soon: the check, its
+         *     deadline and a message). Optionally only one session's events.
          */
         get: operations["events_api_events_get"];
         put?: never;
@@ -1564,6 +1565,160 @@ export interface components {
              */
             folders: number;
         };
+        /**
+         * IdleCheckOut
+         * @description One idle check of a RUNNING session.
+         */
+        IdleCheckOut: {
+            /**
+             * Check
+             * @enum {string}
+             */
+            check: "session-lifetime" | "network-timeout" | "utilization";
+            /**
+             * Enabled
+             * @description false: the check is off for this session (see ``detail.reason``).
+             */
+            enabled: boolean;
+            /**
+             * Limit
+             * @description The configured duration, seconds: the lifetime, the network idle timeout, or the utilization window.
+             */
+            limit: number | null;
+            /**
+             * Remaining
+             * @description Seconds until the check reclaims the session (for utilization: if it stays idle); null: not applicable.
+             */
+            remaining: number | null;
+            /**
+             * Remaining Text
+             * @description ``4h 05m``; ``time reached, checking…`` at 0; ``-`` when not applicable.
+             */
+            remaining_text: string;
+            /** Deadline */
+            deadline: string | null;
+            /** Reached */
+            reached: boolean;
+            /**
+             * Urgency
+             * @description red under 1 h, orange under 4 h.
+             */
+            urgency: ("red" | "orange") | null;
+            /**
+             * Warn
+             * @description A warning is due (within the policy's warn-before time).
+             */
+            warn: boolean;
+            /** Detail */
+            detail?: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * IdleOut
+         * @description The idle checks of a session, evaluated at ``evaluated_at``.
+         */
+        IdleOut: {
+            /**
+             * Evaluated At
+             * Format: date-time
+             */
+            evaluated_at: string;
+            /** Checks */
+            checks: components["schemas"]["IdleCheckOut"][];
+            /** Utilization */
+            utilization: components["schemas"]["IdleResourceOut"][];
+            /**
+             * Combine
+             * @description How the utilization resources combine; null: check off.
+             */
+            combine: ("and" | "or") | null;
+            /** Grace Period */
+            grace_period: number | null;
+            /** Warn Before */
+            warn_before: number;
+        };
+        /**
+         * IdleResourceOut
+         * @description One resource of the utilization check (the tooltip's line).
+         */
+        IdleResourceOut: {
+            /**
+             * Resource
+             * @description cpu, mem, accel or accel_mem.
+             */
+            resource: string;
+            /**
+             * Threshold
+             * @description Percent.
+             */
+            threshold: number;
+            /**
+             * Average
+             * @description Time-weighted mean over the last window, percent; null: no data (ignored, never counted as 0).
+             */
+            average: number | null;
+            /**
+             * Covered
+             * @description Fraction of the window with data, 0..1.
+             */
+            covered: number;
+            /**
+             * Coverage
+             * @enum {string}
+             */
+            coverage: "none" | "partial" | "full";
+            /**
+             * Level
+             * @description near: less than 20 % above the threshold.
+             */
+            level: ("ok" | "near" | "below") | null;
+        };
+        /**
+         * IdleWarningEvent
+         * @description An idle check will reclaim a RUNNING session soon (the ``session.idle-warning`` event
+         *     of ``/api/events``), sent once per check and deadline, ``warn_before`` ahead.
+         */
+        IdleWarningEvent: {
+            /**
+             * Type
+             * @default session.idle-warning
+             * @constant
+             */
+            type: "session.idle-warning";
+            /** Session Id */
+            session_id: string;
+            /** Name */
+            name: string;
+            /** Owner Id */
+            owner_id: string;
+            /** Creator Id */
+            creator_id: string;
+            /**
+             * Check
+             * @enum {string}
+             */
+            check: "session-lifetime" | "network-timeout" | "utilization";
+            /**
+             * Status Info
+             * @description What the session's status_info will be.
+             */
+            status_info: string;
+            /** Deadline */
+            deadline: string;
+            /**
+             * Remaining
+             * @description Seconds left when the warning was sent.
+             */
+            remaining: number;
+            /**
+             * Message
+             * @description A sentence for the user, naming the check.
+             */
+            message: string;
+            /** At */
+            at: string;
+        };
         /** ImageOut */
         ImageOut: {
             /** Ref */
@@ -2492,8 +2647,12 @@ export interface components {
             terminated_at: string | null;
             /** Kernels */
             kernels: components["schemas"]["KernelOut"][];
+            /** @description RUNNING: the newest usage figures, summed over the kernels; null before the first sample or when not running. */
+            usage?: components["schemas"]["UsageSummary"] | null;
             /** History */
             history: components["schemas"]["HistoryOut"][];
+            /** @description RUNNING: the idle checks and how long each leaves the session; null otherwise. */
+            idle?: components["schemas"]["IdleOut"] | null;
         };
         /** SessionOut */
         SessionOut: {
@@ -2580,6 +2739,8 @@ export interface components {
             terminated_at: string | null;
             /** Kernels */
             kernels: components["schemas"]["KernelOut"][];
+            /** @description RUNNING: the newest usage figures, summed over the kernels; null before the first sample or when not running. */
+            usage?: components["schemas"]["UsageSummary"] | null;
         };
         /** SessionPage */
         SessionPage: {
@@ -2756,6 +2917,28 @@ export interface components {
             /** Access Key */
             access_key: string;
             user: components["schemas"]["UserOut"];
+        };
+        /**
+         * UsageSummary
+         * @description A session's newest figures, summed over its kernels (the sessions list's columns).
+         */
+        UsageSummary: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * Cpu Percent
+             * @description Percent of one core, all kernels.
+             */
+            cpu_percent: number | null;
+            /** Mem Bytes */
+            mem_bytes: number | null;
+            /** Mem Limit */
+            mem_limit: number | null;
+            /** Accel Percent */
+            accel_percent?: number | null;
         };
         /** UserCreate */
         UserCreate: {
@@ -3997,7 +4180,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["SessionStatusEvent"];
+                    "text/event-stream": string | components["schemas"]["SessionStatusEvent"] | components["schemas"]["IdleWarningEvent"];
                 };
             };
             /** @description Validation Error */

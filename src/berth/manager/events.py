@@ -15,9 +15,16 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any, Literal, Protocol, TypeAlias
+from typing import Annotated, Any, Literal, Protocol, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, field_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_serializer,
+)
 
 from berth.domain.status import SessionResult, SessionStatus
 
@@ -45,9 +52,32 @@ class SessionStatusEvent(BaseModel):
         return at.isoformat()  # the wire keeps Python's form ("+00:00"), as clients parse it
 
 
-#: Every event on the bus. A new kind is a model with its own literal ``type`` added here
-#: as ``Annotated[A | B, Field(discriminator="type")]``.
-Event: TypeAlias = SessionStatusEvent
+class IdleWarningEvent(BaseModel):
+    """An idle check will reclaim a RUNNING session soon (the ``session.idle-warning`` event
+    of ``/api/events``), sent once per check and deadline, ``warn_before`` ahead."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["session.idle-warning"] = "session.idle-warning"
+    session_id: str
+    name: str
+    owner_id: str
+    creator_id: str
+    check: Literal["session-lifetime", "network-timeout", "utilization"]
+    status_info: str = Field(description="What the session's status_info will be.")
+    deadline: datetime
+    remaining: float = Field(description="Seconds left when the warning was sent.")
+    message: str = Field(description="A sentence for the user, naming the check.")
+    at: datetime
+
+    @field_serializer("at", "deadline")
+    def _times(self, at: datetime) -> str:
+        return at.isoformat()
+
+
+#: Every event on the bus. A new kind is a model with its own literal ``type`` added to this
+#: union.
+Event: TypeAlias = Annotated[SessionStatusEvent | IdleWarningEvent, Field(discriminator="type")]
 _EVENT: TypeAdapter[Event] = TypeAdapter(Event)
 
 

@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from berth.domain import limits as lim
 from berth.domain.status import AgentStatus, SessionResult, SessionStatus, SessionType
+from berth.manager.schemas_usage import IdleOut, UsageSummary
 from berth.rpc import AppPort
 
 
@@ -400,10 +401,16 @@ class SessionOut(BaseModel):
     started_at: datetime | None
     terminated_at: datetime | None
     kernels: list[KernelOut]
+    usage: UsageSummary | None = Field(
+        None, description="RUNNING: the newest usage figures, summed over the kernels; null "
+        "before the first sample or when not running.")
 
 
 class SessionDetailOut(SessionOut):
     history: list[HistoryOut]
+    idle: IdleOut | None = Field(
+        None, description="RUNNING: the idle checks and how long each leaves the session; "
+        "null otherwise.")
 
 
 class SessionPage(BaseModel):

@@ -9,7 +9,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from berth.manager import access
 from berth.manager.api.deps import ActorDep, ManagerDep
-from berth.manager.events import SessionStatusEvent, event_json
+from berth.manager.events import IdleWarningEvent, SessionStatusEvent, event_json
 
 router = APIRouter(prefix="/api", tags=["events"])
 
@@ -22,15 +22,16 @@ class EventStream(EventSourceResponse):
 @router.get(
     "/events",
     response_class=EventStream,
-    responses={200: {"model": SessionStatusEvent,
+    responses={200: {"model": SessionStatusEvent | IdleWarningEvent,
                      "description": "Server-sent events; each ``data`` is one event's JSON."}},
 )
 async def events(
     actor: ActorDep, m: ManagerDep, session_id: str | None = None
 ) -> EventStream:
-    """Server-sent events ``session.status`` for the sessions you may see, as they happen.
-    Each event's data is JSON with the session id, name, status, status_info, result and
-    exit_code. Optionally only one session's events."""
+    """Server-sent events for the sessions you may see, as they happen: ``session.status``
+    (data: JSON with the session id, name, status, status_info, result and exit_code) and
+    ``session.idle-warning`` (an idle check will reclaim the session soon: the check, its
+    deadline and a message). Optionally only one session's events."""
 
     async def stream() -> AsyncIterator[dict[str, str]]:
         events = await m.bus.subscribe()
