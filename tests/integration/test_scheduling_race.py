@@ -8,6 +8,8 @@ sessions plain PENDING rows with one kernel each.
 - ``test_a_stale_plan_is_rejected``: manager A makes its plan, manager B places sessions on
   the same agent and commits before A applies; A must notice and leave its sessions PENDING
   (without the check A would put 4 cores on a 2-core agent).
+- ``test_a_stale_plan_is_rejected_for_its_devices`` (PostgreSQL): the slot counts fit, but B
+  gave a device whole that A planned to share; A's sessions wait.
 - ``test_two_racing_schedulers_never_overcommit``: two scheduler loops race over many pending
   sessions of different sizes on a few agents while a third task ends running sessions; a
   checker reads every agent's occupancy throughout, and at the end. (SQLite has one writer
@@ -31,6 +33,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from berth.domain import devices as dv
 from berth.domain import slots as sl
 from berth.domain.status import OCCUPYING, SessionStatus
 from berth.manager.db.engine import make_engine, make_sessionmaker, transaction, upgrade_sync
@@ -242,5 +245,77 @@ def test_two_racing_schedulers_never_overcommit(
         assert violations == []
         assert a.placed + b.placed == len(sessions)
         assert a.placed > 0 and b.placed > 0, (a.placed, b.placed)
+
+    run_async(go())
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """An empty, migrated PostgreSQL database of its own (two writers can interleave)."""
+    name = f"berth_race_{secrets.token_hex(4)}"
+    run_async(_pg(f'CREATE DATABASE "{name}"'))
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    try:
+        upgrade_sync(url)
+        yield url
+    finally:
+        run_async(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_a_stale_plan_is_rejected_for_its_devices(
+    postgres_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The slot counts still fit, but B gave device 0 whole to one of its sessions after A
+    planned shares of device 0: A's sessions wait (a device is never whole and shared)."""
+    prefix = "mock-gpu"
+    dev, shares = dv.device_slot(prefix), dv.shares_slot(prefix)
+    for name in (dev, shares):
+        sl.register_slot(name, "mock GPU (MOCK)")
+    monkeypatch.setattr(dispatch, "BATCH", 2)  # A takes s0, s1; B s2, s3
+    database = postgres_database
+
+    async def go() -> None:
+        engines = [make_engine(database), make_engine(database)]
+        a, b = (FakeManager(make_sessionmaker(e)) for e in engines)
+        try:
+            devices = [dv.Device(str(i), 16 * GiB, "Mock") for i in range(2)]
+            async with transaction(a.db) as db:
+                ids = await seed(
+                    db, {"x": {**sl.slots(cpu=8, mem=32 * GiB), **dv.capacity(devices, prefix)}},
+                    [{**sl.slots(cpu=1, mem=GiB), shares: Decimal("0.5")}] * 2
+                    + [{**sl.slots(cpu=1, mem=GiB), dev: Decimal(1)}] * 2)
+                await db.execute(update(AgentRow).values(info={"accelerators": [{
+                    "name": prefix, "devices": [
+                        {"id": d.id, "memory": d.memory, "model": d.model} for d in devices]}]}))
+            real = dispatch._reject_stale
+            calls = 0
+
+            async def b_commits_first(db: AsyncSession, plan: Any, pending: Any) -> set[str]:
+                nonlocal calls
+                calls += 1
+                if calls == 1:  # A planned shares of device 0: B gives both devices whole
+                    planned = [{d for a in plan.devices[i][0] for d in a.devices}
+                               for i in ids[:2]]
+                    assert planned == [{"0"}, {"0"}], planned
+                    await dispatch.schedule_once(b)  # type: ignore[arg-type]
+                return await real(db, plan, pending)
+
+            monkeypatch.setattr(dispatch, "_reject_stale", b_commits_first)
+            await dispatch.schedule_once(a)  # type: ignore[arg-type]
+            async with a.db() as db:
+                got = await statuses(db, ids)
+                held = dict((await db.execute(select(KernelRow.session_id,
+                                                     KernelRow.accelerators))).all())
+            assert got == [S.PENDING, S.PENDING, S.PREPARING, S.PREPARING]
+            assert (a.placed, b.placed) == (0, 2)
+            assert held[ids[0]] is None and held[ids[1]] is None  # A wrote nothing
+            whole = sorted(d for i in ids[2:] for alloc in held[i] for d in alloc["devices"])
+            assert whole == ["0", "1"]
+        finally:
+            for e in engines:
+                await e.dispose()
+            for name in (dev, shares):
+                sl.SLOT_TYPES.pop(name, None)
+                sl.ACCELERATOR_SLOTS.pop(name, None)
 
     run_async(go())
