@@ -15,6 +15,9 @@ Agent -> manager (``/api/agent/v1``, same bearer):
   ``POST /heartbeat`` (:class:`Heartbeat`): the agent's full state every few seconds and at
   start; the manager reconciles sessions against it, so a lost event is repaired by the next
   heartbeat. ``POST /events`` (:class:`KernelEvent`): a change as soon as it happens.
+  ``POST /usage`` (:class:`UsageReport`) -> :class:`UsageReply`: one sampling round of the
+  running kernels' live usage every ``usage_interval`` seconds; the reply names the kernels
+  whose whole window the manager wants again (it does not know them: a manager restart).
 Every message is idempotent: the receiver may get it twice or after a restart.
 
 Versions: every message with a body carries ``rpc_version``; each side reads that field
@@ -34,8 +37,8 @@ from pydantic import BaseModel, Field
 #: 2: apps name their ports container_port / host_port; 3: folder mounts; 4: cluster sessions
 #: (``CreateKernel.cluster``) and what an agent says about itself (``Heartbeat.info``: its
 #: port range and CPU set); 5: accelerators (``CreateKernel.accelerators``,
-#: ``Heartbeat.accelerators``).
-RPC_VERSION = 5
+#: ``Heartbeat.accelerators``); 6: live usage (:class:`UsageReport`, :class:`UsageReply`).
+RPC_VERSION = 6
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -231,3 +234,77 @@ class DestroyResult(BaseModel):
     kernel_id: str
     existed: bool
     exit_code: int | None = None
+
+
+class KernelSample(BaseModel):
+    """One sample of a kernel's usage (:class:`berth.agent.usage_parse.Sample` on the wire):
+    ``at`` in Unix seconds, ``cpu_percent`` of one core, bytes and bytes per second; None (or
+    absent): not known. ``accel_mem_limit``: the accelerator memory the kernel holds (whole
+    devices' memory, or its share of one device's), bytes."""
+
+    at: float
+    cpu_percent: float | None = None
+    mem_bytes: int | None = None
+    mem_limit: int | None = None
+    net_rx: int | None = None
+    net_tx: int | None = None
+    io_read: int | None = None
+    io_write: int | None = None
+    net_rx_rate: float | None = None
+    net_tx_rate: float | None = None
+    io_read_rate: float | None = None
+    io_write_rate: float | None = None
+    accel_percent: float | None = None
+    accel_mem_bytes: int | None = None
+    accel_mem_limit: int | None = None
+
+
+class UsageReport(BaseModel):
+    """One sampling round of an agent: per running kernel its newest sample, or its whole
+    window (oldest first) where the manager asked for it. ``interval``: the agent's sampling
+    period, seconds. Samples the manager holds already are ignored, so a repeat is harmless."""
+
+    rpc_version: int = RPC_VERSION
+    agent_id: str
+    interval: float = Field(gt=0)
+    kernels: dict[str, list[KernelSample]] = {}
+
+
+class UsageReply(BaseModel):
+    """``resend``: kernel ids of the report the manager knew nothing of (a manager restart,
+    or a new kernel); the agent sends their whole window in its next round."""
+
+    rpc_version: int = RPC_VERSION
+    resend: list[str] = []
+
+
+# --- commit to image (issue 12) ---------------------------------------------------------------
+# Manager -> agent: ``POST /v1/kernels/{id}/commit`` (:class:`StartCommit`) -> 202
+# :class:`CommitState`; ``GET /v1/commits/{task_id}`` -> :class:`CommitState` (404: the agent
+# does not know the task, e.g. it restarted); ``DELETE /v1/images/{ref}`` -> 204 (idempotent).
+
+
+class StartCommit(BaseModel):
+    """Save a running kernel's container as the image ``ref`` (customized image), in the
+    background. ``labels`` are set on the image (owner, name); ``task_id`` is the manager's
+    id for the task, so a repeated request for the same task starts nothing new."""
+
+    rpc_version: int = RPC_VERSION
+    task_id: str
+    ref: str
+    labels: dict[str, str] = {}
+
+
+class CommitState(BaseModel):
+    """Where a commit task stands on its agent. ``status``: running, done or failed;
+    ``phase``: preparing, committing, scrubbing, done or failed; ``progress`` 0-100 by phase;
+    ``size`` (bytes) once the image exists; ``reason`` when it failed."""
+
+    task_id: str
+    kernel_id: str
+    ref: str
+    status: str
+    phase: str
+    progress: int = 0
+    size: int | None = None
+    reason: str = ""

@@ -214,6 +214,9 @@ class AgentSettings(_SectionSettings):
         "'0,2'); each must exist on this host. Empty: all cores.")
     mem: int | None = Field(None, description="Memory bytes offered; default: host memory.")
     heartbeat_interval: float = Field(5.0, description="Seconds between heartbeats.")
+    usage_interval: float = Field(
+        5.0, gt=0, description="Seconds between two samples of the kernels' live usage "
+        "(CPU, memory, network, disk I/O, accelerators), each round sent to the manager.")
     pids_limit: int = Field(4096, description="Process limit of every container.")
     backend: str = Field(
         "docker", description="'docker', or 'fake' (FakeBackend: lifecycle tests only)."

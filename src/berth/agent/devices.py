@@ -21,6 +21,7 @@ from berth.agent.accelerators.base import (
     AcceleratorPlugin,
     AcceleratorStats,
     ContainerSettings,
+    KernelStats,
 )
 from berth.agent.accelerators.mock import MockGpuPlugin
 from berth.agent.backends.base import BackendError
@@ -314,6 +315,70 @@ class Accelerators:
             infos.append(AcceleratorInfo(name=entry.plugin.name, slots=slots, devices=devices,
                                          reason=entry.reason, mock=entry.mock))
         return infos
+
+
+    async def kernel_usage(self) -> dict[str, KernelUse]:
+        """What each kernel holding devices uses of them now (:func:`kernel_use`), from
+        the stats of the plugins some kernel holds devices of (none held: no call). Never
+        raises: a plugin whose stats fail is left out (its kernels' figures unknown)."""
+        if not self.held:
+            return {}
+        held_prefixes = {a.slot_prefix for allocs in self.held.values() for a in allocs}
+        found: dict[str, tuple[list[Device], AcceleratorStats]] = {}
+        for entry in self._entries:
+            if entry.devices and entry.plugin.name in held_prefixes:
+                try:
+                    found[entry.plugin.name] = (entry.devices, await entry.plugin.stats())
+                except Exception as e:  # noqa: BLE001 - stats are best effort
+                    log.debug("%s: no stats: %s", entry.plugin.name, e)
+        return kernel_use(self.held, found)
+
+
+@dataclass(frozen=True)
+class KernelUse:
+    """A kernel's use of its accelerators: ``stats`` (utilization %, memory used; None when
+    the plugin cannot tell) and ``mem_limit``, the device memory it holds (bytes)."""
+
+    stats: KernelStats | None
+    mem_limit: int
+
+
+def kernel_use(held: Mapping[str, Sequence[Allocation]],
+               plugins: Mapping[str, tuple[Sequence[Device], AcceleratorStats]]
+               ) -> dict[str, KernelUse]:
+    """Per kernel of ``held``, its use of the devices of ``plugins`` (prefix -> devices and
+    their stats). Pure. The plugin's own per-kernel figures win; a kernel holding *whole*
+    devices is otherwise its devices' figures (mean utilization, summed memory used), since
+    nothing else runs on them; one holding *shares* is unknown without the plugin's figures.
+    ``mem_limit``: the memory of whole devices, ``floor(fraction * memory)`` of a share.
+    Several plugins: utilizations averaged, memory summed."""
+    out: dict[str, KernelUse] = {}
+    for kernel_id, allocations in held.items():
+        utils: list[float] = []
+        used: list[int] = []
+        limit = 0
+        for allocation in allocations:
+            devices, stats = plugins.get(allocation.slot_prefix, ((), AcceleratorStats()))
+            by_id = {d.id: d for d in devices}
+            limit += sum(int(by_id[i].memory * amount) for i, amount
+                         in allocation.devices.items() if i in by_id)
+            own = stats.kernels.get(kernel_id)
+            device_stats = [stats.devices[i] for i in allocation.devices if i in stats.devices]
+            whole = allocation.mode == "whole" and len(device_stats) == len(allocation.devices)
+            util = own.utilization if own is not None else None
+            if util is None and whole:
+                known = [d.utilization for d in device_stats if d.utilization is not None]
+                util = sum(known) / len(known) if known else None
+            if util is not None:
+                utils.append(util)
+            if own is not None:
+                used.append(own.mem_used)
+            elif whole:
+                used.append(sum(d.mem_used for d in device_stats))
+        stats_ = (KernelStats(kernel_id, sum(utils) / len(utils) if utils else None,
+                              sum(used)) if utils or used else None)
+        out[kernel_id] = KernelUse(stats_, limit)
+    return out
 
 
 def _merge(into: ContainerSettings, more: ContainerSettings) -> None:

@@ -1,4 +1,5 @@
-"""The agent process: an RPC server for the manager plus a heartbeat loop."""
+"""The agent process: an RPC server for the manager plus a heartbeat loop and a live-usage
+loop (:mod:`berth.agent.usage_loop`)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from berth.agent.backends.base import BackendError, ContainerBackend, Exec, Term
 from berth.agent.backends.docker import DockerBackend
 from berth.agent.devices import Accelerators
 from berth.agent.node import Node
+from berth.agent.usage_loop import start_usage_loop
 from berth.aio import until_first_done
 from berth.rpc import AppStarted, CreateKernel, DestroyResult, KernelEvent, M, StartApp
 from berth.settings import AgentSettings
@@ -149,12 +151,21 @@ def create_agent_app(settings: AgentSettings, backend: ContainerBackend | None =
         await node.start()
         app.state.node = node
         beat = asyncio.create_task(heartbeat_loop(node, beats, settings))
+        # Usage rounds have a connection of their own too (one request per round).
+        usage_client = manager_client(settings, token, 1, 30.0)
+        usage = start_usage_loop(settings.id, node, usage_client, settings.usage_interval)
         try:
             yield
         finally:
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
+            if usage is not None:
+                usage[0].cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await usage[0]
+                usage[1].close()
+            await usage_client.aclose()
             await node.close()
             # Kernels keep running (and keep their devices, MPS daemons included).
             await devices.close()

@@ -218,8 +218,9 @@ class Sample:
     since the previous sample (two busy cores: 200); memory in bytes (``mem_limit`` None:
     no limit); ``net_*`` and ``io_*`` are cumulative bytes since the container started and
     ``*_rate`` bytes per second since the previous sample; ``accel_*`` what the accelerator
-    plugin reports for the kernel (utilization in percent, memory in bytes). None: unknown
-    (first sample, a counter that went back, a file that could not be read)."""
+    plugin reports for the kernel (utilization in percent, memory in bytes) and
+    ``accel_mem_limit`` the accelerator memory it holds (bytes; the agent adds it). None:
+    unknown (first sample, a counter that went back, a file that could not be read)."""
 
     at: float
     cpu_percent: float | None
@@ -235,6 +236,7 @@ class Sample:
     io_write_rate: float | None = None
     accel_percent: float | None = None
     accel_mem_bytes: int | None = None
+    accel_mem_limit: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -169,6 +169,11 @@ class Client(FolderMethods, AdminMethods):
         result: dict[str, Any] = self.request("GET", f"/api/sessions/{op.seg(ref)}")
         return result
 
+    def session_usage(self, ref: str) -> dict[str, Any]:
+        """Live usage of each kernel: the newest sample and the recent ones (SessionUsageOut)."""
+        result: dict[str, Any] = self.request("GET", f"/api/sessions/{op.seg(ref)}/usage")
+        return result
+
     def rename_session(self, ref: str, name: str) -> dict[str, Any]:
         result: dict[str, Any] = self._do(op.rename_session(ref, name))
         return result
@@ -365,6 +370,12 @@ class AsyncClient(AsyncFolderMethods, AsyncAdminMethods):
 
     async def get_session(self, ref: str) -> dict[str, Any]:
         result: dict[str, Any] = await self.request("GET", f"/api/sessions/{op.seg(ref)}")
+        return result
+
+    async def session_usage(self, ref: str) -> dict[str, Any]:
+        """Live usage of each kernel: the newest sample and the recent ones (SessionUsageOut)."""
+        result: dict[str, Any] = await self.request(
+            "GET", f"/api/sessions/{op.seg(ref)}/usage")
         return result
 
     async def rename_session(self, ref: str, name: str) -> dict[str, Any]:

@@ -34,6 +34,7 @@ OPERATIONS: dict[str, str] = {
     "POST /api/sessions/{ref}/terminate": "terminate_session",
     "POST /api/sessions/terminate": "terminate_sessions",
     "GET /api/sessions/{ref}/logs": "logs",
+    "GET /api/sessions/{ref}/usage": "session_usage",
     "GET /api/sessions/{ref}/apps": "apps",
     "POST /api/sessions/{ref}/apps/{name}/open": "open_app",
     "DELETE /api/sessions/{ref}/apps/{name}": "close_app",

@@ -18,6 +18,7 @@ from berth.manager.agent_client import AgentClient
 from berth.manager.db.tables import SessionHistoryRow, SessionRow, utcnow
 from berth.manager.events import Event, EventBus, SessionStatusEvent
 from berth.manager.services.folder_usage import UsageCache
+from berth.manager.services.live_usage import LiveUsage
 from berth.proxy.server import AppProxy
 from berth.settings import ManagerSettings
 
@@ -43,6 +44,8 @@ class Manager:
     inflight: set[str] = field(default_factory=set)
     #: Folder sizes measured in the background (see :mod:`.services.folder_usage`).
     usage: UsageCache = field(default_factory=UsageCache)
+    #: The kernels' live usage as the agents report it (see :mod:`.services.live_usage`).
+    live: LiveUsage = field(default_factory=LiveUsage)
     #: Per agent: what its last heartbeats said (see :mod:`.services.agents`).
     beats: dict[str, BeatMemory] = field(default_factory=dict)
     #: Sessions waiting to be handed to their agent (their "dispatch:<id>" key is in

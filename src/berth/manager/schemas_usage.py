@@ -30,6 +30,9 @@ class UsagePoint(BaseModel):
                                  "bytes.")
     accel_percent: float | None = Field(None, description="Accelerator utilization, percent.")
     accel_mem_bytes: int | None = Field(None, description="Accelerator memory in use, bytes.")
+    accel_mem_limit: int | None = Field(None, description="Accelerator memory the kernel "
+                                        "holds (its whole devices', or its share of one), "
+                                        "bytes.")
 
 
 class UsageSummary(BaseModel):

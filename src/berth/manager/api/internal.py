@@ -1,4 +1,5 @@
-"""Endpoints for agents (not for users): heartbeats and kernel events, with the agent token."""
+"""Endpoints for agents (not for users): heartbeats, kernel events and usage reports, with the
+agent token."""
 
 from __future__ import annotations
 
@@ -12,7 +13,16 @@ from pydantic import ValidationError
 
 from berth.manager.api.deps import ManagerDep
 from berth.manager.services.agents import handle_event, handle_heartbeat
-from berth.rpc import Heartbeat, KernelEvent, M, VersionMismatch, parse
+from berth.manager.services.usage_out import samples_in
+from berth.rpc import (
+    Heartbeat,
+    KernelEvent,
+    M,
+    UsageReply,
+    UsageReport,
+    VersionMismatch,
+    parse,
+)
 
 
 def agent_token(m: ManagerDep, authorization: Annotated[str, Header()] = "") -> None:
@@ -53,3 +63,13 @@ async def heartbeat(request: Request, m: ManagerDep) -> None:
 @router.post("/events", status_code=204)
 async def kernel_event(request: Request, m: ManagerDep) -> None:
     await handle_event(m, await _message(request, KernelEvent))
+
+
+@router.post("/usage")
+async def usage_report(request: Request, m: ManagerDep) -> UsageReply:
+    """One sampling round of an agent, kept in memory (:mod:`.services.live_usage`); the
+    reply asks for the whole window of the kernels the manager did not know."""
+    report = await _message(request, UsageReport)
+    resend = m.live.receive({k: samples_in(v) for k, v in report.kernels.items()},
+                            report.interval)
+    return UsageReply(resend=resend)

@@ -20,7 +20,9 @@ from berth.manager.schemas import (
     SessionUpdate,
     TerminateIn,
 )
+from berth.manager.schemas_usage import SessionUsageOut
 from berth.manager.services import sessions as svc
+from berth.manager.services.usage_out import session_usage_of
 from berth.manager.services.views import sessions_out
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
@@ -102,6 +104,16 @@ async def get_session(ref: str, actor: ActorDep, m: ManagerDep) -> SessionDetail
     return SessionDetailOut(
         **out.model_dump(), history=[HistoryOut.model_validate(h) for h in history]
     )
+
+
+@router.get("/{ref}/usage", responses=NOT_FOUND)
+async def get_session_usage(ref: str, actor: ActorDep, m: ManagerDep) -> SessionUsageOut:
+    """Live usage of each kernel (CPU, memory, network, disk I/O, accelerator): the newest
+    sample and the recent ones, oldest first, as the agents sample them every ``interval``
+    seconds. Kept in the manager's memory: empty before the first sample, after the session
+    ended, and for a moment after a manager restart (until the agents send their windows
+    again)."""
+    return await session_usage_of(m, actor, ref)
 
 
 @router.patch("/{ref}", responses={**NOT_FOUND, **ENDED_CONFLICT})

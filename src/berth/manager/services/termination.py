@@ -113,6 +113,7 @@ async def _destroy(m: Manager, session_id: str, grace: float, force: bool) -> No
         if cleanup_error:
             data["cleanup_error"] = cleanup_error
         event = change_status(db, row, S(final["status"]), final["status_info"], data)
+    m.live.forget(kernel_id for kernel_id, _ in targets)  # their live usage ends with them
     await m.publish([event])
     m.wake.set()  # freed resources may let a pending session start
 

@@ -16,6 +16,7 @@ from berth.manager.context import Manager
 from berth.manager.db.engine import reading
 from berth.manager.db.tables import AgentRow, ProjectRow, SessionRow, UserRow
 from berth.manager.schemas import KernelDeviceOut, KernelOut, SessionOut
+from berth.manager.services.usage_out import summary
 
 
 def agent_status(row: SessionRow | SimpleNamespace, agents: dict[str, AgentStatus]
@@ -75,6 +76,9 @@ async def sessions_out(m: Manager, rows: Sequence[SessionRow] | Sequence[SimpleN
             started_at=r.started_at,
             terminated_at=r.terminated_at,
             kernels=[_kernel(k, infos) for k in r.kernels],
+            # In memory only (the list is the busiest read): the agents' newest samples.
+            usage=(summary(m.live, (k.id for k in r.kernels))
+                   if r.status is SessionStatus.RUNNING else None),
         )
         for r in rows
     ]
