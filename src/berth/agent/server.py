@@ -24,6 +24,7 @@ from berth.agent.app_runner import start_app
 from berth.agent.apps import SSH_KEY_PATH, terminal_command
 from berth.agent.backends.base import BackendError, ContainerBackend, Exec, Terminal
 from berth.agent.backends.docker import DockerBackend
+from berth.agent.commits import add_commit_routes, start_commits
 from berth.agent.devices import Accelerators
 from berth.agent.node import Node
 from berth.agent.usage_loop import start_usage_loop
@@ -150,6 +151,7 @@ def create_agent_app(settings: AgentSettings, backend: ContainerBackend | None =
         node = Node(settings.id, engine, HttpReporter(client), settings.data_dir, devices)
         await node.start()
         app.state.node = node
+        app.state.commits = await start_commits(engine)
         beat = asyncio.create_task(heartbeat_loop(node, beats, settings))
         # Usage rounds have a connection of their own too (one request per round).
         usage_client = manager_client(settings, token, 1, 30.0)
@@ -166,6 +168,8 @@ def create_agent_app(settings: AgentSettings, backend: ContainerBackend | None =
                     await usage[0]
                 usage[1].close()
             await usage_client.aclose()
+            if app.state.commits is not None:
+                await app.state.commits.close()
             await node.close()
             # Kernels keep running (and keep their devices, MPS daemons included).
             await devices.close()
@@ -260,6 +264,7 @@ def create_agent_app(settings: AgentSettings, backend: ContainerBackend | None =
             return
         await relay_terminal(ws, term)
 
+    add_commit_routes(app)
     return app
 
 

@@ -166,3 +166,31 @@ class Exec(Protocol):
                             rows: int) -> Terminal:
         """Start ``command`` on a new pseudo-terminal. Raises like :meth:`exec_script`."""
         ...
+
+
+@runtime_checkable
+class Committer(Protocol):
+    """Optional capability: save a running kernel's container as an image (customized
+    images, :mod:`berth.domain.commits`)."""
+
+    async def commit(self, kernel_id: str, ref: str, labels: dict[str, str],
+                     phase: Callable[[str], None], fault: str = "") -> int:
+        """Save the kernel's container as image ``ref`` with ``labels``; returns its size in
+        bytes. What is mounted (scratch home, folders) is not in the image; neither are the
+        variables Berth set, the kernel's labels, nor the files of
+        :data:`berth.domain.commits.SCRUB_PATHS`. Calls ``phase`` with each phase it enters.
+        The image is tagged only once complete; an intermediate one is removed on failure.
+        Raises KeyError when the container does not exist, BackendError (with the reason)
+        when the engine fails or the container stops meanwhile. ``fault``: a test seam
+        ("fail": the engine is sent a bad commit)."""
+        ...
+
+    async def remove_image(self, ref: str) -> bool:
+        """Remove the image ``ref``; False when there was none. Raises BackendError when the
+        engine refuses (e.g. a container uses it)."""
+        ...
+
+    async def sweep_partial_images(self) -> int:
+        """Remove intermediate images left by commits that never finished (an agent
+        restart); returns how many."""
+        ...

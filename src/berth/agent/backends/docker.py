@@ -15,6 +15,7 @@ from aiodocker.execs import Exec
 from aiodocker.stream import Stream
 
 from berth.agent.accelerators.base import ContainerSettings
+from berth.agent.backends import docker_commit
 from berth.agent.backends.base import (
     CLUSTER_SSH_PORT,
     LABEL_ACCELERATORS,
@@ -470,6 +471,19 @@ class DockerBackend:
         with contextlib.suppress(DockerError):
             await terminal.resize(cols, rows)
         return terminal
+
+    # ---- Committer capability (backends/docker_commit.py) ----
+    async def commit(self, kernel_id: str, ref: str, labels: dict[str, str],
+                     phase: Callable[[str], None], fault: str = "") -> int:
+        return await docker_commit.commit_kernel(self.docker, self.agent_id,
+                                                 self.container_name(kernel_id), ref, labels,
+                                                 phase, fault)
+
+    async def remove_image(self, ref: str) -> bool:
+        return await docker_commit.remove_image(self.docker, ref)
+
+    async def sweep_partial_images(self) -> int:
+        return await docker_commit.sweep_partial_images(self.docker, self.agent_id)
 
     async def close(self) -> None:
         await asyncio.shield(self.docker.close())
