@@ -304,3 +304,46 @@ def test_loop_adds_the_accelerator_memory_held() -> None:
     assert (a.accel_percent, a.accel_mem_limit) == (70.0, 100)
     assert (b.accel_percent, b.accel_mem_limit) == (None, None)
     assert replace(samples_in([a])[0], accel_mem_limit=None).accel_percent == 70.0
+
+
+# ---- the CLI's lines -------------------------------------------------------------------------
+
+def test_cli_usage_text_and_idle_lines() -> None:
+    from berth.cli.usage import idle_lines, session_row, usage_lines, usage_text
+
+    now = datetime(2026, 1, 1, 12, 0, 10, tzinfo=UTC)
+    point = {"at": "2026-01-01T12:00:08+00:00", "cpu_percent": 97.26, "mem_bytes": 120 * 2**20,
+             "mem_limit": 2**30, "net_rx_rate": 1536.0, "net_tx_rate": 0.0,
+             "io_read_rate": None, "io_write_rate": 4096.0, "accel_percent": 40.0,
+             "accel_mem_bytes": 2**31, "accel_mem_limit": 2**32}
+    assert usage_text(point, now) == (
+        "CPU 97.3 % · mem 120.0 MiB / 1.0 GiB · net rx 1.5 KiB/s tx 0 B/s · disk r - w "
+        "4.0 KiB/s · accel 40.0 %, 2.0 GiB / 4.0 GiB  (0:02 ago)")
+    usage = {"interval": 5.0, "kernels": [{"kernel_id": "k1", "latest": point},
+                                          {"kernel_id": "k2", "latest": None}]}
+    lines = usage_lines(usage, {"k1": "main1", "k2": "sub1"}, now)
+    assert [label for label, _ in lines] == ["usage main1", "usage sub1"]
+    assert lines[1][1] == "no sample yet (every 5 s)"
+    idle = {"checks": [
+        {"check": "session-lifetime", "enabled": True, "remaining": 1800.0,
+         "remaining_text": "30m 00s", "urgency": "red", "warn": True, "limit": 7200},
+        {"check": "network-timeout", "enabled": False, "remaining": None,
+         "remaining_text": "-", "urgency": None, "warn": False, "limit": None,
+         "detail": {"reason": "batch sessions are exempt"}},
+        {"check": "utilization", "enabled": True, "remaining": 0.0,
+         "remaining_text": "time reached, checking…", "urgency": "red", "warn": False,
+         "limit": 600}],
+        "utilization": [{"resource": "cpu", "threshold": 10.0, "average": 3.25,
+                         "coverage": "full", "level": "below"}], "combine": "or"}
+    text = idle_lines(idle)
+    assert text[0] == ("session-lifetime  [red]30m 00s[/red] left (of 2:00:00) "
+                       "[yellow](warning)[/yellow]")
+    assert "off (batch sessions are exempt)" in text[1]
+    assert "time reached, checking…[/red] (of 10:00)" in text[2]
+    assert "[red]cpu 3.2 %[/red] (threshold 10 %, full)" in text[3]
+    row = session_row({"name": "n", "id": "i", "usage": None},
+                      {"kernels": [{"latest": point}, {"latest": {**point, "mem_limit": None}}]})
+    assert row["cpu_percent"] == 2 * 97.26 and row["mem_limit"] is None
+    assert row["net_rx_rate"] == 3072.0 and row["accel_percent"] == 40.0
+    fallback = session_row({"name": "n", "id": "i", "usage": {"cpu_percent": 5.0}}, None)
+    assert fallback["cpu_percent"] == 5.0 and fallback["net_rx_rate"] is None

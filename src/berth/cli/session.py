@@ -24,6 +24,7 @@ from berth.cli.common import (
     styled_status,
 )
 from berth.cli.mounts import MOUNT_HELP, as_mount_error, mount_lines, parse_mounts
+from berth.cli.usage import idle_lines, run_top, usage_lines
 from berth.client import ENDED, ApiError, Client
 from berth.domain import rules
 from berth.domain.rules import RuleError
@@ -346,11 +347,13 @@ def info(
     ref: Annotated[str, typer.Argument(help="Session name or id.")],
     json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show a session: status and why, resources, kernels and its status history."""
+    """Show a session: status and why, resources, kernels, live usage and idle checks (while
+    RUNNING) and its status history."""
     with client() as berth:
         s = berth.get_session(ref)
+        usage = berth.session_usage(s["id"]) if s["status"] == "RUNNING" else None
     if json:
-        print_json(s)
+        print_json(s if usage is None else {**s, "live_usage": usage})
         return
     rows = [
         ("id", s["id"]),
@@ -376,6 +379,8 @@ def info(
         if held := device_text(k.get("accelerators") or []):
             label = "devices" if len(s["kernels"]) == 1 else f"devices {k['cluster_hostname']}"
             rows.append((label, held))
+    if usage is not None:
+        rows += usage_lines(usage, {k["id"]: k["cluster_hostname"] for k in s["kernels"]})
     if s["startup_command"]:
         rows.append(("startup command", s["startup_command"]))
     if s["status_data"]:
@@ -393,9 +398,30 @@ def info(
         console.print("[bold]          mounts[/bold]")
         for line in lines:
             console.print(f"                  {escape(line)}")
+    if s.get("idle"):
+        console.print("[bold]     idle checks[/bold]")
+        for line in idle_lines(s["idle"]):
+            console.print(f"                  {line}")
     console.print("[bold]         history[/bold]")
     for h in s["history"]:
         console.print(f"                  {h['at']}  {h['status']:<11} {h['status_info']}")
+
+
+@app.command("top")
+@handle_errors
+def top(
+    once: Annotated[bool, typer.Option(
+        "--once", help="Print the table once and exit (for scripts and tests).")] = False,
+    interval: Annotated[float | None, typer.Option(
+        min=1.0, help="Seconds between refreshes (default: the agents' sampling interval, "
+        "5 s unless configured).")] = None,
+    limit: Annotated[int, typer.Option(
+        min=1, max=200, help="At most this many sessions (the newest).")] = 50,
+) -> None:
+    """Live usage of your RUNNING sessions, busiest CPU first: CPU (percent of one core, all
+    kernels added up), memory used / limit, network received/sent and disk read/written per
+    second, accelerator utilization and memory. Refreshes in place until Ctrl-C."""
+    run_top(once, interval, limit)
 
 
 @app.command("logs")
