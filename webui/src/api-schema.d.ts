@@ -273,6 +273,30 @@ export interface paths {
         patch: operations["update_session_api_sessions__ref__patch"];
         trace?: never;
     };
+    "/api/sessions/{ref}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Session Usage
+         * @description Live usage of each kernel (CPU, memory, network, disk I/O, accelerator): the newest
+         *     sample and the recent ones, oldest first, as the agents sample them every ``interval``
+         *     seconds. Kept in the manager's memory: empty before the first sample, after the session
+         *     ended, and for a moment after a manager restart (until the agents send their windows
+         *     again).
+         */
+        get: operations["get_session_usage_api_sessions__ref__usage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/sessions/{ref}/terminate": {
         parameters: {
             query?: never;
@@ -1813,6 +1837,20 @@ export interface components {
             /** Terminated At */
             terminated_at: string | null;
         };
+        /** KernelUsageOut */
+        KernelUsageOut: {
+            /** Kernel Id */
+            kernel_id: string;
+            /** Role */
+            role: string;
+            /** @description null before the first sample. */
+            latest: components["schemas"]["UsagePoint"] | null;
+            /**
+             * Series
+             * @description The recent samples, oldest first (the rolling window the manager keeps, for sparklines).
+             */
+            series: components["schemas"]["UsagePoint"][];
+        };
         /** KeyCreate */
         KeyCreate: {
             /**
@@ -2812,6 +2850,18 @@ export interface components {
              */
             name: string;
         };
+        /** SessionUsageOut */
+        SessionUsageOut: {
+            /** Session Id */
+            session_id: string;
+            /**
+             * Interval
+             * @description The agents' sampling interval, seconds.
+             */
+            interval: number;
+            /** Kernels */
+            kernels: components["schemas"]["KernelUsageOut"][];
+        };
         /** ShareIn */
         ShareIn: {
             /** Email */
@@ -2917,6 +2967,88 @@ export interface components {
             /** Access Key */
             access_key: string;
             user: components["schemas"]["UserOut"];
+        };
+        /**
+         * UsagePoint
+         * @description One sample of a kernel. null: not known (the first sample has no rates, a file that
+         *     could not be read, no accelerator).
+         */
+        UsagePoint: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * Cpu Percent
+             * @description Percent of one core since the previous sample (two busy cores: 200).
+             */
+            cpu_percent: number | null;
+            /**
+             * Mem Bytes
+             * @description Memory in use, bytes.
+             */
+            mem_bytes: number | null;
+            /**
+             * Mem Limit
+             * @description The kernel's memory limit, bytes; null: none.
+             */
+            mem_limit: number | null;
+            /**
+             * Net Rx Rate
+             * @description Network received, bytes/s.
+             */
+            net_rx_rate?: number | null;
+            /**
+             * Net Tx Rate
+             * @description Network sent, bytes/s.
+             */
+            net_tx_rate?: number | null;
+            /**
+             * Io Read Rate
+             * @description Disk read, bytes/s.
+             */
+            io_read_rate?: number | null;
+            /**
+             * Io Write Rate
+             * @description Disk written, bytes/s.
+             */
+            io_write_rate?: number | null;
+            /**
+             * Net Rx
+             * @description Received since the container started, bytes.
+             */
+            net_rx?: number | null;
+            /**
+             * Net Tx
+             * @description Sent since the container started, bytes.
+             */
+            net_tx?: number | null;
+            /**
+             * Io Read
+             * @description Read since the container started, bytes.
+             */
+            io_read?: number | null;
+            /**
+             * Io Write
+             * @description Written since the container started, bytes.
+             */
+            io_write?: number | null;
+            /**
+             * Accel Percent
+             * @description Accelerator utilization, percent.
+             */
+            accel_percent?: number | null;
+            /**
+             * Accel Mem Bytes
+             * @description Accelerator memory in use, bytes.
+             */
+            accel_mem_bytes?: number | null;
+            /**
+             * Accel Mem Limit
+             * @description Accelerator memory the kernel holds (its whole devices', or its share of one), bytes.
+             */
+            accel_mem_limit?: number | null;
         };
         /**
          * UsageSummary
@@ -3637,6 +3769,44 @@ export interface operations {
             };
             /** @description Not possible in the session's status */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_session_usage_api_sessions__ref__usage_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionUsageOut"];
+                };
+            };
+            /** @description No such session visible to you */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
