@@ -85,6 +85,9 @@ class ManagerSettings(_SectionSettings):
     event_bus: str = Field("memory", description="'memory' (embedded) or 'redis' (scale-out).")
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis for the event bus.")
     schedule_interval: float = Field(2.0, description="Seconds between scheduler passes.")
+    idle_check_interval: float = Field(
+        15.0, gt=0, description="Seconds between idle-check passes (BERTH_IDLE_CHECK_INTERVAL); "
+        "a session is reclaimed at most this long after an idle check's deadline.")
     heartbeat_timeout: float = Field(30.0, description="Agent silence before it is LOST.")
     transition_timeout: float = Field(
         600.0, description="Seconds a session may stay in a transitional status."

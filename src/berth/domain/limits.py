@@ -48,6 +48,12 @@ STARTS_AT_PAST_MAX = timedelta(days=1)
 #: ... and this far in the future.
 STARTS_AT_FUTURE_MAX = timedelta(days=365)
 
+# ---- idle checks (docs/idle-checks.md) ----------------------------------------------
+#: Any idle-check duration (lifetime, idle timeout, window, grace period, warn-before), s.
+IDLE_SECONDS_MAX = int(TIMEOUT_MAX.total_seconds())
+#: Utilization thresholds are percentages in (0, IDLE_THRESHOLD_MAX].
+IDLE_THRESHOLD_MAX = 100.0
+
 # ---- resources -------------------------------------------------------------------------
 CPU_MAX = 1024
 CPU_STEP = Decimal("0.01")

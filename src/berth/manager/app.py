@@ -42,6 +42,7 @@ from berth.manager.schemas import text_problem
 from berth.manager.services.agents import register_known_slots
 from berth.manager.services.apps import proxy_loop
 from berth.manager.services.sessions import Conflict, Forbidden, NotFound
+from berth.manager.services.idle import idle_loop
 from berth.manager.services.users import ensure_defaults
 from berth.manager.services.watchdog import run_loops
 from berth.proxy.server import AppProxy
@@ -150,14 +151,17 @@ def create_app(settings: ManagerSettings) -> FastAPI:
         loops = asyncio.create_task(run_loops(manager))
         routes = asyncio.create_task(proxy_loop(manager))
         try:
+        idle = asyncio.create_task(idle_loop(manager))
             yield
         finally:
             loops.cancel()
             routes.cancel()
             for task in list(manager.tasks):
+            idle.cancel()  # it flushes the sessions' traffic as it stops
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(loops, routes, *manager.tasks, return_exceptions=True)
+                await asyncio.gather(loops, routes, idle, *manager.tasks,
+                                     return_exceptions=True)
             await manager.proxy.close_all()
             await manager.agents.close()
             await manager.bus.close()

@@ -17,6 +17,7 @@ from berth.domain.status import SessionStatus, StatusInfo, check_transition
 from berth.manager.agent_client import AgentClient
 from berth.manager.db.tables import SessionHistoryRow, SessionRow, utcnow
 from berth.manager.events import Event, EventBus, SessionStatusEvent
+from berth.manager.services.activity import Activity
 from berth.manager.services.folder_usage import UsageCache
 from berth.manager.services.live_usage import LiveUsage
 from berth.proxy.server import AppProxy
@@ -53,6 +54,8 @@ class Manager:
     #: :func:`.services.handover.queue_send`).
     sending: deque[tuple[str, Callable[[str], Awaitable[None]]]] = field(default_factory=deque)
     senders: int = 0
+    #: Traffic between users and sessions not yet stored (see :mod:`.services.activity`).
+    activity: Activity = field(default_factory=Activity)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run work in the background; errors are logged (the watchdog repairs what's left)."""

@@ -89,7 +89,50 @@ PendingTimeout = Annotated[int, Field(ge=0, le=pol.DURATION_SECONDS_MAX,
                                       "before it is cancelled; 0: no limit.")]
 
 
-class ResourceGroupCreate(In):
+# ---- idle checks (docs/idle-checks.md) ------------------------------------------------------
+IdleSeconds = Annotated[int, Field(ge=0, le=lim.IDLE_SECONDS_MAX)]
+IdleResource = Literal["cpu", "mem", "accel", "accel_mem"]
+Threshold = Annotated[StrictInt | StrictFloat, Field(gt=0, le=lim.IDLE_THRESHOLD_MAX)]
+Thresholds = Annotated[dict[IdleResource, Threshold], Field(
+    description="Utilization thresholds: resource (cpu, mem, accel, accel_mem) -> percent in "
+    "(0, 100]; {} turns the utilization check off.")]
+IdleCombine = Annotated[Literal["and", "or"], Field(
+    description="Utilization: reclaim when every requested resource (and) or some (or) is "
+    "below its threshold.")]
+
+
+class IdleFields(In):
+    """Idle-check settings a group and a policy share. null: not set (a policy then takes
+    its group's, a group none); 0 turns a duration off."""
+
+    utilization_window: IdleSeconds | None = Field(
+        None, description="Seconds the utilization average spans; null: the idle timeout.")
+    grace_period: IdleSeconds | None = Field(
+        None, description="Seconds after the start before the utilization check may act.")
+    utilization_thresholds: Thresholds | None = None
+    utilization_combine: IdleCombine | None = None
+    warn_before: IdleSeconds | None = Field(
+        None, description="Seconds before an idle check reclaims a session to warn its user "
+        "(session.idle-warning); 0: no warning.")
+
+
+class GroupIdleFields(IdleFields):
+    max_session_lifetime: IdleSeconds | None = Field(
+        None, description="Idle check: seconds after its start a session is reclaimed; 0: off.")
+    idle_timeout: IdleSeconds | None = Field(
+        None, description="Idle check: seconds without traffic between the user and a "
+        "session (batch sessions are exempt) before it is reclaimed; 0: off.")
+
+
+class IdleOutFields(BaseModel):
+    utilization_window: int | None = None
+    grace_period: int | None = None
+    utilization_thresholds: dict[str, float] | None = None
+    utilization_combine: str | None = None
+    warn_before: int | None = None
+
+
+class ResourceGroupCreate(GroupIdleFields):
     """A group nobody (no project, no user) is linked to is open to every user."""
 
     model_config = ConfigDict(extra="forbid")
@@ -109,8 +152,9 @@ class ResourceGroupCreate(In):
     users: Users = Field(default_factory=list)
 
 
-class ResourceGroupUpdate(In):
-    """``projects``/``users`` replace the group's access lists (both empty: open to all)."""
+class ResourceGroupUpdate(GroupIdleFields):
+    """``projects``/``users`` replace the group's access lists (both empty: open to all).
+    An idle setting given as null is unset."""
 
     model_config = ConfigDict(extra="forbid")
     description: Description | None = None
@@ -125,7 +169,9 @@ class ResourceGroupUpdate(In):
     users: Users | None = None
 
 
-class ResourceGroupOut(BaseModel):
+class ResourceGroupOut(IdleOutFields):
+    max_session_lifetime: int | None = None
+    idle_timeout: int | None = None
     name: str
     description: str
     is_active: bool
@@ -169,7 +215,7 @@ class PresetOut(BaseModel):
 
 
 # ---- resource policies ---------------------------------------------------------------------
-class PolicyFields(In):
+class PolicyFields(IdleFields):
     description: Description | None = None
     total_slots: SlotsIn | None = Field(
         None, description="What all of the scope's running sessions may hold together: cpu "
@@ -180,8 +226,10 @@ class PolicyFields(In):
         Field(None, description="The largest cluster size."))
     max_session_lifetime: Seconds | None = Field(
         None, description="Seconds; a batch timeout may not be longer, and it is recorded on "
-        "every session as its timeout.")
-    idle_timeout: Seconds | None = Field(None, description="Seconds (for the idle checks).")
+        "every session as its timeout; also the idle check's lifetime (over the group's).")
+    idle_timeout: IdleSeconds | None = Field(
+        None, description="Idle check: seconds without traffic before a session is reclaimed "
+        "(null: the group's; 0: off).")
     max_folders: Count | None = Field(
         None, description="Folders a user may own (trash included); replaces the "
         "max_folders_per_user setting.")
@@ -201,7 +249,7 @@ class PolicyUpdate(PolicyFields):
     model_config = ConfigDict(extra="forbid")
 
 
-class PolicyOut(BaseModel):
+class PolicyOut(IdleOutFields):
     name: str
     description: str
     total_slots: dict[str, str]

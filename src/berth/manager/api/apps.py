@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable
 from typing import Annotated
 
 import websockets
@@ -16,6 +17,7 @@ from berth.manager.agent_client import AGENT_ERRORS
 from berth.manager.api.deps import ActorDep, ManagerDep, actor_from_websocket
 from berth.manager.schemas import AppOpenIn, AppOpenOut, AppOut
 from berth.manager.services import apps
+from berth.manager.services.activity import visible_session_id
 
 router = APIRouter(prefix="/api/sessions", tags=["apps"])
 REF = "Session id or name."
@@ -82,6 +84,12 @@ async def terminal(ws: WebSocket, ref: str, m: ManagerDep,
     except (PermissionError, LookupError, ValueError) as e:  # Forbidden, NotFound, Conflict
         await _fail(ws, 4403 if isinstance(e, PermissionError) else 4404, str(e))
         return
+    session_id = await visible_session_id(m, actor, ref)  # its frames are traffic
+
+    def traffic() -> None:
+        if session_id is not None:
+            m.activity.touch(session_id)
+
     s = m.settings
     headers = {"Authorization": f"Bearer {s.agent_token}"}
     name = f"agent {agent_id}"
@@ -92,7 +100,7 @@ async def terminal(ws: WebSocket, ref: str, m: ManagerDep,
                                       ping_interval=s.rpc_probe_interval,
                                       ping_timeout=s.rpc_connect_timeout,
                                       close_timeout=s.rpc_connect_timeout) as agent:
-            await _relay(ws, agent, name)
+            await _relay(ws, agent, name, traffic)
     except TimeoutError:
         await _fail(ws, 4504, f"{name} did not answer in time (opening the terminal)")
     except (OSError, websockets.WebSocketException) as e:
@@ -107,14 +115,19 @@ async def _fail(ws: WebSocket, code: int, message: str) -> None:
         await ws.close(code)
 
 
-async def _relay(ws: WebSocket, agent: websockets.ClientConnection, name: str) -> None:
+async def _relay(ws: WebSocket, agent: websockets.ClientConnection, name: str,
+                 traffic: Callable[[], None]) -> None:
+    """Relay frames both ways; each one is traffic of the session (the idle checks)."""
     async def browser_to_agent() -> None:
         while True:
-            await agent.send(await ws.receive_text())
+            message = await ws.receive_text()
+            traffic()
+            await agent.send(message)
 
     async def agent_to_browser() -> None:
         try:
             async for message in agent:
+                traffic()
                 if isinstance(message, bytes):
                     await ws.send_bytes(message)
                 else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter
@@ -10,6 +11,7 @@ from sse_starlette.sse import EventSourceResponse
 from berth.manager import access
 from berth.manager.api.deps import ActorDep, ManagerDep
 from berth.manager.events import IdleWarningEvent, SessionStatusEvent, event_json
+from berth.manager.services.activity import visible_session_id
 
 router = APIRouter(prefix="/api", tags=["events"])
 
@@ -33,13 +35,17 @@ async def events(
     ``session.idle-warning`` (an idle check will reclaim the session soon: the check, its
     deadline and a message). Optionally only one session's events."""
 
+    # A stream filtered to a session its caller may see counts as traffic while open.
+    watched = await visible_session_id(m, actor, session_id) if session_id else None
+
     async def stream() -> AsyncIterator[dict[str, str]]:
-        events = await m.bus.subscribe()
-        yield {"event": "ready", "data": "{}"}  # from here on, nothing is missed
-        async for event in events:
-            if session_id and event.session_id != session_id:
-                continue
-            if access.can_see(actor, event):
-                yield {"event": event.type, "data": event_json(event)}
+        with m.activity.hold(watched) if watched else contextlib.nullcontext():
+            events = await m.bus.subscribe()
+            yield {"event": "ready", "data": "{}"}  # from here on, nothing is missed
+            async for event in events:
+                if session_id and event.session_id != session_id:
+                    continue
+                if access.can_see(actor, event):
+                    yield {"event": event.type, "data": event_json(event)}
 
     return EventStream(stream(), ping=15)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import StreamingResponse
 
-from berth.domain.status import SessionType
+from berth.domain.status import SessionStatus, SessionType
 from berth.manager.agent_client import AGENT_ERRORS
 from berth.manager.api.deps import ActorDep, ManagerDep
 from berth.manager.schemas import (
@@ -22,6 +22,8 @@ from berth.manager.schemas import (
 )
 from berth.manager.schemas_usage import SessionUsageOut
 from berth.manager.services import sessions as svc
+from berth.manager.services.activity import held_while_open, visible_session_id
+from berth.manager.services.idle import session_idle
 from berth.manager.services.usage_out import session_usage_of
 from berth.manager.services.views import sessions_out
 
@@ -98,11 +100,13 @@ async def list_sessions(
 
 @router.get("/{ref}", responses=NOT_FOUND)
 async def get_session(ref: str, actor: ActorDep, m: ManagerDep) -> SessionDetailOut:
-    """A session by id or name, with its full status history."""
+    """A session by id or name, with its full status history and, while RUNNING, its idle
+    checks (``idle``: remaining time per check, the utilization averages)."""
     row, history = await svc.session_history(m, actor, ref)
     [out] = await sessions_out(m, [row])
     return SessionDetailOut(
-        **out.model_dump(), history=[HistoryOut.model_validate(h) for h in history]
+        **out.model_dump(), history=[HistoryOut.model_validate(h) for h in history],
+        idle=await session_idle(m, row.id) if row.status is SessionStatus.RUNNING else None,
     )
 
 
@@ -175,4 +179,6 @@ async def session_logs(
         stream = await m.agents.logs(address, kernel_id, follow, tail, agent=agent_id)
     except KeyError as e:
         raise HTTPException(404, "the agent has no logs for this kernel") from e
+    if follow and (session_id := await visible_session_id(m, actor, ref)) is not None:
+        stream = held_while_open(m.activity, session_id, stream)  # traffic while followed
     return StreamingResponse(stream, media_type="text/plain; charset=utf-8")

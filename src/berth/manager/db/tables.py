@@ -107,6 +107,14 @@ class ResourcePolicyRow(Base):
     max_folders: Mapped[int | None] = mapped_column(default=None)
     max_customized_images: Mapped[int | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Idle checks (:mod:`berth.domain.idle`): None takes the resource group's setting;
+    #: ``max_session_lifetime`` and ``idle_timeout`` above count too.
+    utilization_window: Mapped[int | None] = mapped_column(default=None)
+    grace_period: Mapped[int | None] = mapped_column(default=None)
+    utilization_thresholds: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON(none_as_null=True), default=None)
+    utilization_combine: Mapped[str | None] = mapped_column(String(3), default=None)
+    warn_before: Mapped[int | None] = mapped_column(default=None)
 
 
 class ProjectRow(Base):
@@ -174,6 +182,16 @@ class ResourceGroupRow(Base):
     accelerator_quantum: Mapped[str] = mapped_column(String(16), default="0.1")
     accelerator_policy: Mapped[str] = mapped_column(String(8), default="fill")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Idle check defaults (:class:`berth.domain.idle.IdleSettings`; None: off unless a
+    #: resource policy sets it). Seconds; thresholds: resource -> percent; combine and/or.
+    max_session_lifetime: Mapped[int | None] = mapped_column(default=None)
+    idle_timeout: Mapped[int | None] = mapped_column(default=None)
+    utilization_window: Mapped[int | None] = mapped_column(default=None)
+    grace_period: Mapped[int | None] = mapped_column(default=None)
+    utilization_thresholds: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON(none_as_null=True), default=None)
+    utilization_combine: Mapped[str | None] = mapped_column(String(3), default=None)
+    warn_before: Mapped[int | None] = mapped_column(default=None)
 
 
 class ResourceGroupProjectRow(Base):
@@ -310,6 +328,13 @@ class SessionRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     terminated_at: Mapped[datetime | None] = mapped_column(default=None)
     kernels: Mapped[list[KernelRow]] = relationship(
+    #: The last traffic between the user and the session as last flushed (the manager keeps
+    #: newer times in memory: :mod:`berth.manager.services.activity`); None: none yet.
+    last_activity_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: Idle warnings sent: check -> the deadline warned of (ISO text), so that a restarted
+    #: manager does not send them again.
+    idle_warned: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True),
+                                                              default=None)
         back_populates="session", order_by="KernelRow.cluster_idx", lazy="selectin"
     )
 

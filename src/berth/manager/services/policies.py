@@ -23,6 +23,10 @@ from berth.manager.services.errors import Conflict, Forbidden, NotFound
 #: The limits (besides ``total_slots``) a policy has, as columns.
 LIMIT_FIELDS = ("max_concurrent_sessions", "max_pending_sessions", "max_containers_per_session",
                 "max_session_lifetime", "idle_timeout", "max_folders", "max_customized_images")
+#: The idle-check settings besides ``max_session_lifetime`` and ``idle_timeout`` (see
+#: :mod:`berth.manager.services.idle`; None: the group's).
+IDLE_FIELDS = ("utilization_window", "grace_period", "utilization_thresholds",
+               "utilization_combine", "warn_before")
 
 
 def require_admin(actor: Actor, what: str = "do this") -> None:
@@ -65,7 +69,7 @@ async def _out(db: AsyncSession, row: ResourcePolicyRow) -> PolicyOut:
                                .where(ProjectRow.resource_policy == row.name)) or 0
     return PolicyOut(name=row.name, description=row.description, total_slots=row.total_slots,
                      users=int(users), projects=int(projects), created_at=row.created_at,
-                     **{f: getattr(row, f) for f in LIMIT_FIELDS})
+                     **{f: getattr(row, f) for f in (*LIMIT_FIELDS, *IDLE_FIELDS)})
 
 
 async def list_policies(m: Manager, actor: Actor) -> list[PolicyOut]:
@@ -100,7 +104,8 @@ async def create_policy(m: Manager, actor: Actor, body: PolicyCreate) -> PolicyO
                 raise Conflict(f"name: a resource policy '{body.name}' exists already")
             row = ResourcePolicyRow(name=body.name, description=body.description or "",
                                     total_slots=totals,
-                                    **{f: getattr(body, f) for f in LIMIT_FIELDS})
+                                    **{f: getattr(body, f)
+                                       for f in (*LIMIT_FIELDS, *IDLE_FIELDS)})
             db.add(row)
             await db.flush()
             return await _out(db, row)
@@ -123,7 +128,7 @@ async def update_policy(m: Manager, actor: Actor, name: str, body: PolicyUpdate)
             row.description = body.description
         if "total_slots" in given:
             row.total_slots = totals
-        for f in LIMIT_FIELDS:
+        for f in (*LIMIT_FIELDS, *IDLE_FIELDS):
             if f in given:
                 setattr(row, f, getattr(body, f))
         await db.flush()

@@ -32,6 +32,9 @@ from berth.manager.services.errors import Conflict, NotFound
 from berth.manager.services.policies import require_admin
 
 DEFAULT_GROUP = "default"
+#: The idle-check settings of a group (columns and API fields alike; None: not set).
+IDLE_FIELDS = ("max_session_lifetime", "idle_timeout", "utilization_window", "grace_period",
+               "utilization_thresholds", "utilization_combine", "warn_before")
 
 
 async def _links(db: AsyncSession, names: Sequence[str] | None = None
@@ -103,6 +106,7 @@ async def _outs(db: AsyncSession, actor: Actor, rows: Sequence[ResourceGroupRow]
         agent_selection=r.agent_selection, allowed_session_types=list(r.allowed_session_types),
         pending_timeout=r.pending_timeout, accelerator_quantum=r.accelerator_quantum,
         accelerator_policy=r.accelerator_policy,
+        **{f: getattr(r, f) for f in IDLE_FIELDS},
         projects=sorted(project_names[p] for p in projects[r.name] if p in project_names),
         users=sorted(emails[u] for u in users[r.name] if u in emails),
         agents=int(agents.get(r.name, 0))) for r in rows]
@@ -189,7 +193,8 @@ async def create_group(m: Manager, actor: Actor, body: ResourceGroupCreate) -> R
                 allowed_session_types=_types(body.allowed_session_types),
                 pending_timeout=body.pending_timeout,
                 accelerator_quantum=format(body.accelerator_quantum.normalize(), "f"),
-                accelerator_policy=body.accelerator_policy)
+                accelerator_policy=body.accelerator_policy,
+                **{f: getattr(body, f) for f in IDLE_FIELDS})
             db.add(row)
             await db.flush()
             await _set_access(db, row.name, project_ids, user_ids)
@@ -217,6 +222,9 @@ async def update_group(m: Manager, actor: Actor, name: str, body: ResourceGroupU
             row.accelerator_quantum = format(body.accelerator_quantum.normalize(), "f")
         if body.allowed_session_types is not None:
             row.allowed_session_types = _types(body.allowed_session_types)
+        for key in IDLE_FIELDS:  # null unsets
+            if key in body.model_fields_set:
+                setattr(row, key, getattr(body, key))
         await _set_access(db, row.name, None if body.projects is None else project_ids,
                           None if body.users is None else user_ids)
         await db.flush()
