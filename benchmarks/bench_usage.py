@@ -11,9 +11,12 @@ with each of:
 * ``berth_loop``: the same reading on the event loop;
 * ``engine_stats``: ``GET /containers/{id}/stats?stream=false`` for every container
   (aiodocker's ``container.stats(stream=False)``), all at once (``--engine-concurrency``);
-* ``engine_one_shot``: the same with ``one-shot=1`` (no second reading for ``precpu``).
+* ``engine_one_shot``: the same with ``one-shot=1`` (no second reading for ``precpu``);
+* ``berth_report``: the agent's whole round as the usage loop runs it
+  (:meth:`berth.agent.usage_loop.UsageLoop.round`: the tracker's round, the report built and
+  serialized to JSON; only the HTTP post to the manager is left out).
 
-The order of the four rotates every round. For each it measures this process's CPU time
+The order of the variants rotates every round. For each it measures this process's CPU time
 (all its threads: ``time.process_time``) — the agent's own cost — and the CPU time of the
 engine's processes (dockerd, containerd and every containerd-shim, from /proc/<pid>/stat)
 from the start of the calls until 0.5 s after they returned, minus the engine's idle CPU over
@@ -22,7 +25,9 @@ rounds run back to back) since CPU time, not wall time, is measured; CPU % of on
 CPU time of one round divided by ``--interval``. One unmeasured round first; Berth's part of
 it is the first sample of each kernel (an inspect each) and is reported on its own.
 
-Prints every round, the medians and the ratios engine/Berth; writes
+Prints every round, the medians, the ratios engine/Berth and a headline: the agent's CPU %
+of one core for sampling the kernels every ``--interval`` s with Berth's reader against the
+engine's stats API, measured in the same run, and their ratio. Writes
 ``benchmarks/results/usage-<timestamp>.json``. Every container is removed at the end, also
 on failure or Ctrl-C.
 """
@@ -51,13 +56,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from berth.agent.usage import CgroupReader, UsageTracker, docker_inspector  # noqa: E402
+from berth.agent.usage_loop import UsageLoop  # noqa: E402
+from berth.rpc import UsageReply, UsageReport  # noqa: E402
 
 IMAGE = "berth/python:3.11"
 BENCH_LABEL = "berth.bench"
 ENGINE_PROCESSES = ("dockerd", "containerd", "containerd-shim")
 TAIL = 0.5  # s after the calls in which the engine's CPU still counts
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-VARIANTS = ("berth_thread", "berth_loop", "engine_stats", "engine_one_shot")
+VARIANTS = ("berth_thread", "berth_loop", "engine_stats", "engine_one_shot", "berth_report")
 
 
 # ---- the engine's CPU -----------------------------------------------------------------------
@@ -179,13 +186,22 @@ async def run(args: argparse.Namespace, run_id: str) -> dict[str, Any]:
                                      in_thread=True),
         "berth_loop": UsageTracker(docker_inspector(docker), CgroupReader.for_host(),
                                    in_thread=False),
+        "berth_report": UsageTracker(docker_inspector(docker), CgroupReader.for_host(),
+                                     in_thread=True),
     }
+    sent_bytes: list[int] = []
+
+    async def serialize(report: UsageReport) -> UsageReply:
+        sent_bytes.append(len(report.model_dump_json(exclude_none=True)))
+        return UsageReply()
     try:
         print(f"Starting {args.kernels} idle containers ... ", end="", flush=True)
         t0 = time.perf_counter()
         await kernels.start(args.kernels)
         print(f"{time.perf_counter() - t0:.1f} s", flush=True)
         by_kernel = {f"k{i}": cid for i, cid in enumerate(kernels.ids)}
+        agent_loop = UsageLoop("bench", trackers["berth_report"], lambda: by_kernel, serialize,
+                               args.interval)
         pids = engine_pids()
         print(f"Engine processes watched: {len(pids)}; measuring the engine's idle CPU "
               f"for {args.quiet:.0f} s ... ", end="", flush=True)
@@ -201,12 +217,14 @@ async def run(args: argparse.Namespace, run_id: str) -> dict[str, Any]:
                                                  args.engine_concurrency),
             "engine_one_shot": lambda: engine_round(docker, kernels.ids, True,
                                                     args.engine_concurrency),
+            "berth_report": agent_loop.round,
         }
         rounds: list[dict[str, dict[str, float]]] = []
         first: dict[str, dict[str, float]] = {}
         last_results: dict[str, Any] = {}
         for r in range(args.rounds + 1):
-            order = VARIANTS[r % 4:] + VARIANTS[:r % 4]
+            turn = r % len(VARIANTS)
+            order = VARIANTS[turn:] + VARIANTS[:turn]
             this: dict[str, dict[str, float]] = {}
             for variant in order:
                 this[variant], last_results[variant] = await measure(
@@ -229,12 +247,14 @@ async def run(args: argparse.Namespace, run_id: str) -> dict[str, Any]:
                 summary[v][key.removesuffix("_s") + "_percent_of_core"] = (
                     summary[v][key] / args.interval * 100)
         ratios = {
-            f"{engine}/berth_thread": {
-                what: (summary[engine][what] / summary["berth_thread"][what]
-                       if summary["berth_thread"][what] else None)
+            f"{engine}/{berth}": {
+                what: (summary[engine][what] / summary[berth][what]
+                       if summary[berth][what] else None)
                 for what in ("agent_cpu_s", "total_cpu_s")}
-            for engine in ("engine_stats", "engine_one_shot")}
+            for engine in ("engine_stats", "engine_one_shot")
+            for berth in ("berth_thread", "berth_report")}
         return {
+            "report_bytes": statistics.median(sent_bytes[1:] or sent_bytes),
             "kernels": args.kernels, "rounds": args.rounds, "interval_s": args.interval,
             "engine_idle_cpu_per_s": idle_per_s, "engine_processes": len(pids),
             "first_sample": {v: first[v] for v in ("berth_thread", "berth_loop")},
@@ -278,6 +298,17 @@ def report(results: dict[str, Any]) -> None:
     print(f"  Berth's first sample (an inspect per kernel): {first['wall_s'] * 1000:.0f} ms "
           f"wall, {first['agent_cpu_s'] * 1000:.1f} ms agent CPU, "
           f"{first['engine_cpu_s'] * 1000:.0f} ms engine CPU")
+    m = results["medians"]
+    berth, engine = m["berth_report"], m["engine_stats"]
+    print(f"\nAgent CPU for {results['kernels']} running kernels sampled every {interval:g} s "
+          f"(same run): Berth's reader, whole round with the report "
+          f"({results['report_bytes']:.0f} bytes of JSON) "
+          f"{berth['agent_cpu_percent_of_core']:.3f} % of one core (reading alone "
+          f"{m['berth_thread']['agent_cpu_percent_of_core']:.3f} %); the engine's stats API "
+          f"{engine['agent_cpu_percent_of_core']:.3f} % in the agent + "
+          f"{engine['engine_cpu_s'] / interval * 100:.3f} % in the engine. Ratio engine/Berth: "
+          f"agent {engine['agent_cpu_s'] / berth['agent_cpu_s']:.1f}x, agent+engine "
+          f"{engine['total_cpu_s'] / berth['total_cpu_s']:.1f}x")
     check = results["check"]
     print(f"  Cross-check: memory Berth vs engine, median |diff| "
           f"{check['memory_median_abs_diff_bytes']:.0f} bytes over {check['memory_compared']} "
