@@ -1,5 +1,5 @@
 // A typed fetch wrapper for the manager's API: same origin, cookie authentication.
-import type { Session, SessionDetail, SessionPage, User } from "./types";
+import type { Session, SessionDetail, SessionPage, SessionUsage, User } from "./types";
 
 export interface FieldError {
   /** Dotted path without the leading "body"/"query", e.g. "name" or "resources.mem". */
@@ -144,6 +144,8 @@ export const api = {
       method: "POST",
       body: { ids, force },
     }),
+  /** The live usage of a session's kernels (newest figures and the recent window). */
+  sessionUsage: (ref: string) => request<SessionUsage>(`/api/sessions/${encodeURIComponent(ref)}/usage`),
   logs: (ref: string, kernel: string, tail?: number) =>
     requestText(`/api/sessions/${encodeURIComponent(ref)}/logs`, {
       query: { kernel, tail },

@@ -2,14 +2,16 @@
 // Components subscribe with useSessionEvents(); the stream opens with the first subscriber
 // and closes with the last one.
 import { useEffect, useRef } from "react";
-import type { StatusEvent } from "./types";
+import type { IdleWarningEvent, StatusEvent } from "./types";
 
 export type EventListener = (event: StatusEvent) => void;
+export type IdleWarningListener = (event: IdleWarningEvent) => void;
 /** Called when the stream (re)connects: anything that happened meanwhile was missed. */
 export type ReadyListener = () => void;
 
 const listeners = new Set<EventListener>();
 const readyListeners = new Set<ReadyListener>();
+const idleListeners = new Set<IdleWarningListener>();
 let source: EventSource | null = null;
 let retryTimer: number | undefined;
 let lostListener: () => void = () => undefined;
@@ -33,6 +35,15 @@ function open(): void {
     }
     listeners.forEach((l) => l(data));
   });
+  es.addEventListener("session.idle-warning", (msg) => {
+    let data: IdleWarningEvent;
+    try {
+      data = JSON.parse((msg as MessageEvent<string>).data) as IdleWarningEvent;
+    } catch {
+      return;
+    }
+    idleListeners.forEach((l) => l(data));
+  });
   es.onerror = () => {
     // The browser retries by itself unless the answer was not an event stream (401 etc.).
     if (es.readyState !== EventSource.CLOSED) return;
@@ -41,13 +52,17 @@ function open(): void {
     lostListener();
     window.clearTimeout(retryTimer);
     retryTimer = window.setTimeout(() => {
-      if (listeners.size + readyListeners.size > 0) open();
+      if (subscribers() > 0) open();
     }, 3000);
   };
 }
 
+function subscribers(): number {
+  return listeners.size + readyListeners.size + idleListeners.size;
+}
+
 function closeIfUnused(): void {
-  if (listeners.size + readyListeners.size === 0 && source) {
+  if (subscribers() === 0 && source) {
     source.close();
     source = null;
     window.clearTimeout(retryTimer);
@@ -76,6 +91,21 @@ export function useSessionEvents(onEvent: EventListener, onReady?: ReadyListener
     return () => {
       listeners.delete(l);
       readyListeners.delete(r);
+      closeIfUnused();
+    };
+  }, []);
+}
+
+/** Subscribe to idle warnings (an idle check will reclaim a session soon) while mounted. */
+export function useIdleWarnings(onWarning: IdleWarningListener): void {
+  const ref = useRef(onWarning);
+  ref.current = onWarning;
+  useEffect(() => {
+    const l: IdleWarningListener = (e) => ref.current(e);
+    idleListeners.add(l);
+    open();
+    return () => {
+      idleListeners.delete(l);
       closeIfUnused();
     };
   }, []);

@@ -47,3 +47,23 @@ export type AppOpenBody = Schemas["AppOpenIn"];
 export type SshInfo = Schemas["SshInfo"];
 /** The API always sends ``ssh`` (null but for the SSH app). */
 export type AppOpenResult = Omit<Schemas["AppOpenOut"], "ssh"> & { ssh: SshInfo | null };
+
+// ---- live usage and idle checks (issue 11) -------------------------------------------------
+
+/** A session's newest usage figures, summed over its kernels (the sessions list's columns). */
+export type UsageSummary = Schemas["UsageSummary"];
+/** The idle checks of a RUNNING session (SessionDetailOut.idle). */
+export type IdleInfo = Schemas["IdleOut"];
+export type IdleCheck = Schemas["IdleCheckOut"];
+export type IdleCheckName = IdleCheck["check"];
+/** One resource of the utilization check (a line of its tooltip). */
+export type IdleResource = Schemas["IdleResourceOut"];
+/** The data of one `session.idle-warning` server-sent event. */
+export type IdleWarningEvent = Schemas["IdleWarningEvent"];
+
+/** One sample of a kernel (GET /api/sessions/{ref}/usage); null: not known. */
+export type UsagePoint = Schemas["UsagePoint"];
+/** A kernel's newest sample (null before the first) and the recent ones, oldest first. */
+export type KernelUsage = Schemas["KernelUsageOut"];
+/** GET /api/sessions/{ref}/usage: per kernel, and the agents' sampling interval (seconds). */
+export type SessionUsage = Schemas["SessionUsageOut"];

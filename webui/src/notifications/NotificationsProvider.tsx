@@ -5,11 +5,13 @@ import { useCallback, useEffect, useMemo, useState } from "react";
 import type { ReactNode } from "react";
 import AppLauncher, { type AppsTarget } from "../apps/AppLauncher";
 import { useUser } from "../auth";
-import { useSessionEvents } from "../events";
+import { useIdleWarnings, useSessionEvents } from "../events";
 import LogsModal, { type LogsTarget } from "../logs/LogsModal";
 import type { NoticeKind } from "../sessions/outcome";
 import TerminateDialog, { type Target } from "../sessions/TerminateDialog";
 import { NotificationsContext } from "./context";
+import { isMine, warningKey, warningTitle } from "./idleWarning";
+import IdleWarningNotice from "./IdleWarningNotice";
 import LiveNotice from "./LiveNotice";
 import { setNotifyHandler, type NotifySession } from "./notify";
 import { loadEntries, saveEntries, type Entry } from "./store";
@@ -92,6 +94,18 @@ export function NotificationsProvider({ children }: { children: ReactNode }) {
         : old,
     ),
   );
+
+  // An idle check will reclaim one of my sessions soon: a warning that stays until closed.
+  useIdleWarnings((e) => {
+    if (!isMine(e, user.id)) return;
+    notification.warning({
+      key: warningKey(e),
+      message: warningTitle(e),
+      description: <IdleWarningNotice event={e} receivedAt={Date.now()} />,
+      duration: 0,
+      className: "idle-warning-notice",
+    });
+  });
 
   const value = useMemo(
     () => ({

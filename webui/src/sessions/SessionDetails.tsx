@@ -1,10 +1,12 @@
 import { InfoCircleOutlined } from "@ant-design/icons";
 import { Button, Descriptions, Space, Tag, Typography } from "antd";
+import { useState } from "react";
 import { formatBytes, formatCpu, formatSeconds, formatTime, timezoneName } from "../format";
 import { acceleratorText, BASE_SLOTS } from "../launcher/resources";
 import type { SessionDetail } from "../types";
 import { AgentCell } from "./AgentCell";
 import Elapsed from "./Elapsed";
+import IdleChecks from "./IdleChecks";
 import { KernelDevices, kernelAllocations } from "./KernelsTable";
 import OutcomeTag from "./OutcomeTag";
 import { queueInfo } from "./queue";
@@ -13,10 +15,13 @@ import StatusTag from "./StatusTag";
 interface Props {
   session: SessionDetail;
   onInfo: () => void;
+  /** When (browser time, ms) `session` was loaded: the idle checks count down from there. */
+  loadedAt?: number;
 }
 
 /** The fields of the detail panel (everything but the name, kernels and history). */
-export default function SessionDetails({ session: s, onInfo }: Props) {
+export default function SessionDetails({ session: s, onInfo, loadedAt }: Props) {
+  const [mountedAt] = useState(Date.now);
   const env = Object.entries(s.environ);
   // The folders mounted into the session, auto-mounted dot-folders included.
   const mounts = s.mounts ?? [];
@@ -127,6 +132,11 @@ export default function SessionDetails({ session: s, onInfo }: Props) {
       <Descriptions.Item label="Elapsed">
         <Elapsed session={s} />
       </Descriptions.Item>
+      {s.idle && (
+        <Descriptions.Item label="Idle checks">
+          <IdleChecks idle={s.idle} loadedAt={loadedAt ?? mountedAt} />
+        </Descriptions.Item>
+      )}
       {s.starts_at && (
         <Descriptions.Item label="Not before">{formatTime(s.starts_at)}</Descriptions.Item>
       )}

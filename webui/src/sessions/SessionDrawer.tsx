@@ -12,6 +12,8 @@ import { ENDED, type SessionDetail } from "../types";
 import KernelsTable from "./KernelsTable";
 import RenameField from "./RenameField";
 import SessionDetailsBlock from "./SessionDetails";
+import UsageBlock from "./UsageBlock";
+import { useSessionUsage } from "./useSessionUsage";
 import StatusInfoModal from "./StatusInfoModal";
 import TerminateDialog, { type Target } from "./TerminateDialog";
 
@@ -28,10 +30,15 @@ function renameBlocker(s: SessionDetail, userId: string): string | null {
   return null;
 }
 
+/** How often an open panel reloads a RUNNING session (its idle checks), ms. */
+const DETAIL_REFRESH_MS = 10_000;
+
 /** The detail panel of one session, kept live from the event stream. */
 export default function SessionDrawer({ sessionId, onClose, onChanged }: Props) {
   const user = useUser();
   const [session, setSession] = useState<SessionDetail | null>(null);
+  // When the shown session was loaded (browser time): its idle checks count down from there.
+  const [loadedAt, setLoadedAt] = useState(0);
   const [error, setError] = useState<ApiError | null>(null);
   const [infoOpen, setInfoOpen] = useState(false);
   const [logs, setLogs] = useState<LogsTarget | null>(null);
@@ -42,6 +49,7 @@ export default function SessionDrawer({ sessionId, onClose, onChanged }: Props) 
     if (!sessionId) return;
     try {
       setSession(await api.getSession(sessionId));
+      setLoadedAt(Date.now());
       setError(null);
     } catch (e) {
       setError(e as ApiError);
@@ -62,6 +70,16 @@ export default function SessionDrawer({ sessionId, onClose, onChanged }: Props) 
   );
 
   const s = session;
+  const running = s?.status === "RUNNING";
+  const usage = useSessionUsage(sessionId, running);
+
+  // The idle checks change with traffic and usage, which send no event: reload a RUNNING
+  // session now and then while its panel is open.
+  useEffect(() => {
+    if (!running) return;
+    const every = window.setInterval(() => void load(), DETAIL_REFRESH_MS);
+    return () => window.clearInterval(every);
+  }, [running, load]);
   const main = s?.kernels.find((k) => k.role === "main") ?? s?.kernels[0];
   const logsReady = Boolean(s && s.status !== "PENDING" && s.agent_id);
   const openLogs = (kernelId: string, host: string) =>
@@ -115,7 +133,13 @@ export default function SessionDrawer({ sessionId, onClose, onChanged }: Props) 
               Terminate
             </Button>
           </Space>
-          <SessionDetailsBlock session={s} onInfo={() => setInfoOpen(true)} />
+          <SessionDetailsBlock session={s} loadedAt={loadedAt} onInfo={() => setInfoOpen(true)} />
+          {running && (
+            <div>
+              <Typography.Title level={5}>Resource usage</Typography.Title>
+              <UsageBlock usage={usage.usage} kernels={s.kernels} failed={usage.error !== null} />
+            </div>
+          )}
           <div>
             <Typography.Title level={5}>Kernels</Typography.Title>
             <KernelsTable

@@ -13,6 +13,7 @@ import OutcomeTag from "./OutcomeTag";
 import { PAGE_SIZES, sortPage, type ListView, type SortOrder } from "./query";
 import { queueInfo } from "./queue";
 import StatusTag from "./StatusTag";
+import { listUsage } from "./usage";
 
 interface Props {
   items: Session[];
@@ -125,15 +126,39 @@ export default function SessionTable(props: Props) {
       title: "CPU",
       responsive: WIDE,
       ...sortable("cpu"),
-      width: 80,
-      render: (_: unknown, s) => formatCpu(s.requested.cpu),
+      width: 95,
+      render: (_: unknown, s) => {
+        const used = listUsage(s);
+        return used ? (
+          <Tooltip title={`CPU in use now: ${used.cpu} (100% is one core); ${formatCpu(s.requested.cpu)} requested`}>
+            <span className="list-usage" data-testid="list-cpu">
+              <span>{used.cpu}</span>
+              <span className="list-usage-sub">of {formatCpu(s.requested.cpu)}</span>
+            </span>
+          </Tooltip>
+        ) : (
+          <RequestedCell running={s.status === "RUNNING"} text={formatCpu(s.requested.cpu)} testId="list-cpu" />
+        );
+      },
     },
     {
       title: "Memory",
       responsive: WIDE,
       ...sortable("mem"),
-      width: 85,
-      render: (_: unknown, s) => formatBytes(s.requested.mem),
+      width: 105,
+      render: (_: unknown, s) => {
+        const used = listUsage(s);
+        return used ? (
+          <Tooltip title={`Memory in use now: ${used.mem}; ${formatBytes(s.requested.mem)} requested`}>
+            <span className="list-usage" data-testid="list-mem">
+              <span>{used.mem}</span>
+              <span className="list-usage-sub">of {formatBytes(s.requested.mem)}</span>
+            </span>
+          </Tooltip>
+        ) : (
+          <RequestedCell running={s.status === "RUNNING"} text={formatBytes(s.requested.mem)} testId="list-mem" />
+        );
+      },
     },
     // Accelerators: a column only when some session on the page asked for one.
     ...(props.items.some((s) => acceleratorsOf(s).length)
@@ -256,6 +281,20 @@ export default function SessionTable(props: Props) {
         showTotal: (total, [from, to]) => `${from}-${to} of ${total}`,
       }}
     />
+  );
+}
+
+/** A CPU or Memory cell without live figures: what was requested, under a dash for a RUNNING
+ * session that has sent no sample yet. */
+function RequestedCell({ running, text, testId }: { running: boolean; text: string; testId: string }) {
+  if (!running) return <span data-testid={testId}>{text}</span>;
+  return (
+    <Tooltip title={`No usage figures yet (${text} requested)`}>
+      <span className="list-usage" data-testid={testId}>
+        <span>-</span>
+        <span className="list-usage-sub">of {text}</span>
+      </span>
+    </Tooltip>
   );
 }
 
