@@ -31,7 +31,9 @@ SLACK = INTERVAL + 3.0
 
 
 def _cluster(db: str) -> Iterator[Cluster]:
-    c = Cluster(db=db, manager_env={"BERTH_IDLE_CHECK_INTERVAL": str(INTERVAL)}).start()
+    c = Cluster(db=db, manager_env={"BERTH_IDLE_CHECK_INTERVAL": str(INTERVAL)},
+                agent_env={"BERTH_AGENT_USAGE_INTERVAL": "1", "BERTH_AGENT_CPU": "8",
+                           "BERTH_AGENT_MEM": str(8 * 2**30)}).start()
     try:
         yield c
     finally:
@@ -253,3 +255,88 @@ def test_restart_keeps_the_deadlines(idle_postgres: Cluster) -> None:
     assert 36 - 1.5 <= since_key <= 36 + SLACK, since_key
     stored = at(terminating_info(net_done)["status_data"]["last_activity_at"]).timestamp()
     assert abs(stored - last_key) < 1.5, (stored, last_key)
+
+
+def busy(session: dict[str, Any]) -> None:
+    """Keep one core busy in the session (no user traffic)."""
+    exec_in(session["kernels"][0]["container_id"], "sh", "-c",
+            "(nohup sh -c 'while :; do :; done' >/dev/null 2>&1 &)")
+
+
+def test_utilization_alone_and_or_and_grace(idle_sqlite: Cluster) -> None:
+    """In parallel, samples every second: an idle session is reclaimed by the utilization
+    check, a busy one is not; "and" holds the verdict while the CPU is busy, "or" reclaims a
+    busy session on its low memory; a grace period delays the verdict of an idle one."""
+    c = idle_sqlite
+    cpu_only = {"utilization_thresholds": {"cpu": 10}, "utilization_window": 5,
+                "grace_period": 2}
+    both = {"utilization_thresholds": {"cpu": 10, "mem": 50}, "utilization_window": 5,
+            "grace_period": 2}
+    users = {"idle": user_with(c, **cpu_only), "busy": user_with(c, **cpu_only),
+             "and": user_with(c, **both, utilization_combine="and"),
+             "or": user_with(c, **both, utilization_combine="or"),
+             "grace": user_with(c, utilization_thresholds={"cpu": 10}, utilization_window=4,
+                                grace_period=18)}
+    ids = {k: start(u) for k, u in users.items()}
+    running = {k: wait_status(users[k], sid, "RUNNING") for k, sid in ids.items()}
+    for k in ("busy", "and", "or"):
+        busy(running[k])
+    started = {k: at(s["started_at"]) for k, s in running.items()}
+    done = {k: ended(users[k], ids[k]) for k in ("idle", "or", "grace")}
+    for k, d in done.items():
+        assert d["status_info"] == "idle-utilization", k
+        data = terminating_info(d)["status_data"]
+        assert data["check"] == "utilization" and data["phase"] == "measuring", (k, data)
+        delay = (reclaimed_at(d) - started[k]).total_seconds()
+        assert delay >= (18 if k == "grace" else 5), (k, delay)
+    idle_data = terminating_info(done["idle"])["status_data"]
+    assert idle_data["below"] == ["cpu"] and idle_data["resources"]["cpu"]["average"] < 10
+    or_data = terminating_info(done["or"])["status_data"]
+    assert or_data["below"] == ["mem"] and or_data["resources"]["mem"]["threshold"] == 50
+    cpu = or_data["resources"].get("cpu")  # busy (if its window was full yet), but "or"
+    assert cpu is None or cpu["average"] > 10, or_data
+    grace = (reclaimed_at(done["grace"]) - started["grace"]).total_seconds()
+    assert grace <= 18 + 1 + SLACK, grace  # the window was full long before the grace ended
+    # The busy ones still run, and the API explains why: averages above the threshold.
+    for k in ("busy", "and"):
+        s = users[k].get_session(ids[k])
+        assert s["status"] == "RUNNING", k
+        cpu = next(u for u in s["idle"]["utilization"] if u["resource"] == "cpu")
+        assert cpu["average"] > 10 and cpu["level"] == "ok" and cpu["coverage"] == "full", cpu
+    assert users["and"].get_session(ids["and"])["idle"]["combine"] == "and"
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"idle_timeout": -1}, "idle_timeout"),
+    ({"grace_period": 1.5}, "grace_period"),
+    ({"warn_before": 10**9}, "warn_before"),
+    ({"utilization_thresholds": {"gpu": 5}}, "utilization_thresholds"),
+    ({"utilization_thresholds": {"cpu": 0}}, "utilization_thresholds"),
+    ({"utilization_thresholds": {"cpu": 101}}, "utilization_thresholds"),
+    ({"utilization_combine": "xor"}, "utilization_combine"),
+])
+def test_admin_api_refuses_bad_idle_settings(idle_sqlite: Cluster, body: dict[str, Any],
+                                             field: str) -> None:
+    c = idle_sqlite
+    for method, path, extra in (
+            ("POST", "/api/resource-policies", {"name": f"bad-{secrets.token_hex(3)}"}),
+            ("PATCH", "/api/resource-groups/default", {})):
+        r = c.admin.http.request(method, path, json={**extra, **body})
+        assert r.status_code == 422, (method, r.text)
+        assert any(d["loc"][:2] == ["body", field] for d in r.json()["detail"]), r.text
+
+
+def test_admin_api_stores_and_clears_idle_settings(idle_sqlite: Cluster) -> None:
+    c = idle_sqlite
+    name = f"ok-{secrets.token_hex(3)}"
+    settings = {"max_session_lifetime": 3600, "idle_timeout": 0, "utilization_window": 600,
+                "grace_period": 300, "utilization_thresholds": {"cpu": 5, "accel_mem": 2.5},
+                "utilization_combine": "or", "warn_before": 120}
+    out = c.admin.request("POST", "/api/resource-policies", json={"name": name, **settings})
+    assert {k: out[k] for k in settings} == settings
+    out = c.admin.request("PATCH", f"/api/resource-policies/{name}",
+                          json={"utilization_thresholds": None, "warn_before": 0})
+    assert out["utilization_thresholds"] is None and out["warn_before"] == 0
+    assert out["grace_period"] == 300
+    group = c.admin.request("GET", "/api/resource-groups/default")
+    assert group["idle_timeout"] is None and group["utilization_thresholds"] is None

@@ -203,14 +203,17 @@ def _cores(slots: Mapping[str, Any]) -> float:
         return 1.0
 
 
-def facts_of(m: Manager, s: Loaded) -> idle.SessionFacts:
-    """The facts of one session: stored values, the in-memory traffic and usage samples."""
+def facts_of(m: Manager, s: Loaded, now: datetime) -> idle.SessionFacts:
+    """The facts of one session: stored values, the in-memory traffic and the main kernel's
+    usage samples (those the window at ``now`` can read)."""
     times = [t for t in (s.last_activity_at, m.activity.last(s.id)) if t is not None]
     samples: list[idle.Sample] = []
     interval = idle.DEFAULT_SAMPLE_INTERVAL
-    live = getattr(m, "live", None)  # the live-usage store (absent: no utilization data)
-    if live is not None and s.main_kernel is not None and s.policy.utilization is not None:
-        samples, interval = live.idle_samples(s.main_kernel, _cores(s.requested_slots))
+    rule = s.policy.utilization
+    if rule is not None and s.main_kernel is not None:
+        reach = rule.window + idle.GAP_FACTOR * max(m.live.interval, m.live.bucket)
+        samples, interval = m.live.idle_samples(s.main_kernel, _cores(s.requested_slots),
+                                                since=now - timedelta(seconds=reach))
     return idle.SessionFacts(type=s.type, started_at=s.started_at,
                              last_activity_at=max(times) if times else None,
                              requested=requested_resources(s.requested_slots),
@@ -357,7 +360,7 @@ async def idle_once(m: Manager, ids: Sequence[str] | None = None) -> Decision:
     evaluated = []
     for s in sessions:
         try:
-            facts = facts_of(m, s)
+            facts = facts_of(m, s, now)
             evaluated.append((s, facts, idle.evaluate(s.policy, facts, now)))
         except Exception:  # one session's odd data must not stop the others' checks
             log.exception("idle check of session %s failed", s.id)
@@ -442,4 +445,4 @@ async def session_idle(m: Manager, session_id: str) -> IdleOut | None:
         s = Loaded(row.id, row.name, row.owner_id, row.creator_id, SessionType(row.type),
                    row.started_at, row.last_activity_at, row.requested_slots or {}, {}, policy)
     now = utcnow()
-    return report_out(s.policy, idle.evaluate(s.policy, facts_of(m, s), now), now)
+    return report_out(s.policy, idle.evaluate(s.policy, facts_of(m, s, now), now), now)
