@@ -18,19 +18,19 @@ from berth.manager.db.tables import Base, SessionRow
 
 A, F, H = Access.ALLOW, Access.FORBIDDEN, Access.HIDDEN
 ACTIONS = [Action.VIEW, Action.LOGS, Action.RENAME, Action.TERMINATE, Action.OPEN_APP,
-           Action.SSH_KEY, Action.TERMINAL]
+           Action.SSH_KEY, Action.TERMINAL, Action.COMMIT]
 
-#                                      view logs rename term. app  ssh  terminal
+#                                      view logs rename term. app  ssh  terminal commit
 TABLE: dict[tuple[Role, Relation], tuple[Access, ...]] = {
-    (Role.USER, Relation.OWNER):        (A, A, A, A, A, A, A),
-    (Role.USER, Relation.CREATOR):      (H, H, H, H, H, H, H),  # e.g. a demoted admin
-    (Role.USER, Relation.NONE):         (H, H, H, H, H, H, H),
-    (Role.ADMIN, Relation.OWNER):       (A, A, A, A, A, A, A),
-    (Role.ADMIN, Relation.CREATOR):     (A, A, F, A, F, F, F),
-    (Role.ADMIN, Relation.NONE):        (H, H, H, H, H, H, H),
-    (Role.SUPERADMIN, Relation.OWNER):  (A, A, A, A, A, A, A),
-    (Role.SUPERADMIN, Relation.CREATOR): (A, A, F, A, F, F, F),
-    (Role.SUPERADMIN, Relation.NONE):   (A, A, F, A, F, F, F),
+    (Role.USER, Relation.OWNER):        (A, A, A, A, A, A, A, A),
+    (Role.USER, Relation.CREATOR):      (H, H, H, H, H, H, H, H),  # e.g. a demoted admin
+    (Role.USER, Relation.NONE):         (H, H, H, H, H, H, H, H),
+    (Role.ADMIN, Relation.OWNER):       (A, A, A, A, A, A, A, A),
+    (Role.ADMIN, Relation.CREATOR):     (A, A, F, A, F, F, F, F),
+    (Role.ADMIN, Relation.NONE):        (H, H, H, H, H, H, H, H),
+    (Role.SUPERADMIN, Relation.OWNER):  (A, A, A, A, A, A, A, A),
+    (Role.SUPERADMIN, Relation.CREATOR): (A, A, F, A, F, F, F, F),
+    (Role.SUPERADMIN, Relation.NONE):   (A, A, F, A, F, F, F, F),
 }
 CASES = [(role, rel, action, expected[i])
          for (role, rel), expected in TABLE.items() for i, action in enumerate(ACTIONS)]

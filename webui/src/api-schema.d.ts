@@ -258,7 +258,8 @@ export interface paths {
         };
         /**
          * Get Session
-         * @description A session by id or name, with its full status history.
+         * @description A session by id or name, with its full status history and, while RUNNING, its idle
+         *     checks (``idle``: remaining time per check, the utilization averages).
          */
         get: operations["get_session_api_sessions__ref__get"];
         put?: never;
@@ -1105,6 +1106,111 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/sessions/{ref}/commit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Commit Session
+         * @description Save the session's current state as your customized image ``name`` (a background
+         *     task: follow it with ``GET /api/commits/{id}``). Only RUNNING interactive sessions, owner
+         *     only. What is mounted (the scratch home /home/work, folders) is not included, nor are
+         *     the variables, keys and app files Berth put into the container. While the task runs the
+         *     session cannot be terminated normally (force-terminating it fails the task).
+         */
+        post: operations["commit_session_api_sessions__ref__commit_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sessions/{ref}/commits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Session Commits
+         * @description The session's commit tasks, newest first.
+         */
+        get: operations["session_commits_api_sessions__ref__commits_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/commits/{commit_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Commit
+         * @description A commit task: status, phase, progress, the image's size once known, the reason of a
+         *     failure.
+         */
+        get: operations["get_commit_api_commits__commit_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customized-images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Customized Images
+         * @description Your customized images (admins with ``everyone``: all users').
+         */
+        get: operations["list_customized_images_api_customized_images_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customized-images/{ref}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove Customized Image
+         * @description Remove a customized image (yours; admins: anyone's) from every agent.
+         */
+        delete: operations["remove_customized_image_api_customized_images__ref__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/health": {
         parameters: {
             query?: never;
@@ -1345,6 +1451,77 @@ export interface components {
             user: components["schemas"]["ScopeOut"];
             project: components["schemas"]["ScopeOut"];
             group: components["schemas"]["ScopeOut"];
+        };
+        /** CommitIn */
+        CommitIn: {
+            /**
+             * Name
+             * @description The customized image's name: 4 to 32 letters, digits, '-' and '_'.
+             */
+            name: string;
+        };
+        /**
+         * CommitOut
+         * @description A commit task. ``status``: pending, running, done or failed (``reason`` says why);
+         *     ``phase``: preparing, committing, scrubbing, done or failed; ``progress`` 0-100 by phase;
+         *     ``size`` in bytes once the image exists; ``image`` the full image name to launch.
+         */
+        CommitOut: {
+            /** Id */
+            id: string;
+            /** Session Id */
+            session_id: string;
+            /** Owner Id */
+            owner_id: string;
+            /** Name */
+            name: string;
+            /** Image */
+            image: string;
+            /** Status */
+            status: string;
+            /** Phase */
+            phase: string;
+            /** Progress */
+            progress: number;
+            /** Size */
+            size: number | null;
+            /** Reason */
+            reason: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Finished At */
+            finished_at: string | null;
+        };
+        /**
+         * CustomizedImageOut
+         * @description A customized image: ``ref`` is its full name (what to launch), ``name`` the one its
+         *     owner gave, ``base`` the image it was made from.
+         */
+        CustomizedImageOut: {
+            /** Ref */
+            ref: string;
+            /** Name */
+            name: string;
+            /** Owner Id */
+            owner_id: string;
+            /** Owner Email */
+            owner_email?: string | null;
+            /** Base */
+            base: string;
+            /** Display Name */
+            display_name: string;
+            /** Version */
+            version: string;
+            /** Agents */
+            agents: string[];
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
         /**
          * DeviceUseOut
@@ -2055,6 +2232,27 @@ export interface components {
          * @description A field left out or null: no limit.
          */
         PolicyCreate: {
+            /**
+             * Utilization Window
+             * @description Seconds the utilization average spans; null: the idle timeout.
+             */
+            utilization_window?: number | null;
+            /**
+             * Grace Period
+             * @description Seconds after the start before the utilization check may act.
+             */
+            grace_period?: number | null;
+            /** Utilization Thresholds */
+            utilization_thresholds?: {
+                [key: string]: number;
+            } | null;
+            /** Utilization Combine */
+            utilization_combine?: ("and" | "or") | null;
+            /**
+             * Warn Before
+             * @description Seconds before an idle check reclaims a session to warn its user (session.idle-warning); 0: no warning.
+             */
+            warn_before?: number | null;
             /** Description */
             description?: string | null;
             /**
@@ -2075,12 +2273,12 @@ export interface components {
             max_containers_per_session?: number | null;
             /**
              * Max Session Lifetime
-             * @description Seconds; a batch timeout may not be longer, and it is recorded on every session as its timeout.
+             * @description Seconds; a batch timeout may not be longer, and it is recorded on every session as its timeout; also the idle check's lifetime (over the group's).
              */
             max_session_lifetime?: number | null;
             /**
              * Idle Timeout
-             * @description Seconds (for the idle checks).
+             * @description Idle check: seconds without traffic before a session is reclaimed (null: the group's; 0: off).
              */
             idle_timeout?: number | null;
             /**
@@ -2098,6 +2296,18 @@ export interface components {
         };
         /** PolicyOut */
         PolicyOut: {
+            /** Utilization Window */
+            utilization_window?: number | null;
+            /** Grace Period */
+            grace_period?: number | null;
+            /** Utilization Thresholds */
+            utilization_thresholds?: {
+                [key: string]: number;
+            } | null;
+            /** Utilization Combine */
+            utilization_combine?: string | null;
+            /** Warn Before */
+            warn_before?: number | null;
             /** Name */
             name: string;
             /** Description */
@@ -2141,6 +2351,27 @@ export interface components {
          * @description A field left out is unchanged; null removes the limit.
          */
         PolicyUpdate: {
+            /**
+             * Utilization Window
+             * @description Seconds the utilization average spans; null: the idle timeout.
+             */
+            utilization_window?: number | null;
+            /**
+             * Grace Period
+             * @description Seconds after the start before the utilization check may act.
+             */
+            grace_period?: number | null;
+            /** Utilization Thresholds */
+            utilization_thresholds?: {
+                [key: string]: number;
+            } | null;
+            /** Utilization Combine */
+            utilization_combine?: ("and" | "or") | null;
+            /**
+             * Warn Before
+             * @description Seconds before an idle check reclaims a session to warn its user (session.idle-warning); 0: no warning.
+             */
+            warn_before?: number | null;
             /** Description */
             description?: string | null;
             /**
@@ -2161,12 +2392,12 @@ export interface components {
             max_containers_per_session?: number | null;
             /**
              * Max Session Lifetime
-             * @description Seconds; a batch timeout may not be longer, and it is recorded on every session as its timeout.
+             * @description Seconds; a batch timeout may not be longer, and it is recorded on every session as its timeout; also the idle check's lifetime (over the group's).
              */
             max_session_lifetime?: number | null;
             /**
              * Idle Timeout
-             * @description Seconds (for the idle checks).
+             * @description Idle check: seconds without traffic before a session is reclaimed (null: the group's; 0: off).
              */
             idle_timeout?: number | null;
             /**
@@ -2289,6 +2520,37 @@ export interface components {
          */
         ResourceGroupCreate: {
             /**
+             * Utilization Window
+             * @description Seconds the utilization average spans; null: the idle timeout.
+             */
+            utilization_window?: number | null;
+            /**
+             * Grace Period
+             * @description Seconds after the start before the utilization check may act.
+             */
+            grace_period?: number | null;
+            /** Utilization Thresholds */
+            utilization_thresholds?: {
+                [key: string]: number;
+            } | null;
+            /** Utilization Combine */
+            utilization_combine?: ("and" | "or") | null;
+            /**
+             * Warn Before
+             * @description Seconds before an idle check reclaims a session to warn its user (session.idle-warning); 0: no warning.
+             */
+            warn_before?: number | null;
+            /**
+             * Max Session Lifetime
+             * @description Idle check: seconds after its start a session is reclaimed; 0: off.
+             */
+            max_session_lifetime?: number | null;
+            /**
+             * Idle Timeout
+             * @description Idle check: seconds without traffic between the user and a session (batch sessions are exempt) before it is reclaimed; 0: off.
+             */
+            idle_timeout?: number | null;
+            /**
              * Name
              * @description 1-64 characters: A-Z a-z 0-9 . _ -, starting with a letter or digit.
              */
@@ -2351,6 +2613,22 @@ export interface components {
         };
         /** ResourceGroupOut */
         ResourceGroupOut: {
+            /** Utilization Window */
+            utilization_window?: number | null;
+            /** Grace Period */
+            grace_period?: number | null;
+            /** Utilization Thresholds */
+            utilization_thresholds?: {
+                [key: string]: number;
+            } | null;
+            /** Utilization Combine */
+            utilization_combine?: string | null;
+            /** Warn Before */
+            warn_before?: number | null;
+            /** Max Session Lifetime */
+            max_session_lifetime?: number | null;
+            /** Idle Timeout */
+            idle_timeout?: number | null;
             /** Name */
             name: string;
             /** Description */
@@ -2394,8 +2672,40 @@ export interface components {
         /**
          * ResourceGroupUpdate
          * @description ``projects``/``users`` replace the group's access lists (both empty: open to all).
+         *     An idle setting given as null is unset.
          */
         ResourceGroupUpdate: {
+            /**
+             * Utilization Window
+             * @description Seconds the utilization average spans; null: the idle timeout.
+             */
+            utilization_window?: number | null;
+            /**
+             * Grace Period
+             * @description Seconds after the start before the utilization check may act.
+             */
+            grace_period?: number | null;
+            /** Utilization Thresholds */
+            utilization_thresholds?: {
+                [key: string]: number;
+            } | null;
+            /** Utilization Combine */
+            utilization_combine?: ("and" | "or") | null;
+            /**
+             * Warn Before
+             * @description Seconds before an idle check reclaims a session to warn its user (session.idle-warning); 0: no warning.
+             */
+            warn_before?: number | null;
+            /**
+             * Max Session Lifetime
+             * @description Idle check: seconds after its start a session is reclaimed; 0: off.
+             */
+            max_session_lifetime?: number | null;
+            /**
+             * Idle Timeout
+             * @description Idle check: seconds without traffic between the user and a session (batch sessions are exempt) before it is reclaimed; 0: off.
+             */
+            idle_timeout?: number | null;
             /** Description */
             description?: string | null;
             /** Is Active */
@@ -6317,6 +6627,217 @@ export interface operations {
                 content: {
                     "application/json": unknown;
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    commit_session_api_sessions__ref__commit_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CommitIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommitOut"];
+                };
+            };
+            /** @description Only the session's owner may commit it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not possible now: a batch session, not RUNNING, a commit already running, the name taken, or the resource policy's count reached (the detail says which and what to do) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The name breaks the rule (4-32 letters, digits, '-', '_') */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    session_commits_api_sessions__ref__commits_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommitOut"][];
+                };
+            };
+            /** @description No such session */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_commit_api_commits__commit_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                commit_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommitOut"];
+                };
+            };
+            /** @description No such commit of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_customized_images_api_customized_images_get: {
+        parameters: {
+            query?: {
+                everyone?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomizedImageOut"][];
+                };
+            };
+            /** @description everyone: admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    remove_customized_image_api_customized_images__ref__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such customized image of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An agent could not remove it (e.g. a session uses it) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {

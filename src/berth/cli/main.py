@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from berth.cli import admin, agents, apps, folder, logins, session
+from berth.cli import admin, agents, apps, commit, folder, logins, session
 from berth.cli.common import client, console, err, handle_errors, print_json, size
 from berth.client import Client, save_config
 
@@ -42,6 +42,11 @@ image_app = typer.Typer(help="Environment images.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(key_app, name="key")
 app.add_typer(image_app, name="image")
+# Commit to image (issue 12): berth/cli/commit.py.
+session.app.command("commit")(commit.commit)
+session.app.command("commit-status")(commit.commit_status)
+image_app.command("customized")(commit.image_customized)
+image_app.command("rm")(commit.image_rm)
 
 
 def _logging(level: str) -> None:
@@ -310,8 +315,9 @@ def image_list(json: Annotated[bool, typer.Option("--json")] = False) -> None:
         return
     table = Table("environment", "version", "image", "apps", "min cpu", "min mem")
     for i in images:
+        customized = (i["labels"] or {}).get("berth.customized-name")
         table.add_row(
-            i["display_name"],
+            i["display_name"] + (" [customized]" if customized else ""),
             i["version"],
             i["ref"],
             ", ".join(a["name"] for a in i["apps"]),

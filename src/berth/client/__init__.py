@@ -32,6 +32,7 @@ import httpx
 from berth.client import operations as op
 from berth.client.admin import AdminMethods
 from berth.client.admin_async import AsyncAdminMethods
+from berth.client.commits import AsyncCommitMethods, CommitMethods
 from berth.client.errors import ApiError, raise_for
 from berth.client.folders import FolderMethods
 from berth.client.folders_async import AsyncFolderMethods
@@ -71,7 +72,7 @@ def _event(kind: str, line: str) -> dict[str, Any] | None:
     return None
 
 
-class Client(FolderMethods, AdminMethods):
+class Client(FolderMethods, AdminMethods, CommitMethods):
     """The API for ordinary (blocking) code. Raises :class:`ApiError` for refusals."""
 
     def __init__(
@@ -283,7 +284,7 @@ class Client(FolderMethods, AdminMethods):
         return result
 
 
-class AsyncClient(AsyncFolderMethods, AsyncAdminMethods):
+class AsyncClient(AsyncFolderMethods, AsyncAdminMethods, AsyncCommitMethods):
     """The same API for asyncio code: the same methods, awaited (``logs`` and ``events``
     are async iterators)."""
 

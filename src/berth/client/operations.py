@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from berth.client.admin_ops import ADMIN_OPERATIONS
+from berth.client.commits import COMMIT_OPERATIONS
 
 Call = tuple[str, str, dict[str, Any]]
 
@@ -64,6 +65,7 @@ OPERATIONS: dict[str, str] = {
     "POST /api/folders/{folder}/move": "move_file",
     "POST /api/uploads": "upload",
     **ADMIN_OPERATIONS,
+    **COMMIT_OPERATIONS,
 }
 
 NOT_IN_SDK: dict[str, str] = {

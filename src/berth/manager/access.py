@@ -36,6 +36,7 @@ class Action(StrEnum):
     OPEN_APP = "open_app"  # open or close an app
     SSH_KEY = "ssh_key"
     TERMINAL = "terminal"
+    COMMIT = "commit"  # save it as a customized image
 
 
 class Relation(StrEnum):
@@ -65,7 +66,8 @@ class Owned(Protocol):
 
 
 #: Actions only the owner may do, whoever else sees the session.
-OWNER_ONLY = frozenset({Action.RENAME, Action.OPEN_APP, Action.SSH_KEY, Action.TERMINAL})
+OWNER_ONLY = frozenset({Action.RENAME, Action.OPEN_APP, Action.SSH_KEY, Action.TERMINAL,
+                        Action.COMMIT})
 #: Actions any admin who sees the session may do too.
 ADMIN_TOO = frozenset({Action.VIEW, Action.LOGS, Action.TERMINATE})
 
@@ -75,6 +77,7 @@ _MESSAGES = {
     Action.SSH_KEY: "only the session's owner can download its SSH key",
     Action.TERMINAL: "only the session's owner can open its terminal",
     Action.TERMINATE: "only the owner or an admin may terminate this session",
+    Action.COMMIT: "only the session's owner can commit it to an image",
 }
 
 

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 import httpx
 
-from berth.rpc import AppStarted, CreateKernel, DestroyResult, StartApp
+from berth.rpc import AppStarted, CommitState, CreateKernel, DestroyResult, StartApp, StartCommit
 
 T = TypeVar("T")
 
@@ -233,6 +233,49 @@ class AgentClient:
             raise AgentUnreachable(f"{who(address, agent)} failed (sending the SSH key): "
                                    f"{r.status_code}")
         return r.text
+
+    # ---- commit to image (issue 12) ----
+    async def _commit_call(self, method: str, address: str, path: str, agent: str, doing: str,
+                           body: str | None = None) -> httpx.Response:
+        """One commit call; 404/409/501 answers come back for the caller (AppFailed's
+        cousins), other failures raise AgentUnreachable/AgentTimeout."""
+        try:
+            r = await self.http.request(method, f"{address}{path}", content=body, headers={
+                "Content-Type": "application/json"} if body else None)
+        except httpx.HTTPError as e:
+            raise self._error(e, address, agent, doing) from e
+        if r.is_error and r.status_code not in (404, 409, 501):
+            raise AgentUnreachable(f"{who(address, agent)} failed ({doing}): {r.text}")
+        return r
+
+    async def start_commit(self, address: str, kernel_id: str, req: StartCommit,
+                           agent: str = "") -> CommitState:
+        """Start (idempotent per task id) committing a kernel. Raises AppFailed with the
+        agent's reason when it refuses (no such kernel, committing already, no capability)."""
+        r = await self._commit_call("POST", address, f"/v1/kernels/{kernel_id}/commit", agent,
+                                    "starting a commit", req.model_dump_json())
+        if r.is_error:
+            raise AppFailed(r.json().get("detail", r.text))
+        return CommitState.model_validate_json(r.content)
+
+    async def commit_state(self, address: str, task_id: str, agent: str = "",
+                           ) -> CommitState | None:
+        """Where a commit task stands; None when the agent does not know it (restarted)."""
+        r = await self._commit_call("GET", address, f"/v1/commits/{task_id}", agent,
+                                    "reading a commit")
+        if r.status_code == 404:
+            return None
+        if r.is_error:
+            raise AppFailed(r.json().get("detail", r.text))
+        return CommitState.model_validate_json(r.content)
+
+    async def remove_image(self, address: str, ref: str, agent: str = "") -> None:
+        """Remove an image from the agent's node (idempotent). Raises AppFailed with the
+        engine's reason when it refuses (e.g. a container uses the image)."""
+        r = await self._commit_call("DELETE", address, f"/v1/images/{ref}", agent,
+                                    "removing an image")
+        if r.is_error:
+            raise AppFailed(r.json().get("detail", r.text))
 
     async def close(self) -> None:
         await self.http.aclose()

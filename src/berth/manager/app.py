@@ -24,6 +24,7 @@ from berth.manager.api import (
     apps,
     auth,
     catalog,
+    commits,
     events,
     files,
     folders,
@@ -41,8 +42,8 @@ from berth.manager.events import make_event_bus
 from berth.manager.schemas import text_problem
 from berth.manager.services.agents import register_known_slots
 from berth.manager.services.apps import proxy_loop
-from berth.manager.services.sessions import Conflict, Forbidden, NotFound
 from berth.manager.services.idle import idle_loop
+from berth.manager.services.sessions import Conflict, Forbidden, NotFound
 from berth.manager.services.users import ensure_defaults
 from berth.manager.services.watchdog import run_loops
 from berth.proxy.server import AppProxy
@@ -150,14 +151,14 @@ def create_app(settings: ManagerSettings) -> FastAPI:
         app.state.manager = manager
         loops = asyncio.create_task(run_loops(manager))
         routes = asyncio.create_task(proxy_loop(manager))
-        try:
         idle = asyncio.create_task(idle_loop(manager))
+        try:
             yield
         finally:
             loops.cancel()
             routes.cancel()
-            for task in list(manager.tasks):
             idle.cancel()  # it flushes the sessions' traffic as it stops
+            for task in list(manager.tasks):
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(loops, routes, idle, *manager.tasks,
@@ -192,6 +193,7 @@ def create_app(settings: ManagerSettings) -> FastAPI:
                    admin):
         app.include_router(module.router)
     app.include_router(uploads.uploads_router(settings), dependencies=uploads.DEPENDENCIES)
+    app.include_router(commits.router)  # commit to image (issue 12)
 
     @app.get("/api/health", tags=["meta"])
     async def health() -> dict[str, str]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -106,7 +107,6 @@ class ResourcePolicyRow(Base):
     idle_timeout: Mapped[int | None] = mapped_column(default=None)
     max_folders: Mapped[int | None] = mapped_column(default=None)
     max_customized_images: Mapped[int | None] = mapped_column(default=None)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: Idle checks (:mod:`berth.domain.idle`): None takes the resource group's setting;
     #: ``max_session_lifetime`` and ``idle_timeout`` above count too.
     utilization_window: Mapped[int | None] = mapped_column(default=None)
@@ -115,6 +115,7 @@ class ResourcePolicyRow(Base):
         JSON(none_as_null=True), default=None)
     utilization_combine: Mapped[str | None] = mapped_column(String(3), default=None)
     warn_before: Mapped[int | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ProjectRow(Base):
@@ -181,7 +182,6 @@ class ResourceGroupRow(Base):
     #: most used device that fits (fill) or go to the least used (spread).
     accelerator_quantum: Mapped[str] = mapped_column(String(16), default="0.1")
     accelerator_policy: Mapped[str] = mapped_column(String(8), default="fill")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: Idle check defaults (:class:`berth.domain.idle.IdleSettings`; None: off unless a
     #: resource policy sets it). Seconds; thresholds: resource -> percent; combine and/or.
     max_session_lifetime: Mapped[int | None] = mapped_column(default=None)
@@ -192,6 +192,7 @@ class ResourceGroupRow(Base):
         JSON(none_as_null=True), default=None)
     utilization_combine: Mapped[str | None] = mapped_column(String(3), default=None)
     warn_before: Mapped[int | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ResourceGroupProjectRow(Base):
@@ -327,7 +328,6 @@ class SessionRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     terminated_at: Mapped[datetime | None] = mapped_column(default=None)
-    kernels: Mapped[list[KernelRow]] = relationship(
     #: The last traffic between the user and the session as last flushed (the manager keeps
     #: newer times in memory: :mod:`berth.manager.services.activity`); None: none yet.
     last_activity_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -335,6 +335,7 @@ class SessionRow(Base):
     #: manager does not send them again.
     idle_warned: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True),
                                                               default=None)
+    kernels: Mapped[list[KernelRow]] = relationship(
         back_populates="session", order_by="KernelRow.cluster_idx", lazy="selectin"
     )
 
@@ -458,3 +459,31 @@ class FolderShareRow(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
     permission: Mapped[str] = mapped_column(String(2), default="ro")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CommitRow(Base):
+    """A commit task: a RUNNING session's kernel being saved as its owner's customized image
+    (:mod:`berth.domain.commits`, :mod:`berth.manager.services.commits`). ``status`` pending,
+    running, done or failed (``reason`` says why); ``phase``/``progress`` as the agent last
+    reported; ``size`` in bytes once the image exists."""
+
+    __tablename__ = "commits"
+    __table_args__ = (
+        Index("ix_commits_session", "session_id"),
+        Index("ix_commits_owner", "owner_id"),
+        Index("ix_commits_status", "status"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"))
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    agent_id: Mapped[str] = mapped_column(String(64))
+    kernel_id: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    phase: Mapped[str] = mapped_column(String(16), default="preparing")
+    progress: Mapped[int] = mapped_column(default=0)
+    size: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -214,6 +214,8 @@ async def _update_images(db: AsyncSession, beat: Heartbeat, now: datetime) -> No
         row.apps = [a.model_dump() for a in info.apps]
         row.min_slots = {"cpu": str(info.min_cpu), "mem": str(info.min_mem)}
         row.labels = info.labels
+        # A customized image (issue 12) is its owner's only (access.can_use_image).
+        row.owner_id = info.labels.get("berth.customized-owner") or None
         row.updated_at = now
 
 

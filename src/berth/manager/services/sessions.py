@@ -218,7 +218,8 @@ async def _launch_context(
             app_ports=frozenset(int(a["container_port"]) for a in image.apps),
             available=bool(image.agents),
             accelerators=labels.accelerators_of(image.labels or {}),
-        ) if image is not None else None,
+        ) if image is not None and image.owner_id in (None, owner.id if owner else None)
+        else None,  # another user's customized image is unknown here
         agents=[launch.AgentFacts(a.id, sl.from_json(a.capacity)) for a in agents],
         taken_names=frozenset(taken),
         name_seed=seed,

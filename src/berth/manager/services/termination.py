@@ -23,6 +23,7 @@ from berth.manager.context import Manager, change_status
 from berth.manager.db.engine import transaction
 from berth.manager.db.tables import AgentRow, SessionRow, utcnow
 from berth.manager.events import Event
+from berth.manager.services.commit_guard import check_termination
 from berth.manager.services.isolation import TRANSIENT, fail_internal
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ async def terminate(m: Manager, row_id: str, force: bool, info: StatusInfo) -> S
         assert row is not None
         if row.status in ENDED:
             raise ValueError(f"the session has already ended ({row.status})")
+        await check_termination(db, row.id, force)  # a commit running (issue 12)
         events = []
         if row.status is S.TERMINATING:
             if not force:

@@ -35,6 +35,7 @@ from berth.manager.db.engine import reading, transaction
 from berth.manager.db.tables import AgentRow, SessionRow, utcnow
 from berth.manager.events import Event
 from berth.manager.services.actions import apply_to_session, run_later
+from berth.manager.services.commits import resume_commits
 from berth.manager.services.dispatch import schedule_once
 from berth.manager.services.isolation import TRANSIENT, fail_internal, fetch_each, graces_of
 
@@ -172,6 +173,7 @@ async def watchdog_once(m: Manager) -> None:
         await _write(m, p, graces)
     await m.publish(p.events)
     run_later(m, p.later)
+    await resume_commits(m)  # commit tasks left by an earlier process (issue 12)
 
 
 async def run_loops(m: Manager) -> None:
