@@ -134,3 +134,24 @@ def test_a_new_deadline_warns_again_a_drifting_one_does_not() -> None:
     assert loop.warn_due(moved, state, warn_before=10)
     assert not loop.warn_due({}, idle.CheckState(idle.IdleCheck.NETWORK_TIMEOUT, 50.0, T0),
                              warn_before=10)
+
+
+# ---- the admin CLI's options --------------------------------------------------------------
+def test_cli_idle_options_become_api_fields() -> None:
+    import pytest
+    import typer
+
+    from berth.cli.idle_options import idle_fields
+
+    assert idle_fields("8h", "30m", None, "0", "cpu=5, mem=10.5", "OR", "10m") == {
+        "max_session_lifetime": 8 * 3600, "idle_timeout": 1800, "grace_period": 0,
+        "utilization_thresholds": {"cpu": 5.0, "mem": 10.5}, "utilization_combine": "or",
+        "warn_before": 600}
+    assert idle_fields(None, None, None, None, "off", None, None) == {
+        "utilization_thresholds": {}}
+    for bad in (("gpu=5", "--utilization"), ("cpu", "--utilization")):
+        with pytest.raises(typer.BadParameter) as e:
+            idle_fields(None, None, None, None, bad[0], None, None)
+        assert bad[1] in str(e.value.param_hint or e.value)
+    with pytest.raises(typer.BadParameter):
+        idle_fields(None, "soon", None, None, None, None, None)

@@ -10,6 +10,17 @@ import typer
 from rich.table import Table
 
 from berth.cli.common import bad_option, client, console, handle_errors, print_json, size
+from berth.cli.idle_options import (
+    IDLE_FIELDS,
+    Combine,
+    GracePeriod,
+    IdleTimeout,
+    MaxLifetime,
+    Utilization,
+    UtilizationWindow,
+    WarnBefore,
+    idle_fields,
+)
 from berth.domain import rules
 from berth.domain.rules import RuleError
 
@@ -202,7 +213,8 @@ def project_remove_member(project: str, email: str) -> None:
 # ---- resource groups -------------------------------------------------------------------------
 GROUP_COLUMNS = [("name", "name"), ("active", "is_active"), ("scheduler", "scheduler"),
                  ("selection", "agent_selection"), ("types", "allowed_session_types"),
-                 ("pending timeout (s)", "pending_timeout"), ("agents", "agents"),
+                 ("pending timeout (s)", "pending_timeout"), ("lifetime (s)",
+                 "max_session_lifetime"), ("idle (s)", "idle_timeout"), ("agents", "agents"),
                  ("projects", "projects"), ("users", "users")]
 Scheduler = Annotated[str | None, typer.Option(help="fifo, lifo or drf.")]
 Selection = Annotated[str | None, typer.Option("--agent-selection",
@@ -245,10 +257,16 @@ def group_create(
     name: str, description: Description = None, scheduler: Scheduler = None,
     agent_selection: Selection = None, types: Types = None,
     pending_timeout: PendingTimeout = None, project: Projects = None, user: Users = None,
+    max_lifetime: MaxLifetime = None, idle_timeout: IdleTimeout = None,
+    utilization_window: UtilizationWindow = None, grace_period: GracePeriod = None,
+    utilization: Utilization = None, combine: Combine = None, warn_before: WarnBefore = None,
 ) -> None:
-    """Create a resource group (admins). Without --project/--user it is open to everyone."""
+    """Create a resource group (admins). Without --project/--user it is open to everyone.
+    The idle-check options are the defaults of its sessions (policies may override them)."""
     fields = _group_fields(description, scheduler, agent_selection, types, pending_timeout,
                            None)
+    fields |= idle_fields(max_lifetime, idle_timeout, utilization_window, grace_period,
+                          utilization, combine, warn_before)
     with client() as berth:
         g = berth.create_resource_group(name, projects=project or [], users=user or [],
                                         **fields)
@@ -264,10 +282,22 @@ def group_update(
     open_: Annotated[bool, typer.Option("--open", help="Open it to everyone (clear its "
                                         "projects and users).")] = False,
     active: Annotated[bool | None, typer.Option("--active/--inactive")] = None,
+    max_lifetime: MaxLifetime = None, idle_timeout: IdleTimeout = None,
+    utilization_window: UtilizationWindow = None, grace_period: GracePeriod = None,
+    utilization: Utilization = None, combine: Combine = None, warn_before: WarnBefore = None,
+    clear: Annotated[list[str] | None, typer.Option(
+        "--clear", help=f"Unset an idle setting: one of {', '.join(IDLE_FIELDS)}; repeat."
+    )] = None,
 ) -> None:
     """Change a resource group (admins); --project/--user replace its access lists."""
     fields = _group_fields(description, scheduler, agent_selection, types, pending_timeout,
                            active)
+    fields |= idle_fields(max_lifetime, idle_timeout, utilization_window, grace_period,
+                          utilization, combine, warn_before)
+    for setting in clear or []:
+        if setting not in IDLE_FIELDS:
+            raise bad_option("--clear", f"'{setting}' is not one of {', '.join(IDLE_FIELDS)}")
+        fields[setting] = None
     if project is not None:
         fields["projects"] = project
     if user is not None:
@@ -363,21 +393,18 @@ POLICY_COLUMNS = [("name", "name"), ("total slots", "total_slots"),
                   ("folders", "max_folders"), ("images", "max_customized_images"),
                   ("users", "users"), ("projects", "projects")]
 LIMITS = ("max_concurrent_sessions", "max_pending_sessions", "max_containers_per_session",
-          "max_session_lifetime", "idle_timeout", "max_folders", "max_customized_images",
-          "total_slots")
+          "max_folders", "max_customized_images", "total_slots", *IDLE_FIELDS)
 Count = Annotated[int | None, typer.Option(min=0)]
 
 
 def _policy_fields(description: str | None, cpu: float | None, mem: str | None,
                    slot: list[str] | None, concurrent: int | None, pending: int | None,
-                   containers: int | None, lifetime: str | None, idle: str | None,
-                   folders: int | None, images: int | None) -> dict[str, Any]:
+                   containers: int | None, folders: int | None, images: int | None
+                   ) -> dict[str, Any]:
     fields: dict[str, Any] = {k: v for k, v in (
         ("description", description), ("max_concurrent_sessions", concurrent),
         ("max_pending_sessions", pending), ("max_containers_per_session", containers),
-        ("max_session_lifetime", _seconds(lifetime, "--max-lifetime")),
-        ("idle_timeout", _seconds(idle, "--idle-timeout")), ("max_folders", folders),
-        ("max_customized_images", images)) if v is not None}
+        ("max_folders", folders), ("max_customized_images", images)) if v is not None}
     totals = _slots(cpu, mem, None, slot)
     if totals:
         fields["total_slots"] = totals
@@ -408,19 +435,21 @@ def policy_create(
     max_containers: Annotated[int | None, typer.Option(
         "--max-containers", min=1, help="Largest cluster size.")] = None,
     max_lifetime: Annotated[str | None, typer.Option(
-        "--max-lifetime", help="Longest session, e.g. 8h.")] = None,
-    idle_timeout: Annotated[str | None, typer.Option(
-        "--idle-timeout", help="For the idle checks, e.g. 1h.")] = None,
+        "--max-lifetime", help="Longest session, e.g. 8h (also the idle check's).")] = None,
+    idle_timeout: IdleTimeout = None,
     max_folders: Annotated[int | None, typer.Option("--max-folders", min=0)] = None,
     max_images: Annotated[int | None, typer.Option("--max-images", min=0,
                                                    help="Customized images.")] = None,
+    utilization_window: UtilizationWindow = None, grace_period: GracePeriod = None,
+    utilization: Utilization = None, combine: Combine = None, warn_before: WarnBefore = None,
 ) -> None:
     """Create a resource policy (admins); a limit left out is unlimited. Give it to users
     with 'berth admin user set-policy' and to projects with 'berth admin project update
     --policy'."""
     fields = _policy_fields(description, cpu, mem, slot, max_concurrent, max_pending,
-                            max_containers, max_lifetime, idle_timeout, max_folders,
-                            max_images)
+                            max_containers, max_folders, max_images)
+    fields |= idle_fields(max_lifetime, idle_timeout, utilization_window, grace_period,
+                          utilization, combine, warn_before)
     with client() as berth:
         p = berth.create_policy(name, **fields)
     console.print(f"created resource policy {p['name']}")
@@ -436,17 +465,19 @@ def policy_update(
     max_concurrent: Annotated[int | None, typer.Option("--max-concurrent", min=0)] = None,
     max_pending: Annotated[int | None, typer.Option("--max-pending", min=0)] = None,
     max_containers: Annotated[int | None, typer.Option("--max-containers", min=1)] = None,
-    max_lifetime: Annotated[str | None, typer.Option("--max-lifetime")] = None,
-    idle_timeout: Annotated[str | None, typer.Option("--idle-timeout")] = None,
+    max_lifetime: MaxLifetime = None, idle_timeout: IdleTimeout = None,
     max_folders: Annotated[int | None, typer.Option("--max-folders", min=0)] = None,
     max_images: Annotated[int | None, typer.Option("--max-images", min=0)] = None,
+    utilization_window: UtilizationWindow = None, grace_period: GracePeriod = None,
+    utilization: Utilization = None, combine: Combine = None, warn_before: WarnBefore = None,
     clear: Annotated[list[str] | None, typer.Option(
         "--clear", help=f"Remove a limit: one of {', '.join(LIMITS)}; repeat.")] = None,
 ) -> None:
     """Change a resource policy (admins). --cpu/--mem/--slot replace its total slots."""
     fields = _policy_fields(description, cpu, mem, slot, max_concurrent, max_pending,
-                            max_containers, max_lifetime, idle_timeout, max_folders,
-                            max_images)
+                            max_containers, max_folders, max_images)
+    fields |= idle_fields(max_lifetime, idle_timeout, utilization_window, grace_period,
+                          utilization, combine, warn_before)
     for limit in clear or []:
         if limit not in LIMITS:
             raise bad_option("--clear", f"'{limit}' is not one of {', '.join(LIMITS)}")
