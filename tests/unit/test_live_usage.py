@@ -347,3 +347,23 @@ def test_cli_usage_text_and_idle_lines() -> None:
     assert row["net_rx_rate"] == 3072.0 and row["accel_percent"] == 40.0
     fallback = session_row({"name": "n", "id": "i", "usage": {"cpu_percent": 5.0}}, None)
     assert fallback["cpu_percent"] == 5.0 and fallback["net_rx_rate"] is None
+
+
+def test_accelerators_kernel_usage_with_the_mock_plugin() -> None:
+    from berth.agent.accelerators.mock import MockGpuPlugin
+    from berth.agent.devices import Accelerators
+
+    plugin = MockGpuPlugin([Device("0", 16 * 2**30, "MockA100")])
+    devices = Accelerators([plugin])
+
+    async def scenario() -> None:
+        await devices.start()
+        assert await devices.kernel_usage() == {}  # nothing held: no stats asked
+        devices.reserve("k", [{"slot_prefix": "mock-gpu", "mode": "whole",
+                               "devices": {"0": "1"}}])
+        plugin.set_utilization("0", 65.0, 2**30)
+        use = await devices.kernel_usage()
+        assert use["k"].stats == KernelStats("k", 65.0, 2**30)
+        assert use["k"].mem_limit == 16 * 2**30
+
+    asyncio.run(scenario())
