@@ -109,9 +109,19 @@ async def test_commit_keeps_the_layer_and_drops_mounts_and_secrets(
         assert "scratch.txt" not in out and "data" not in lines[3:4]
         assert "No such file" in out  # /tmp/berth-apps is gone
         assert token not in out
-    # No intermediate image or scrubbing container was left.
-    label = f"{cm.LABEL_KIND}={cm.KIND_PARTIAL}"
-    assert not await docker.images.list(filters={"label": [label]})
+
+        # Without Berth's files to remove, the first commit is the image (nothing started).
+        code, out = await backend.exec_script(kernel, "rm -rf /tmp/berth-apps", 10)
+        assert code == 0, out
+        ref2 = cm.ref_of("u1", f"t{secrets.token_hex(3)}")
+        backend.made.append(ref2)  # type: ignore[attr-defined]
+        await backend.commit(kernel, ref2, labels, lambda _: None)
+        history = await docker.images.history(ref2)
+        assert len(history) == len(await docker.images.history(PYTHON_IMAGE)) + 1
+    # No scrubbing container or unfinished (untagged) image was left.
+    mine = f"berth.commit-agent={backend.agent_id}"
+    assert not await docker.images.list(filters={"label": [mine], "dangling": ["true"]})
+    assert not await docker.containers.list(all=True, filters={"label": [mine]})
 
 
 async def test_engine_failure_ends_with_its_reason_and_the_kernel_runs_on(

@@ -20,8 +20,8 @@ LABEL_OWNER = "berth.customized-owner"
 LABEL_NAME = "berth.customized-name"
 LABEL_FROM = "berth.customized-from"
 LABEL_KIND = "berth.kind"
-#: The engine's first commit is an intermediate image, never listed as an environment (the
-#: agent lists only ``berth.kind=environment``); the agent removes those it finds at start.
+#: ``berth.kind`` of the throwaway containers that remove :data:`SCRUB_PATHS` from a new
+#: image (never taken for kernels; the agent removes those it finds at start).
 KIND_PARTIAL = "commit-partial"
 #: Repository of every customized image; the tag is ``<owner id>-<name>`` (see :func:`ref_of`).
 REPOSITORY = "berth/customized"

@@ -1,19 +1,18 @@
 """The Committer capability on the Docker Engine API (aiodocker; never the ``docker`` CLI).
 
-A commit takes two engine commits so that the running session is never disturbed:
+The running session is never disturbed (only paused while the engine commits it):
 
-1. *committing*: the kernel's container is committed (paused for the duration, the engine's
-   default) into an untagged intermediate image labelled ``berth.kind=commit-partial``.
-   Bind mounts (the scratch home ``/home/work``, folders, accelerator mounts) are not part
-   of a container's layer, so the engine leaves them out by itself.
-2. *scrubbing*: a throwaway container of that image (no network, nothing mounted) deletes
-   :data:`~berth.domain.commits.SCRUB_PATHS` (files Berth wrote outside the mounts, e.g.
-   app logs holding tokens), and is committed as the final image with the base image's
-   configuration (user, command, working directory), the variables Berth or the session set
-   emptied and the kernel's labels blanked (:func:`~berth.domain.commits.reset_env`), and the
-   customized image's labels; only this commit tags ``ref``.
-
-The intermediate image and container are removed in every case.
+1. *committing*: the kernel's container is committed into an untagged image with the base
+   image's configuration (user, command, working directory), the variables Berth or the
+   session set emptied and the kernel's labels blanked (:func:`final_config`), and the
+   customized image's labels. Bind mounts (the scratch home ``/home/work``, folders,
+   accelerator mounts) are not part of a container's layer, so the engine leaves them out.
+2. *scrubbing*: a container of that image is created (never started when there is nothing
+   to do) and asked whether :data:`~berth.domain.commits.SCRUB_PATHS` (files Berth wrote
+   outside the mounts, e.g. app logs holding a token) exist; when one does, it runs as a
+   throwaway container (no network, nothing mounted) that deletes them and is committed
+   again. Only then is ``ref`` tagged: an image is never listed half-made (agents list
+   tagged images only), and untagged ones of unfinished commits are swept at agent start.
 """
 
 from __future__ import annotations
@@ -60,8 +59,8 @@ def final_config(container: dict[str, Any], base: dict[str, Any],
 
 
 def partial_labels(agent_id: str) -> dict[str, str]:
-    """Labels of the intermediate image and the scrubbing container: found again by the
-    agent that made them (agents may share an engine)."""
+    """Labels of a scrubbing container: found again by the agent that made it (agents may
+    share an engine)."""
     return {cm.LABEL_KIND: cm.KIND_PARTIAL, LABEL_COMMIT_AGENT: agent_id}
 
 
@@ -98,36 +97,62 @@ async def commit_kernel(docker: aiodocker.Docker, agent_id: str, container_name:
         raise BackendError("the kernel is not running")
     base = await _inspect_image(docker, data["Image"])
     phase(cm.Phase.COMMITTING)
+    wanted = {**labels, LABEL_COMMIT_AGENT: agent_id}
     changes = ["NOT-AN-INSTRUCTION x"] if fault == "fail" else None
     try:
-        partial = await container.commit(
-            changes=changes, config={"Labels": partial_labels(agent_id)})
+        first = (await container.commit(changes=changes,
+                                        config=final_config(data, base, wanted)))["Id"]
     except DockerError as e:
         raise BackendError(f"the engine could not commit the container: {e.message}") from e
-    partial_id = partial["Id"]
-    scrubber = None
+    tagged = False
     try:
         phase(cm.Phase.SCRUBBING)
         await _still_running(container)
-        scrubber = await docker.containers.create(scrub_config(partial_id, agent_id))
-        await scrubber.start()
-        result = await scrubber.wait(timeout=None)
-        if result.get("StatusCode") != 0:
-            raise BackendError(f"removing Berth's files from the image failed (exit "
-                               f"{result.get('StatusCode')})")
+        final = await _scrubbed(docker, first, base, wanted, agent_id)
         repository, _, tag = ref.rpartition(":")
-        await scrubber.commit(repository=repository, tag=tag, pause=False,
-                              config=final_config(await scrubber.show(), base, labels))
+        await docker.images.tag(final, repository, tag=tag)
+        tagged = True
         await _still_running(container, remove=ref, docker=docker)
         return int((await _inspect_image(docker, ref)).get("Size") or 0)
     except DockerError as e:
         raise BackendError(f"the engine failed while making the image: {e.message}") from e
     finally:
-        if scrubber is not None:
+        if not tagged:  # (a scrubbed image's parent goes with it when it is removed)
             with contextlib.suppress(DockerError):
-                await scrubber.delete(force=True)
+                await docker.images.delete(first, force=True)
+
+
+async def _scrubbed(docker: aiodocker.Docker, image_id: str, base: dict[str, Any],
+                    labels: dict[str, str], agent_id: str) -> str:
+    """``image_id`` without :data:`~berth.domain.commits.SCRUB_PATHS`: itself when it has
+    none of them (looked up in a created, never started container: cheap), else the commit
+    of a scrubbing container."""
+    scrubber = await docker.containers.create(scrub_config(image_id, agent_id))
+    try:
+        present = [p for p in cm.SCRUB_PATHS if await _exists(scrubber, p)]
+        if not present:
+            return image_id
+        await scrubber.start()
+        result = await scrubber.wait(timeout=None)
+        if result.get("StatusCode") != 0:
+            raise BackendError(f"removing Berth's files from the image failed (exit "
+                               f"{result.get('StatusCode')})")
+        done = await scrubber.commit(pause=False,
+                                     config=final_config(await scrubber.show(), base, labels))
+        return str(done["Id"])
+    finally:
         with contextlib.suppress(DockerError):
-            await docker.images.delete(partial_id, force=True)
+            await scrubber.delete(force=True)
+
+
+async def _exists(container: Any, path: str) -> bool:
+    try:
+        await container.get_archive(path)
+    except DockerError as e:
+        if e.status == 404:
+            return False
+        raise
+    return True
 
 
 async def _still_running(container: Any, remove: str = "",
@@ -157,12 +182,14 @@ async def remove_image(docker: aiodocker.Docker, ref: str) -> bool:
 
 async def sweep_partial_images(docker: aiodocker.Docker, agent_id: str) -> int:
     """See :meth:`berth.agent.backends.base.Committer.sweep_partial_images`."""
-    label = [f"{cm.LABEL_KIND}={cm.KIND_PARTIAL}", f"{LABEL_COMMIT_AGENT}={agent_id}"]
+    mine = f"{LABEL_COMMIT_AGENT}={agent_id}"
     removed = 0
-    for found in await docker.containers.list(all=True, filters={"label": label}):
+    scrubbers = {"label": [f"{cm.LABEL_KIND}={cm.KIND_PARTIAL}", mine]}
+    for found in await docker.containers.list(all=True, filters=scrubbers):
         with contextlib.suppress(DockerError):
             await found.delete(force=True)
-    for image in await docker.images.list(filters={"label": label}):
+    # Untagged images of this agent's commits: never finished (a finished one is tagged).
+    for image in await docker.images.list(filters={"label": [mine], "dangling": ["true"]}):
         try:
             await docker.images.delete(image["Id"], force=True)
             removed += 1

@@ -37,7 +37,7 @@ from berth.rpc import CommitState, StartCommit
 
 log = logging.getLogger(__name__)
 #: Seconds between two reads of a running task on its agent.
-POLL_INTERVAL = 0.5
+POLL_INTERVAL = 0.2
 #: Seconds an agent may stay unreachable before its task fails.
 UNREACHABLE_LIMIT = 120.0
 
