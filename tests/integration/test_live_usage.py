@@ -3,7 +3,8 @@ second and reports each round; a busy session shows well above half a core in
 ``/api/sessions/{ref}/usage`` and in the sessions list, an idle one little; memory comes with
 its limit; ``berth session top --once`` shows the sessions; other users get a 404; after a
 manager restart the usage comes back with the samples taken before it (the agent resends its
-window when asked); an ended session's usage is forgotten."""
+window when asked); an ended session's usage is forgotten; a kernel holding a (MOCK) device
+reports the device's figures and the device memory it holds."""
 
 from __future__ import annotations
 
@@ -22,12 +23,16 @@ from conftest import PYTHON_IMAGE
 
 pytestmark = pytest.mark.slow
 MEM = 512 * 2**20
-BUSY = "python3 -c 'while True: pass'"
+#: Two busy processes in a kernel of two cores: up to 200 % of one core, so that the figure
+#: stays above 50 % even when other work on a small machine takes its share.
+BUSY = "for i in 1 2; do python3 -c 'while True: pass' & done; wait"
+BUSY_RESOURCES = {"cpu": 2, "mem": "512m"}
 
 
 @pytest.fixture(scope="module")
 def usage_cluster(docker_ready: None) -> Iterator[Cluster]:
-    c = Cluster(agent_env={"BERTH_AGENT_USAGE_INTERVAL": "1"}).start()
+    c = Cluster(agent_env={"BERTH_AGENT_USAGE_INTERVAL": "1",
+                           "BERTH_AGENT_MOCK_GPUS": "0:16g:MockA100"}).start()
     try:
         yield c
     finally:
@@ -63,13 +68,12 @@ def cpu_of(c: Cluster, ref: str, above: float | None = None, below: float | None
 def test_busy_and_idle_sessions(usage_cluster: Cluster) -> None:
     c = usage_cluster
     [busy] = c.admin.create_session(image=PYTHON_IMAGE, name="usage-busy", type="batch",
-                                    startup_command=BUSY, resources={"cpu": 1, "mem": "512m"})
+                                    startup_command=BUSY, resources=BUSY_RESOURCES)
     [idle] = c.admin.create_session(image=PYTHON_IMAGE, name="usage-idle",
                                     resources={"cpu": 1, "mem": "512m"})
     wait_status(c.admin, busy["id"], "RUNNING")
     wait_status(c.admin, idle["id"], "RUNNING")
 
-    # Over half a core (unless the machine is saturated by other work: then it waits).
     assert cpu_of(c, busy["id"], above=50) > 50
     assert cpu_of(c, idle["id"], below=10) < 10
     point = latest(c, busy["id"])
@@ -121,7 +125,7 @@ def test_busy_and_idle_sessions(usage_cluster: Cluster) -> None:
 def test_usage_comes_back_after_a_manager_restart(usage_cluster: Cluster) -> None:
     c = usage_cluster
     [s] = c.admin.create_session(image=PYTHON_IMAGE, name="usage-restart", type="batch",
-                                 startup_command=BUSY, resources={"cpu": 1, "mem": "512m"})
+                                 startup_command=BUSY, resources=BUSY_RESOURCES)
     wait_status(c.admin, s["id"], "RUNNING")
     wait_for(lambda: len(c.admin.session_usage(s["id"])["kernels"][0]["series"]) >= 3, 60,
              what="three samples")
@@ -139,5 +143,20 @@ def test_usage_comes_back_after_a_manager_restart(usage_cluster: Cluster) -> Non
     wait_for(resent, 60, interval=0.5, what="the window from before the restart")
     # New samples go on (the busy loop's share of a loaded machine may be small here).
     assert cpu_of(c, s["id"], above=5) > 5
+    c.admin.terminate_session(s["id"])
+    wait_status(c.admin, s["id"], "TERMINATED")
+
+
+def test_a_kernel_holding_a_device_reports_its_figures(usage_cluster: Cluster) -> None:
+    c = usage_cluster
+    [s] = c.admin.create_session(image=PYTHON_IMAGE, name="usage-gpu",
+                                 resources={"cpu": 1, "mem": "512m", "mock-gpu.device": 1})
+    wait_status(c.admin, s["id"], "RUNNING")
+    point = wait_for(lambda: latest(c, s["id"]), 60, what="a sample of usage-gpu")
+    # The MOCK device reports 0 % and 0 bytes used unless told otherwise; whole: all of it held.
+    assert (point["accel_percent"], point["accel_mem_bytes"], point["accel_mem_limit"]) == (
+        0.0, 0, 16 * 2**30)
+    listed = {x["name"]: x["usage"] for x in c.admin.list_sessions(state="running")["items"]}
+    assert listed["usage-gpu"]["accel_percent"] == 0.0
     c.admin.terminate_session(s["id"])
     wait_status(c.admin, s["id"], "TERMINATED")
