@@ -142,7 +142,8 @@ def test_forget_and_late_reports() -> None:
     live = LiveUsage(clock=clock)
     assert live.receive({"k": [s(0)], "j": [s(0)]}) == ["k", "j"]
     assert live.receive({"k": [s(5)]}) == []
-    live.forget(["k", "never"])
+    assert live.receive({"e": []}) == ["e"] and live.receive({"e": []}) == ["e"]
+    live.forget(["k", "never", "e"])
     live.forget(["k"])  # idempotent
     assert live.latest("k") is None and live.kernels() == ["j"]
     assert live.receive({"k": [s(10)]}) == []  # a late report does not bring it back

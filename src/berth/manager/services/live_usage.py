@@ -169,7 +169,7 @@ class LiveUsage:
         for kernel_id, samples in kernels.items():
             if kernel_id in self._forgotten:
                 continue
-            if kernel_id not in self._recent:
+            if not self._recent.get(kernel_id):
                 unknown.append(kernel_id)
             self.record(kernel_id, samples)
         self.sweep()
