@@ -194,7 +194,8 @@ class LiveUsage:
                 del recent[0]
             if sample.at >= recent[-1].at - self.horizon:
                 series.add(sample)
-        series.drop_before(recent[-1].at - self.horizon if recent else -math.inf)
+        if recent:
+            series.drop_before(recent[-1].at - self.horizon)
 
     def forget(self, kernel_ids: Iterable[str]) -> None:
         """Drop what is held of these kernels (they ended). Idempotent."""
