@@ -242,7 +242,7 @@ class KernelSample(BaseModel):
     absent): not known. ``accel_mem_limit``: the accelerator memory the kernel holds (whole
     devices' memory, or its share of one device's), bytes."""
 
-    at: float
+    at: float = Field(ge=0, lt=253402300800)  # before the year 10000: a datetime
     cpu_percent: float | None = None
     mem_bytes: int | None = None
     mem_limit: int | None = None
