@@ -183,9 +183,14 @@ class Cluster:
         if self.db == "postgres":
             run_async(_pg(f'CREATE DATABASE "{self.pg_name}"'))
         self.admin_password = self._bootstrap()
-        self.start_manager()
+        # Manager and agents start together (an agent retries its heartbeats until the
+        # manager answers): each process's start-up (imports, engine) overlaps the others'.
+        self.manager = self._spawn("manager", self.manager_env)
         for node in self.nodes:
-            self.start_agent(node.id)
+            node.proc = self._spawn("agent", node.env, node.log_name)
+        self._wait_http(f"{self.url}/api/health")
+        for node in self.nodes:
+            self._wait_http(f"http://127.0.0.1:{node.port}/v1/health")
         admin = self.client()
         admin.login("admin@berth.local", self.admin_password)
         self.admin = admin
@@ -193,11 +198,29 @@ class Cluster:
         return self
 
     def _bootstrap(self) -> str:
-        code = ("import asyncio,sys; from pathlib import Path;"
-                "from berth.cli.main import _first_admin; _first_admin()")
-        subprocess.run([sys.executable, "-c", code], env=self.manager_env, check=True,
-                       capture_output=True)
-        text = (self.root / "initial-credentials").read_text()
+        """What ``berth up`` does before the manager starts (schema, defaults, the first
+        superadmin), in this process: a subprocess would pay Python's start-up and imports
+        again for every cluster."""
+        from berth.manager.db.engine import make_engine, make_sessionmaker, upgrade_sync
+        from berth.manager.services.users import ensure_defaults, ensure_first_admin
+        from berth.settings import read_or_create_secret
+
+        url = self.manager_env["BERTH_DATABASE_URL"]
+        data_dir = Path(self.manager_env["BERTH_DATA_DIR"])
+
+        async def go() -> None:
+            await asyncio.to_thread(upgrade_sync, url)  # Alembic runs a loop of its own
+            engine = make_engine(url)
+            try:
+                maker = make_sessionmaker(engine)
+                await ensure_defaults(maker)
+                await ensure_first_admin(maker, data_dir / "initial-credentials")
+            finally:
+                await engine.dispose()
+
+        run_async(go())
+        read_or_create_secret(data_dir / "agent-token")  # before the agents read it
+        text = (data_dir / "initial-credentials").read_text()
         return text.split("password = ")[1].strip()
 
     def _agent_alive(self, c: Client, ids: Sequence[str] | None = None) -> bool:

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from berth.settings import AgentSettings, AgentTokenMissing, ManagerSettings
+from berth.settings import (
+    AgentSettings,
+    AgentTokenMissing,
+    ManagerSettings,
+    read_or_create_secret,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -82,3 +87,23 @@ def test_missing_token_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     monkeypatch.setenv("BERTH_AGENT_TOKEN_FILE", str(tmp_path / "nope"))
     with pytest.raises(AgentTokenMissing, match="nope \\(BERTH_AGENT_TOKEN_FILE\\)"):
         AgentSettings().resolved_token()
+
+
+def _create_in_process(args: tuple[str, int]) -> str:
+    path, _ = args
+    return read_or_create_secret(Path(path))
+
+
+def test_processes_starting_together_share_one_secret(tmp_path: Path) -> None:
+    """A manager and its agents started at once each read or create the token: all of them
+    get the one secret in the file, whole, and no draft file is left behind."""
+    import multiprocessing
+
+    for round_ in range(5):
+        path = tmp_path / f"r{round_}" / "agent-token"
+        with multiprocessing.get_context("fork").Pool(6) as pool:
+            got = pool.map(_create_in_process, [(str(path), n) for n in range(12)])
+        assert len(set(got)) == 1 and len(got[0]) >= 32
+        assert path.read_text() == got[0]
+        assert oct(path.stat().st_mode & 0o777) == "0o600"
+        assert [p.name for p in path.parent.iterdir()] == ["agent-token"]
