@@ -17,41 +17,76 @@ import {
 } from "antd";
 import { useEffect, useState } from "react";
 import { adminApi } from "./adminApi";
+import {
+  EMPTY_IDLE,
+  GROUP_IDLE_ERROR_FIELDS,
+  idleBody,
+  idleProblem,
+  idleValues,
+  splitIdle,
+  storedIdle,
+  type IdleFormValues,
+  type IdleSettings,
+} from "./idle";
+import IdleSettingsFields, { IdleCell } from "./IdleSettingsFields";
 import { AdminListPage, applyErrors, RowActions, secondsText, useList, useRowEditor } from "./shared";
 import type { ResourceGroup as GroupBase } from "./types";
 
 export type AcceleratorPolicy = "fill" | "spread";
 
-/** A group as the API gives it, with its accelerator settings. */
-export type ResourceGroup = GroupBase & {
-  /** Decimal string in (0, 1]: the step of accelerator shares. */
-  accelerator_quantum: string;
-  accelerator_policy: AcceleratorPolicy | string;
-};
+/** A group as the API gives it, with its accelerator and idle-check settings. */
+export type ResourceGroup = GroupBase &
+  IdleSettings & {
+    /** Decimal string in (0, 1]: the step of accelerator shares. */
+    accelerator_quantum: string;
+    accelerator_policy: AcceleratorPolicy | string;
+  };
+type GroupSettings = Omit<ResourceGroup, keyof IdleSettings>;
 
-/** The dialog's values: the quantum as a number (sent as a decimal string). */
-type Values = Omit<ResourceGroup, "agents" | "accelerator_quantum" | "accelerator_policy"> & {
-  accelerator_quantum: number | null;
-  accelerator_policy: AcceleratorPolicy;
-};
+/** The dialog's values: the quantum as a number (sent as a decimal string), the idle
+ * settings in minutes and hours. */
+type Values = Omit<GroupSettings, "agents" | "accelerator_quantum" | "accelerator_policy"> &
+  IdleFormValues & {
+    accelerator_quantum: number | null;
+    accelerator_policy: AcceleratorPolicy;
+  };
+
+const IDLE_KEYS = [
+  "max_session_lifetime",
+  "idle_timeout",
+  "utilization_window",
+  "grace_period",
+  "utilization_thresholds",
+  "utilization_combine",
+  "warn_before",
+] as const;
 
 /** A group -> the dialog's values. */
 export function groupValues(g: ResourceGroup): Values {
-  const { agents: _agents, ...rest } = g;
+  const { agents: _agents, ...all } = g;
+  const rest = Object.fromEntries(Object.entries(all).filter(([k]) => !(IDLE_KEYS as readonly string[]).includes(k))) as Omit<
+    GroupSettings,
+    "agents"
+  >;
   const quantum = Number(g.accelerator_quantum);
   return {
     ...rest,
+    ...idleValues(g, true),
     accelerator_quantum: Number.isFinite(quantum) && quantum > 0 ? quantum : DEFAULT_QUANTUM,
     accelerator_policy: g.accelerator_policy === "spread" ? "spread" : "fill",
   };
 }
 
 /** The dialog's values -> the create/update body (the quantum as a decimal string: "0.1",
- * never a binary fraction's digits). */
-export function groupBody(v: Values): Partial<GroupBase> & { accelerator_quantum?: string; accelerator_policy: AcceleratorPolicy } {
-  const { accelerator_quantum: q, ...rest } = v;
+ * never a binary fraction's digits; the idle settings in seconds, null where not set). */
+export function groupBody(
+  v: Values,
+): Partial<GroupBase> & IdleSettings & { accelerator_quantum?: string; accelerator_policy: AcceleratorPolicy } {
+  const { idle, rest } = splitIdle(v);
+  const { accelerator_quantum: q, ...others } = rest;
   return {
-    ...rest,
+    ...others,
+    ...idleBody(idle, true),
     accelerator_quantum: q === null || q === undefined ? undefined : String(Number(q.toFixed(4))),
   };
 }
@@ -75,6 +110,10 @@ const FIELDS = [
   "projects",
   "users",
 ] as const;
+const ERROR_FIELDS: Record<string, string> = {
+  ...Object.fromEntries(FIELDS.map((f) => [f, f])),
+  ...GROUP_IDLE_ERROR_FIELDS,
+};
 
 export const SCHEDULERS = [
   { value: "fifo", label: "FIFO", help: "first come, first served" },
@@ -98,6 +137,8 @@ const DEFAULTS: Values = {
   accelerator_policy: "fill",
   projects: [],
   users: [],
+  ...EMPTY_IDLE,
+  idle_utilization: "off",
 };
 
 export default function GroupsPage() {
@@ -182,6 +223,11 @@ export default function GroupsPage() {
               </Space>
             ),
         },
+        {
+          title: "Idle checks",
+          key: "idle",
+          render: (_, g) => <IdleCell settings={g} testId={`group-idle-${g.name}`} />,
+        },
         { title: "Agents", dataIndex: "agents" },
       ]}
       actions={(g) => (
@@ -230,7 +276,14 @@ function GroupDialog({
     if (group !== "new") form.setFieldsValue(groupValues(group));
   }, [group, form]);
 
-  const submit = async (v: Values) => {
+  const submit = async (values: Values) => {
+    // The idle fields are mounted only once their section is opened: take them from the store.
+    const v: Values = { ...DEFAULTS, ...values, ...storedIdle(form.getFieldsValue(true)) };
+    const problem = idleProblem(v);
+    if (problem) {
+      form.setFields([{ name: problem.field, errors: [problem.message] }]);
+      return;
+    }
     setBusy(true);
     setError(null);
     try {
@@ -240,7 +293,7 @@ function GroupDialog({
         : await adminApi.updateGroup((group as ResourceGroup).name, { ...body, name: undefined });
       onSaved(saved as ResourceGroup);
     } catch (e) {
-      setError(applyErrors(form, e, FIELDS));
+      setError(applyErrors(form, e, ERROR_FIELDS));
     } finally {
       setBusy(false);
     }
@@ -334,6 +387,7 @@ function GroupDialog({
             />
           </Form.Item>
         </Space>
+        <IdleSettingsFields group />
         <Form.Item
           name="projects"
           label="Projects allowed"

@@ -22,6 +22,17 @@ import type { Breakpoint } from "antd";
 import { useEffect, useState } from "react";
 import { adminApi } from "./adminApi";
 import {
+  EMPTY_IDLE,
+  IDLE_ERROR_FIELDS,
+  idleBody,
+  idleProblem,
+  idleValues,
+  splitIdle,
+  storedIdle,
+  type IdleFormValues,
+} from "./idle";
+import IdleSettingsFields, { IdleCell } from "./IdleSettingsFields";
+import {
   AdminListPage,
   applyErrors,
   bytesToGib,
@@ -153,6 +164,15 @@ export default function PoliciesPage() {
         { title: "Containers / session", responsive: WIDE, dataIndex: "max_containers_per_session", render: (v: Num) => limitText(v) },
         { title: "Lifetime", responsive: WIDE, dataIndex: "max_session_lifetime", render: (v: Num) => secondsText(v) },
         { title: "Idle timeout", responsive: WIDE, dataIndex: "idle_timeout", render: (v: Num) => secondsText(v) },
+        {
+          title: "Utilization check",
+          key: "idle",
+          responsive: WIDE,
+          // Its lifetime and idle timeout have columns of their own.
+          render: (_, p) => (
+            <IdleCell settings={{ ...p, max_session_lifetime: null, idle_timeout: null }} testId={`policy-idle-${p.name}`} />
+          ),
+        },
         { title: "Folders", responsive: WIDE, dataIndex: "max_folders", render: (v: Num) => limitText(v) },
         { title: "Custom images", responsive: WIDE, dataIndex: "max_customized_images", render: (v: Num) => limitText(v) },
         {
@@ -228,7 +248,7 @@ function PolicyDialog({
   onClose: () => void;
   onSaved: (p: Policy) => void;
 }) {
-  const [form] = Form.useForm<Values>();
+  const [form] = Form.useForm<Values & IdleFormValues>();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const isNew = policy === "new";
@@ -236,20 +256,29 @@ function PolicyDialog({
     if (!policy) return;
     setError(null);
     form.resetFields();
-    if (policy !== "new") form.setFieldsValue(policyValues(policy));
+    if (policy !== "new") form.setFieldsValue({ ...policyValues(policy), ...idleValues(policy, false) });
   }, [policy, form]);
 
-  const submit = async (v: Values) => {
+  const submit = async (values: Values & IdleFormValues) => {
+    // The idle fields are mounted only once their section is opened: take them from the store.
+    const { idle, rest: v } = splitIdle({ ...values, ...storedIdle(form.getFieldsValue(true)) });
+    const problem = idleProblem(idle);
+    if (problem) {
+      form.setFields([{ name: problem.field, errors: [problem.message] }]);
+      return;
+    }
     setBusy(true);
     setError(null);
-    const body = policyBody({ ...EMPTY, ...v });
+    // The policy's lifetime and idle timeout are among its limits (policyBody).
+    const { max_session_lifetime: _l, idle_timeout: _i, ...idleSettings } = idleBody(idle, false);
+    const body = { ...policyBody({ ...EMPTY, ...v }), ...idleSettings };
     try {
       const saved = isNew
         ? await adminApi.createPolicy(body)
         : await adminApi.updatePolicy((policy as Policy).name, { ...body, name: undefined });
       onSaved(saved);
     } catch (e) {
-      setError(applyErrors(form, e, FIELDS));
+      setError(applyErrors(form, e, { ...FIELDS, ...IDLE_ERROR_FIELDS }));
     } finally {
       setBusy(false);
     }
@@ -267,7 +296,7 @@ function PolicyDialog({
       width={640}
     >
       {error && <Alert type="error" showIcon message={error} style={{ marginBottom: 12 }} />}
-      <Form form={form} layout="vertical" initialValues={EMPTY} onFinish={submit} requiredMark={false}>
+      <Form form={form} layout="vertical" initialValues={{ ...EMPTY, ...EMPTY_IDLE }} onFinish={submit} requiredMark={false}>
         <Row gutter={16}>
           <Col xs={24} sm={12}>
             <Form.Item name="name" label="Name" rules={[{ required: true, message: "Enter a name" }]}>
@@ -295,9 +324,22 @@ function PolicyDialog({
           <LimitInput name="max_concurrent_sessions" label="Concurrent sessions" precision={0} extra="Running at once; more wait." />
           <LimitInput name="max_pending_sessions" label="Pending sessions" precision={0} extra="Waiting at once; more are refused." />
           <LimitInput name="max_containers_per_session" label="Containers per session" min={1} precision={0} extra="The largest cluster size." />
-          <LimitInput name="lifetimeHours" label="Session lifetime (hours)" min={0.01} step={1} />
-          <LimitInput name="idleMinutes" label="Idle timeout (minutes)" min={1} step={5} precision={0} />
+          <LimitInput
+            name="lifetimeHours"
+            label="Session lifetime (hours)"
+            min={0.01}
+            step={1}
+            extra="Also the idle check's max lifetime (over the group's)."
+          />
+          <LimitInput
+            name="idleMinutes"
+            label="Idle timeout (minutes)"
+            min={0}
+            step={5}
+            extra="The network idle check; empty: the group's; 0: off."
+          />
         </Row>
+        <IdleSettingsFields group={false} />
         <Divider orientation="left" plain style={{ margin: "8px 0" }}>
           Storage and images
         </Divider>

@@ -120,11 +120,13 @@ describe("PoliciesPage", () => {
       </App>,
     );
     expect(await screen.findByText("No policies yet: every user and project is unlimited.")).toBeTruthy();
-    fireEvent.click(screen.getAllByRole("button", { name: /New policy/ })[0]);
-    fireEvent.change(screen.getByLabelText("Name", { selector: "input" }), { target: { value: "tiny" } });
-    fireEvent.change(screen.getByLabelText("CPU total (cores)"), { target: { value: "0" } });
+    // Plain selectors: role and label queries walk the whole dialog, slow in jsdom.
+    const newPolicy = [...document.querySelectorAll("button")].find((b) => /New policy/.test(b.textContent ?? ""));
+    fireEvent.click(newPolicy as HTMLElement);
+    fireEvent.change(document.querySelector('input[aria-label="Name"]') as HTMLElement, { target: { value: "tiny" } });
+    fireEvent.change(document.querySelector('input[aria-label="CPU total (cores)"]') as HTMLElement, { target: { value: "0" } });
     await act(async () => {
-      fireEvent.click(screen.getByRole("button", { name: "Create" }));
+      fireEvent.click(document.querySelector(".ant-modal-footer .ant-btn-primary") as HTMLElement);
     });
     await waitFor(() => expect(screen.getByText("must be more than 0")).toBeTruthy());
     const post = calls.find((c) => c.method === "POST");
@@ -257,8 +259,12 @@ describe("resource groups' accelerator settings", () => {
     );
     const cell = await screen.findByTestId("group-accelerators-gpu");
     expect(cell.textContent).toBe("step 0.25spread");
-    fireEvent.click(screen.getByRole("button", { name: "Edit gpu" }));
-    const step = await screen.findByLabelText("Accelerator shares step");
+    fireEvent.click(document.querySelector('button[aria-label="Edit gpu"]') as HTMLElement);
+    const step = await waitFor(() => {
+      const input = document.querySelector('input[aria-label="Accelerator shares step"]');
+      if (!input) throw new Error("no step field yet");
+      return input;
+    });
     await waitFor(() => expect((step as HTMLInputElement).value).toBe("0.25"));
     expect(screen.getByTestId("policy-help").textContent).toMatch(/least used device/);
     fireEvent.change(step, { target: { value: "0.5" } });
@@ -269,7 +275,7 @@ describe("resource groups' accelerator settings", () => {
     });
     await waitFor(() => expect(screen.getByTestId("policy-help").textContent).toMatch(/most used device/));
     await act(async () => {
-      fireEvent.click(screen.getByRole("button", { name: "Save" }));
+      fireEvent.click(document.querySelector(".ant-modal-footer .ant-btn-primary") as HTMLElement);
     });
     await waitFor(() => expect(calls.some((c) => c.method === "PATCH")).toBe(true));
     const patch = calls.find((c) => c.method === "PATCH")!;

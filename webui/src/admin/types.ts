@@ -51,6 +51,12 @@ export interface Policy {
   idle_timeout: number | null;
   max_folders: number | null;
   max_customized_images: number | null;
+  /** Idle-check overrides (null: the group's; see admin/idle.ts). */
+  utilization_window?: number | null;
+  grace_period?: number | null;
+  utilization_thresholds?: Record<string, number> | null;
+  utilization_combine?: string | null;
+  warn_before?: number | null;
   /** Users and projects with this policy. */
   users?: number;
   projects?: number;

@@ -113,7 +113,7 @@ function UtilizationTip({ idle }: { idle: IdleInfo }) {
             style={{ color: line.color ?? undefined, fontWeight: line.color && line.color !== COLOR.grey ? 600 : undefined }}
           >
             {line.text}
-            {line.note && <span style={{ opacity: 0.75 }}> ({line.note})</span>}
+            {line.note && <span style={{ opacity: 0.75, fontWeight: 400 }}> ({line.note})</span>}
           </div>
         );
       })}

@@ -4,6 +4,7 @@ import {
   checkView,
   COLOR,
   combineText,
+  coveredText,
   formatPercent,
   formatRemaining,
   phaseText,
@@ -106,6 +107,8 @@ describe("resourceLine", () => {
   });
   it("notes a partly covered window", () => {
     expect(resourceLine(resource({ coverage: "partial", covered: 0.4 })).note).toBe("data for 40% of the window: no verdict yet");
+    expect(resourceLine(resource({ coverage: "partial", covered: 0.004 })).note).toBe("data for under 1% of the window: no verdict yet");
+    expect(coveredText(0.999)).toBe("99%");
   });
 });
 

@@ -125,9 +125,15 @@ export function resourceLine(r: IdleResource): ResourceLine {
     return { label, text: `${label}: no data / ${threshold}`, color: COLOR.grey, note: "ignored until it has data" };
   }
   const color = r.level === "below" ? COLOR.red : r.level === "near" ? COLOR.yellow : null;
-  const note =
-    r.coverage === "partial" ? `data for ${Math.round(r.covered * 100)}% of the window: no verdict yet` : null;
+  const note = r.coverage === "partial" ? `data for ${coveredText(r.covered)} of the window: no verdict yet` : null;
   return { label, text: `${label}: ${formatPercent(r.average)} / ${threshold}`, color, note };
+}
+
+/** 0.4 -> "40%"; a sliver is "under 1%", never "0%" (some data is there). */
+export function coveredText(covered: number): string {
+  const pct = covered * 100;
+  if (pct > 0 && pct < 1) return "under 1%";
+  return `${Math.min(99, Math.round(pct))}%`;
 }
 
 /** The rule of the utilization check, in words. */
