@@ -79,7 +79,7 @@ function Fields({ group }: { group: boolean }) {
         </Col>
         {mode === "on" &&
           THRESHOLD_FIELDS.map((t) => (
-            <Col xs={12} sm={6} key={t.field}>
+            <Col xs={12} key={t.field}>
               <Form.Item name={t.field} label={`${t.label} %`} rules={[{ type: "number", min: 0.01, max: 100, message: "0.01-100" }]}>
                 <InputNumber aria-label={`${t.label} threshold`} min={0.01} max={100} placeholder="ignored" style={{ width: "100%" }} />
               </Form.Item>
