@@ -12,6 +12,7 @@ Python environment (/opt/berth/venv, which the image gives to the kernel's user)
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -29,7 +30,9 @@ SMALL = {"cpu": 1, "mem": "512m"}
 
 @pytest.fixture(scope="module")
 def commit_cluster(docker_ready: None) -> Iterator[Cluster]:
-    c = Cluster(db="sqlite").start()
+    # SQLite by default (the restarts make this module slow); BERTH_TEST_COMMIT_DB=postgres
+    # runs it on PostgreSQL.
+    c = Cluster(db=os.environ.get("BERTH_TEST_COMMIT_DB", "sqlite")).start()
     try:
         yield c
     finally:

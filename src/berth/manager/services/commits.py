@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.domain import commits as cm
@@ -95,9 +95,12 @@ async def _check_limit(db: AsyncSession, actor: Actor, active: int) -> None:
     limit = policy.max_customized_images if policy is not None else None
     if limit is None:
         return
-    images = await db.scalar(select(func.count()).select_from(ImageRow).where(
-        ImageRow.owner_id == actor.id, ImageRow.agents != [])) or 0
-    if problem := cm.limit_problem(limit, int(images), active):
+    # Counted here: JSON columns have no equality in PostgreSQL (an image no agent holds
+    # any more is not counted).
+    held = (await db.scalars(select(ImageRow.agents).where(
+        ImageRow.owner_id == actor.id))).all()
+    images = sum(1 for agents in held if agents)
+    if problem := cm.limit_problem(limit, images, active):
         raise Conflict(problem)
 
 
