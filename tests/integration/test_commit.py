@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -239,3 +241,31 @@ def test_restarts_during_a_commit(commit_cluster: Cluster) -> None:
     assert owner.get_session(s["id"])["status"] == "RUNNING"
     owner.terminate_session(s["id"])
     wait_status(owner, s["id"], "TERMINATED")
+
+
+def _cli(c: Cluster, user: Client, *args: str) -> subprocess.CompletedProcess[str]:
+    token = user.http.headers["Authorization"].split(" ", 1)[1]
+    env = {**os.environ, "BERTH_ENDPOINT": c.url, "BERTH_API_KEY": token, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "berth.cli.main", *args], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_cli(commit_cluster: Cluster) -> None:
+    c = commit_cluster
+    owner = c.user()
+    s = _running(owner)
+    r = _cli(c, owner, "session", "commit", s["name"], "cli-made")
+    assert r.returncode == 0, r.stderr
+    assert "100%" in r.stdout and "is ready" in r.stdout
+    ref = owner.customized_images()[0]["ref"] if wait_for(
+        owner.customized_images, 30, what="the image listed") else ""
+    assert ref in r.stdout.replace("\n", "")
+    listed = _cli(c, owner, "image", "list")
+    assert "(customized)" in listed.stdout and "Customized<cli-made>" in listed.stdout
+    assert "cli-made" in _cli(c, owner, "image", "customized").stdout
+    bad = _cli(c, owner, "session", "commit", s["name"], "x")
+    assert bad.returncode == 1 and "name" in bad.stderr and "4 to 32" in bad.stderr
+    removed = _cli(c, owner, "image", "rm", ref)
+    assert removed.returncode == 0 and f"removed {ref}" in removed.stdout.replace("\n", "")
+    assert owner.customized_images() == []
+    owner.terminate_session(s["id"], force=True)

@@ -317,7 +317,7 @@ def image_list(json: Annotated[bool, typer.Option("--json")] = False) -> None:
     for i in images:
         customized = (i["labels"] or {}).get("berth.customized-name")
         table.add_row(
-            i["display_name"] + (" [customized]" if customized else ""),
+            i["display_name"] + (" (customized)" if customized else ""),
             i["version"],
             i["ref"],
             ", ".join(a["name"] for a in i["apps"]),
