@@ -95,8 +95,9 @@ def test_commit_then_launch_from_it(commit_cluster: Cluster) -> None:
     assert owner.get_session(s["id"])["status"] == "RUNNING"
 
     # Listed to its owner only (launcher list and the customized list); admins see all.
-    mine = wait_for(lambda: [i for i in owner.images() if i["ref"] == ref], 30,
-                    what="the image in the owner's list")
+    # Listed as soon as the task is done (not only at the agent's next heartbeat).
+    mine = [i for i in owner.images() if i["ref"] == ref]
+    assert mine, "the image is not in the owner's list"
     assert mine[0]["labels"]["berth.customized-name"] == "my-env_1"
     assert [i["ref"] for i in owner.customized_images()] == [ref]
     assert ref not in [i["ref"] for i in other.images()]

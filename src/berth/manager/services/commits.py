@@ -18,6 +18,7 @@ import asyncio
 import logging
 
 from sqlalchemy import ColumnElement, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.domain import commits as cm
@@ -28,7 +29,14 @@ from berth.manager.agent_client import AgentUnreachable, AppFailed
 from berth.manager.auth import Actor
 from berth.manager.context import Manager
 from berth.manager.db.engine import transaction
-from berth.manager.db.tables import AgentRow, CommitRow, ImageRow, UserRow, utcnow
+from berth.manager.db.tables import (
+    AgentRow,
+    CommitRow,
+    ImageRow,
+    SessionRow,
+    UserRow,
+    utcnow,
+)
 from berth.manager.schemas_commits import CommitOut, CustomizedImageOut
 from berth.manager.services.errors import Conflict, Forbidden, NotFound
 from berth.manager.services.policies import policy_of
@@ -176,6 +184,8 @@ async def _update(m: Manager, task_id: str, state: CommitState) -> bool:
             task.reason = state.reason
             if status not in cm.ACTIVE:
                 task.finished_at = utcnow()
+            if status == cm.CommitStatus.DONE:
+                await _register_image(db, task)
             return status in cm.ACTIVE
     if ended_here:  # failed by a force-termination, but the engine finished the image
         async with m.db() as db:
@@ -183,6 +193,27 @@ async def _update(m: Manager, task_id: str, state: CommitState) -> bool:
         if agent is not None:
             await _forget_image(m, agent.address, agent.id, ref)
     return False
+
+
+async def _register_image(db: AsyncSession, task: CommitRow) -> None:
+    """List a finished image at once (its agent's next heartbeat writes the same row from
+    the engine's labels), as its base image's apps and minimum with the customized labels."""
+    if await db.get(ImageRow, task.ref) is not None:
+        return
+    session = await db.get(SessionRow, task.session_id)
+    base = await db.get(ImageRow, session.image) if session is not None else None
+    if base is None:
+        return
+    labels = {**(base.labels or {}), **cm.image_labels(
+        task.owner_id, task.name, base.ref, base.display_name)}
+    try:
+        async with db.begin_nested():  # the heartbeat may write it at the same moment
+            db.add(ImageRow(ref=task.ref, display_name=base.display_name,
+                            version=labels["berth.version"], apps=list(base.apps),
+                            min_slots=dict(base.min_slots), labels=labels,
+                            agents=[task.agent_id], owner_id=task.owner_id))
+    except IntegrityError:
+        pass  # listed already
 
 
 async def _finish(m: Manager, task_id: str, status: cm.CommitStatus, reason: str) -> None:
