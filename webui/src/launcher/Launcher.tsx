@@ -108,11 +108,14 @@ export default function Launcher() {
       .then(setLaunches)
       .catch(() => setLaunches([]));
   }, []);
-  useEffect(() => {
+  const loadImages = useCallback(() => {
     launcherApi
       .images()
       .then(setImages)
       .catch((e: unknown) => setLoadError(e instanceof Error ? e.message : String(e)));
+  }, []);
+  useEffect(() => {
+    loadImages();
     const loadAgents = () => {
       setTick((t) => t + 1);
       return launcherApi.agents().then(setAgents).catch(() => undefined);
@@ -121,7 +124,7 @@ export default function Launcher() {
     const timer = window.setInterval(loadAgents, 10000);
     loadLaunches();
     return () => window.clearInterval(timer);
-  }, [loadLaunches]);
+  }, [loadLaunches, loadImages]);
   // A default environment once the catalog is known (python first when there is one).
   useEffect(() => {
     if (images.length && !form.image) {
@@ -265,7 +268,15 @@ export default function Launcher() {
   const stepProps = { form, setForm, errors, warnings: local.warnings };
   const content = [
     <StepType key="t" {...stepProps} admin={admin} projects={scope.projects} />,
-    <StepEnvironment key="e" {...stepProps} images={images} agents={agents} scope={scope} narrow={narrow} />,
+    <StepEnvironment
+      key="e"
+      {...stepProps}
+      images={images}
+      agents={agents}
+      scope={scope}
+      narrow={narrow}
+      onImagesChanged={loadImages}
+    />,
     <StepData key="d" {...stepProps} folderList={folderList} />,
     <StepNetwork key="n" {...stepProps} images={images} />,
     <StepConfirm

@@ -14,6 +14,8 @@ import {
   Table,
   Typography,
 } from "antd";
+import { customizedName } from "../commits/commit";
+import CustomizedImages, { CustomizedTag } from "../commits/CustomizedImages";
 import { findImage, type AgentInfo, type ImageInfo } from "./form";
 import { fieldStatus, type StepProps } from "./fields";
 import ResourcePanel from "./ResourcePanel";
@@ -24,13 +26,22 @@ interface Props extends StepProps {
   agents: AgentInfo[];
   scope: LaunchScope;
   narrow?: boolean;
+  /** A customized image was removed: reload the list. */
+  onImagesChanged?: () => void;
 }
 
-export default function StepEnvironment({ form, setForm, errors, warnings, images, agents, scope, narrow }: Props) {
+/** The Environment select's value of a customized image (each is an entry of its own). */
+const CUSTOM = "customized:";
+
+export default function StepEnvironment(props: Props) {
+  const { form, setForm, errors, warnings, images, agents, scope, narrow, onImagesChanged } = props;
   const f = (key: string, hint?: React.ReactNode) => fieldStatus(key, errors, warnings, hint);
   const current = findImage(images, form.image);
-  const names = [...new Set(images.map((i) => i.display_name))].sort();
-  const versions = images.filter((i) => i.display_name === current?.display_name);
+  const currentName = current ? customizedName(current) : null;
+  const plain = images.filter((i) => customizedName(i) === null);
+  const customized = images.filter((i) => customizedName(i) !== null);
+  const names = [...new Set(plain.map((i) => i.display_name))].sort();
+  const versions = currentName ? [current!] : plain.filter((i) => i.display_name === current?.display_name);
 
   const setEnv = (i: number, patch: Partial<{ name: string; value: string }>) =>
     setForm({ env: form.env.map((row, j) => (j === i ? { ...row, ...patch } : row)) });
@@ -46,11 +57,12 @@ export default function StepEnvironment({ form, setForm, errors, warnings, image
             <Select
               id="launch-environment"
               showSearch
-              value={current?.display_name}
+              value={current ? (currentName ? CUSTOM + current.ref : current.display_name) : undefined}
               placeholder="Search environments"
               disabled={!!form.manualImage.trim()}
               onChange={(name: string) => {
-                const pick = images.filter((i) => i.display_name === name);
+                if (name.startsWith(CUSTOM)) return setForm({ image: name.slice(CUSTOM.length) });
+                const pick = plain.filter((i) => i.display_name === name);
                 const newest = pick[pick.length - 1];
                 if (newest) setForm({ image: newest.ref });
               }}
@@ -59,6 +71,22 @@ export default function StepEnvironment({ form, setForm, errors, warnings, image
                   label: "Environments",
                   options: names.map((n) => ({ value: n, label: n })),
                 },
+                ...(customized.length
+                  ? [
+                      {
+                        label: "Customized images",
+                        options: customized.map((i) => ({
+                          value: CUSTOM + i.ref,
+                          label: (
+                            <span data-testid="customized-option">
+                              <CustomizedTag name={customizedName(i) ?? ""} />
+                              <Typography.Text type="secondary">{i.display_name}</Typography.Text>
+                            </span>
+                          ),
+                        })),
+                      },
+                    ]
+                  : []),
               ]}
               notFoundContent="No environment matches"
             />
@@ -76,6 +104,23 @@ export default function StepEnvironment({ form, setForm, errors, warnings, image
           </Form.Item>
         </Col>
       </Row>
+      {current && currentName && (
+        <Form.Item label="Customized image" data-testid="current-customized">
+          <CustomizedTag name={currentName} />
+          <Typography.Text code copyable style={{ overflowWrap: "anywhere" }}>
+            {current.ref}
+          </Typography.Text>
+        </Form.Item>
+      )}
+      <CustomizedImages
+        images={images}
+        current={form.image}
+        onPick={(ref) => setForm({ image: ref, manualImage: "" })}
+        onRemoved={(ref) => {
+          if (form.image === ref) setForm({ image: "" });
+          onImagesChanged?.();
+        }}
+      />
       <Form.Item
         label="Image name"
         htmlFor="launch-manual-image"

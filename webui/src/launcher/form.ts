@@ -393,6 +393,8 @@ export interface ImageInfo {
   version: string;
   apps: { name: string; container_port: number }[];
   min_slots: Record<string, string>;
+  /** berth.* labels; a customized image has berth.customized-name (commits/commit.ts). */
+  labels?: Record<string, string>;
 }
 
 export interface AgentInfo {

@@ -1,10 +1,12 @@
-import { FileTextOutlined, PoweroffOutlined } from "@ant-design/icons";
+import { CameraOutlined, FileTextOutlined, PoweroffOutlined } from "@ant-design/icons";
 import { Alert, Button, Drawer, Skeleton, Space, Timeline, Tooltip, Typography } from "antd";
 import { useCallback, useEffect, useState } from "react";
 import { api, ApiError } from "../api";
 import AppButtons from "../apps/AppButtons";
 import AppLauncher, { type AppsTarget } from "../apps/AppLauncher";
 import { useUser } from "../auth";
+import CommitDialog, { type CommitTarget } from "../commits/CommitDialog";
+import { commitBlocker } from "../commits/commit";
 import { useSessionEvents } from "../events";
 import { formatTime } from "../format";
 import LogsModal, { type LogsTarget } from "../logs/LogsModal";
@@ -44,6 +46,7 @@ export default function SessionDrawer({ sessionId, onClose, onChanged }: Props) 
   const [logs, setLogs] = useState<LogsTarget | null>(null);
   const [terminating, setTerminating] = useState<Target[]>([]);
   const [apps, setApps] = useState<AppsTarget | null>(null);
+  const [committing, setCommitting] = useState<CommitTarget | null>(null);
 
   const load = useCallback(async () => {
     if (!sessionId) return;
@@ -124,6 +127,16 @@ export default function SessionDrawer({ sessionId, onClose, onChanged }: Props) 
                 Logs
               </Button>
             </Tooltip>
+            <Tooltip title={commitBlocker(s, user.id) ?? "Save this session's state as your customized image"}>
+              <Button
+                icon={<CameraOutlined />}
+                disabled={commitBlocker(s, user.id) !== null}
+                onClick={() => setCommitting({ id: s.id, name: s.name })}
+                data-testid="commit-button"
+              >
+                Convert to image
+              </Button>
+            </Tooltip>
             <Button
               danger
               icon={<PoweroffOutlined />}
@@ -169,6 +182,7 @@ export default function SessionDrawer({ sessionId, onClose, onChanged }: Props) 
       <StatusInfoModal session={s} open={infoOpen} onClose={() => setInfoOpen(false)} />
       <LogsModal target={logs} onClose={() => setLogs(null)} />
       <AppLauncher target={apps} onClose={() => setApps(null)} />
+      <CommitDialog target={committing} onClose={() => setCommitting(null)} />
       <TerminateDialog targets={terminating} onClose={() => setTerminating([])} onDone={() => void load()} />
     </Drawer>
   );
