@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +68,29 @@ async def _pg(sql: str) -> None:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+@contextlib.contextmanager
+def fresh_database(kind: str, prefix: str = "berth_db") -> Iterator[str]:
+    """An empty database of its own, migrated to the newest schema: ``kind`` "postgres" (a
+    new database on the test server, dropped afterwards) or "sqlite" (a file in a temporary
+    directory). Yields its SQLAlchemy URL."""
+    from berth.manager.db.engine import upgrade_sync
+
+    if kind == "postgres":
+        name = f"{prefix}_{secrets.token_hex(4)}"
+        run_async(_pg(f'CREATE DATABASE "{name}"'))
+        try:
+            url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+            upgrade_sync(url)
+            yield url
+        finally:
+            run_async(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    else:
+        with tempfile.TemporaryDirectory(prefix=f"{prefix}-") as root:
+            url = f"sqlite+aiosqlite:///{Path(root) / 'berth.db'}"
+            upgrade_sync(url)
+            yield url
 
 
 @dataclass

@@ -7,11 +7,8 @@ batched statement that never moves a stored time back."""
 from __future__ import annotations
 
 import asyncio
-import secrets
-import tempfile
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +18,7 @@ from berth.domain import idle
 from berth.domain.status import SessionStatus, SessionType
 from berth.manager.agent_client import AgentClient
 from berth.manager.context import Manager
-from berth.manager.db.engine import make_engine, make_sessionmaker, transaction, upgrade_sync
+from berth.manager.db.engine import make_engine, make_sessionmaker, transaction
 from berth.manager.db.tables import (
     ProjectRow,
     ResourceGroupRow,
@@ -35,26 +32,14 @@ from berth.manager.services import activity
 from berth.manager.services import idle as loop
 from berth.proxy.server import AppProxy
 from berth.settings import ManagerSettings
-from cluster import _pg, run_async
+from cluster import fresh_database, run_async
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database(request: pytest.FixtureRequest) -> Iterator[str]:
     """An empty, migrated database of its own."""
-    if request.param == "postgres":
-        name = f"berth_idle_{secrets.token_hex(4)}"
-        run_async(_pg(f'CREATE DATABASE "{name}"'))
-        url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-        try:
-            upgrade_sync(url)
-            yield url
-        finally:
-            run_async(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    else:
-        with tempfile.TemporaryDirectory(prefix="berth-idle-") as root:
-            url = f"sqlite+aiosqlite:///{Path(root) / 'berth.db'}"
-            upgrade_sync(url)
-            yield url
+    with fresh_database(request.param, "berth_idle") as url:
+        yield url
 
 
 async def _seed(m: Manager, ages: dict[str, float]) -> dict[str, str]:

@@ -20,13 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-import secrets
-import tempfile
 from collections.abc import Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from berth.domain import devices as dv
 from berth.domain import slots as sl
 from berth.domain.status import OCCUPYING, SessionStatus
-from berth.manager.db.engine import make_engine, make_sessionmaker, transaction, upgrade_sync
+from berth.manager.db.engine import make_engine, make_sessionmaker, transaction
 from berth.manager.db.tables import (
     AgentRow,
     ImageRow,
@@ -48,7 +45,7 @@ from berth.manager.db.tables import (
     utcnow,
 )
 from berth.manager.services import dispatch
-from cluster import _pg, run_async
+from cluster import fresh_database, run_async
 
 IMAGE = "berth/python:3.11"
 GiB = 2**30
@@ -78,20 +75,8 @@ class FakeManager:
 @pytest.fixture(params=["sqlite", "postgres"])
 def database(request: pytest.FixtureRequest) -> Iterator[str]:
     """An empty, migrated database of its own."""
-    if request.param == "postgres":
-        name = f"berth_race_{secrets.token_hex(4)}"
-        run_async(_pg(f'CREATE DATABASE "{name}"'))
-        url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-        try:
-            upgrade_sync(url)
-            yield url
-        finally:
-            run_async(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    else:
-        with tempfile.TemporaryDirectory(prefix="berth-race-") as root:
-            url = f"sqlite+aiosqlite:///{Path(root) / 'berth.db'}"
-            upgrade_sync(url)
-            yield url
+    with fresh_database(request.param, "berth_race") as url:
+        yield url
 
 
 async def seed(db: AsyncSession, agents: dict[str, sl.Slots],
@@ -252,14 +237,8 @@ def test_two_racing_schedulers_never_overcommit(
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
     """An empty, migrated PostgreSQL database of its own (two writers can interleave)."""
-    name = f"berth_race_{secrets.token_hex(4)}"
-    run_async(_pg(f'CREATE DATABASE "{name}"'))
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    try:
-        upgrade_sync(url)
+    with fresh_database("postgres", "berth_race") as url:
         yield url
-    finally:
-        run_async(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def test_a_stale_plan_is_rejected_for_its_devices(
