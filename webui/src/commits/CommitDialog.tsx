@@ -152,7 +152,8 @@ export function CommitProgress({ task }: { task: CommitTask }) {
   return (
     <Space direction="vertical" style={{ width: "100%" }} data-testid="commit-progress">
       <Typography.Text>
-        Converting to <Typography.Text strong>{task.name}</Typography.Text>
+        {task.status === "done" ? "Converted to" : "Converting to"}{" "}
+        <Typography.Text strong>{task.name}</Typography.Text>
       </Typography.Text>
       <Progress percent={Math.round(task.progress)} status={progressStatus(task)} data-testid="commit-bar" />
       <Typography.Text type="secondary" data-testid="commit-phase" data-status={task.status}>
