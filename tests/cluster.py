@@ -203,6 +203,15 @@ class Cluster:
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
     def start(self) -> Cluster:
+        """Start the manager and the agents; returns once every agent is ALIVE. A start that
+        fails stops what it started (no process, container or database is left behind)."""
+        try:
+            return self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self) -> Cluster:
         if self.db == "postgres":
             run_async(_pg(f'CREATE DATABASE "{self.pg_name}"'))
         self.admin_password = self._bootstrap()
@@ -331,7 +340,8 @@ class Cluster:
     def close(self) -> None:
         try:
             manager_up = self.manager is not None and self.manager.poll() is None
-            if manager_up and all(n.alive() for n in self.nodes):
+            started = hasattr(self, "admin")  # start() got as far as logging in
+            if started and manager_up and all(n.alive() for n in self.nodes):
                 self.end_all_sessions()
         finally:
             for node in self.nodes:
