@@ -119,11 +119,13 @@ def console() -> ConsoleLog:
     return ConsoleLog()
 
 
-@pytest.fixture
-def page(browser: Browser, berth: Cluster, console: ConsoleLog) -> Iterator[Page]:
-    """A fresh browser context (no cookies) at 1280x720; fails the test on console errors."""
+def fresh_page(browser: Browser, cluster: Cluster, console: ConsoleLog,
+               end_sessions: bool = False) -> Iterator[Page]:
+    """For a fixture to ``yield from``: a page in a fresh browser context (no cookies) at
+    1280x720 on ``cluster``; console errors fail the test; with ``end_sessions`` the sessions
+    the test left are ended afterwards."""
     context = browser.new_context(viewport=VIEWPORT, timezone_id=TIMEZONE, locale="en-US",
-                                  accept_downloads=True, base_url=berth.url)
+                                  accept_downloads=True, base_url=cluster.url)
     p = context.new_page()
     p.on("console", console.on_console)
     p.on("pageerror", lambda e: console.errors.append(f"page error: {e}"))
@@ -131,7 +133,15 @@ def page(browser: Browser, berth: Cluster, console: ConsoleLog) -> Iterator[Page
         yield p
     finally:
         context.close()
+        if end_sessions:
+            cluster.end_all_sessions()
     assert not console.errors, "console errors:\n" + "\n".join(console.errors)
+
+
+@pytest.fixture
+def page(browser: Browser, berth: Cluster, console: ConsoleLog) -> Iterator[Page]:
+    """A fresh browser context (no cookies) at 1280x720; fails the test on console errors."""
+    yield from fresh_page(browser, berth, console)
 
 
 @pytest.fixture

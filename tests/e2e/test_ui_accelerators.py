@@ -18,8 +18,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from cluster import Cluster, wait_for, wait_status
 
-from .conftest import ConsoleLog
-from .ui import TIMEZONE, VIEWPORT, Account, login_as, make_account, modal, open_session, shot
+from .conftest import ConsoleLog, fresh_page
+from .ui import VIEWPORT, Account, login_as, make_account, modal, open_session, shot
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -42,17 +42,7 @@ def gpu_cluster(docker_ready: None, browser_ready: None) -> Iterator[Cluster]:
 def gpu_page(browser: Browser, gpu_cluster: Cluster, console: ConsoleLog) -> Iterator[Page]:
     """A fresh browser context on the GPU cluster; console errors fail the test; the sessions
     a test left are ended afterwards."""
-    context = browser.new_context(viewport=VIEWPORT, timezone_id=TIMEZONE, locale="en-US",
-                                  base_url=gpu_cluster.url)
-    page = context.new_page()
-    page.on("console", console.on_console)
-    page.on("pageerror", lambda e: console.errors.append(f"page error: {e}"))
-    try:
-        yield page
-    finally:
-        context.close()
-        gpu_cluster.end_all_sessions()
-    assert not console.errors, "console errors:\n" + "\n".join(console.errors)
+    yield from fresh_page(browser, gpu_cluster, console, end_sessions=True)
 
 
 def pick(page: Page, label: str, option: str | re.Pattern[str]) -> None:

@@ -22,8 +22,8 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect
 from cluster import Cluster, wait_for, wait_status
 from dockerutil import exec_in
 
-from .conftest import ConsoleLog
-from .ui import TIMEZONE, VIEWPORT, drawer, login_as, make_account, modal, open_session, shot
+from .conftest import ConsoleLog, fresh_page
+from .ui import VIEWPORT, drawer, login_as, make_account, modal, open_session, shot
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -53,16 +53,7 @@ def commit_cluster(docker_ready: None, browser_ready: None) -> Iterator[Cluster]
 @pytest.fixture
 def commit_page(browser: Browser, commit_cluster: Cluster,
                 console: ConsoleLog) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORT, timezone_id=TIMEZONE, locale="en-US",
-                                  base_url=commit_cluster.url)
-    page = context.new_page()
-    page.on("console", console.on_console)
-    page.on("pageerror", lambda e: console.errors.append(f"page error: {e}"))
-    try:
-        yield page
-    finally:
-        context.close()
-    assert not console.errors, "console errors:\n" + "\n".join(console.errors)
+    yield from fresh_page(browser, commit_cluster, console, end_sessions=False)
 
 
 def test_commit_from_the_panel_then_launch_from_the_launcher(commit_page: Page,

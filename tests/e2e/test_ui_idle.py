@@ -19,9 +19,8 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect
 from cluster import Cluster, wait_for, wait_status
 from dockerutil import exec_in
 
-from .conftest import ConsoleLog
+from .conftest import ConsoleLog, fresh_page
 from .ui import (
-    TIMEZONE,
     VIEWPORT,
     Account,
     login_admin,
@@ -57,17 +56,7 @@ def idle_cluster(docker_ready: None, browser_ready: None) -> Iterator[Cluster]:
 
 @pytest.fixture
 def idle_page(browser: Browser, idle_cluster: Cluster, console: ConsoleLog) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORT, timezone_id=TIMEZONE, locale="en-US",
-                                  base_url=idle_cluster.url)
-    page = context.new_page()
-    page.on("console", console.on_console)
-    page.on("pageerror", lambda e: console.errors.append(f"page error: {e}"))
-    try:
-        yield page
-    finally:
-        context.close()
-        idle_cluster.end_all_sessions()
-    assert not console.errors, "console errors:\n" + "\n".join(console.errors)
+    yield from fresh_page(browser, idle_cluster, console, end_sessions=True)
 
 
 def account_with(cluster: Cluster, **idle: Any) -> Account:
