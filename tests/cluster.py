@@ -215,14 +215,9 @@ class Cluster:
         if self.db == "postgres":
             run_async(_pg(f'CREATE DATABASE "{self.pg_name}"'))
         self.admin_password = self._bootstrap()
-        # Manager and agents start together (an agent retries its heartbeats until the
-        # manager answers): each process's start-up (imports, engine) overlaps the others'.
-        self.manager = self._spawn("manager", self.manager_env)
+        self.start_manager()
         for node in self.nodes:
-            node.proc = self._spawn("agent", node.env, node.log_name)
-        self._wait_http(f"{self.url}/api/health")
-        for node in self.nodes:
-            self._wait_http(f"http://127.0.0.1:{node.port}/v1/health")
+            self.start_agent(node.id)
         admin = self.client()
         admin.login("admin@berth.local", self.admin_password)
         self.admin = admin
