@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from berth.cli import admin, agents, apps, commit, folder, logins, session
+from berth.cli import admin, agents, apps, commit, folder, logins, resources, session
 from berth.cli.common import client, console, err, handle_errors, print_json, size
 from berth.client import Client, save_config
 
@@ -32,7 +32,7 @@ app.add_typer(apps.app, name="app")
 app.add_typer(logins.app, name="logins")
 app.add_typer(folder.app, name="folder")
 app.add_typer(admin.app, name="admin")
-app.add_typer(admin.resources_app, name="resources")
+app.add_typer(resources.resources_app, name="resources")
 app.command("ssh")(apps.ssh)
 app.command("run")(session.run)
 app.command("agents")(agents.list_agents)
