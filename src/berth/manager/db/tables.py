@@ -91,7 +91,21 @@ class UserRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class ResourcePolicyRow(Base):
+class IdleSettingsColumns:
+    """The idle-check settings a resource group (defaults) and a resource policy (overrides)
+    both hold (:class:`berth.domain.idle.IdleSettings`; None: not set here). Seconds;
+    thresholds: resource -> percent; combine "and"/"or". ``max_session_lifetime`` and
+    ``idle_timeout`` are declared by each table (policies had them first)."""
+
+    utilization_window: Mapped[int | None] = mapped_column(default=None)
+    grace_period: Mapped[int | None] = mapped_column(default=None)
+    utilization_thresholds: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON(none_as_null=True), default=None)
+    utilization_combine: Mapped[str | None] = mapped_column(String(3), default=None)
+    warn_before: Mapped[int | None] = mapped_column(default=None)
+
+
+class ResourcePolicyRow(IdleSettingsColumns, Base):
     """Limits for the users or projects that name it. ``None`` (and a slot absent from
     ``total_slots``) means unlimited. Durations are whole seconds."""
 
@@ -107,14 +121,8 @@ class ResourcePolicyRow(Base):
     idle_timeout: Mapped[int | None] = mapped_column(default=None)
     max_folders: Mapped[int | None] = mapped_column(default=None)
     max_customized_images: Mapped[int | None] = mapped_column(default=None)
-    #: Idle checks (:mod:`berth.domain.idle`): None takes the resource group's setting;
-    #: ``max_session_lifetime`` and ``idle_timeout`` above count too.
-    utilization_window: Mapped[int | None] = mapped_column(default=None)
-    grace_period: Mapped[int | None] = mapped_column(default=None)
-    utilization_thresholds: Mapped[dict[str, Any] | None] = mapped_column(
-        JSON(none_as_null=True), default=None)
-    utilization_combine: Mapped[str | None] = mapped_column(String(3), default=None)
-    warn_before: Mapped[int | None] = mapped_column(default=None)
+    #: The idle settings (:class:`IdleSettingsColumns`, and the two durations above)
+    #: override the resource group's; None takes the group's.
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -162,7 +170,7 @@ class LoginRow(Base):
     expires_at: Mapped[datetime] = mapped_column()
 
 
-class ResourceGroupRow(Base):
+class ResourceGroupRow(IdleSettingsColumns, Base):
     """A named set of agents. Open to everyone while no project or user is linked to it
     (``resource_group_projects``/``resource_group_users``); else to those linked only."""
 
@@ -182,16 +190,10 @@ class ResourceGroupRow(Base):
     #: most used device that fits (fill) or go to the least used (spread).
     accelerator_quantum: Mapped[str] = mapped_column(String(16), default="0.1")
     accelerator_policy: Mapped[str] = mapped_column(String(8), default="fill")
-    #: Idle check defaults (:class:`berth.domain.idle.IdleSettings`; None: off unless a
-    #: resource policy sets it). Seconds; thresholds: resource -> percent; combine and/or.
+    #: Idle check defaults (these two and :class:`IdleSettingsColumns`; None: off unless a
+    #: resource policy sets it).
     max_session_lifetime: Mapped[int | None] = mapped_column(default=None)
     idle_timeout: Mapped[int | None] = mapped_column(default=None)
-    utilization_window: Mapped[int | None] = mapped_column(default=None)
-    grace_period: Mapped[int | None] = mapped_column(default=None)
-    utilization_thresholds: Mapped[dict[str, Any] | None] = mapped_column(
-        JSON(none_as_null=True), default=None)
-    utilization_combine: Mapped[str | None] = mapped_column(String(3), default=None)
-    warn_before: Mapped[int | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
