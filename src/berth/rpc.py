@@ -37,8 +37,9 @@ from pydantic import BaseModel, Field
 #: 2: apps name their ports container_port / host_port; 3: folder mounts; 4: cluster sessions
 #: (``CreateKernel.cluster``) and what an agent says about itself (``Heartbeat.info``: its
 #: port range and CPU set); 5: accelerators (``CreateKernel.accelerators``,
-#: ``Heartbeat.accelerators``); 6: live usage (:class:`UsageReport`, :class:`UsageReply`).
-RPC_VERSION = 6
+#: ``Heartbeat.accelerators``); 6: live usage (:class:`UsageReport`, :class:`UsageReply`);
+#: 7: ``CreateKernel.sudo``.
+RPC_VERSION = 7
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -132,6 +133,10 @@ class CreateKernel(BaseModel):
     #: (:meth:`berth.domain.devices.Allocation.to_json`). The agent refuses (create-failed)
     #: an allocation of a plugin it lacks or one that clashes with what its kernels hold.
     accelerators: list[dict[str, Any]] = []
+    #: The session's resource group allows ``sudo``: the kernel starts without
+    #: ``no-new-privileges`` and with the capabilities root needs to install packages in its
+    #: bounding set (it still starts as the unprivileged kernel user).
+    sudo: bool = False
 
 
 class KernelState(StrEnum):

@@ -142,6 +142,7 @@ def test_admin_creates_policy_project_and_group(page: Page, berth: Cluster,
     dialog.get_by_role("radio", name="DRF").check()
     dialog.get_by_role("radio", name=re.compile("^Concentrated")).check()
     dialog.get_by_label("Pending timeout").fill("600")
+    dialog.get_by_role("switch", name="Allow sudo in sessions").click()
     pick(page, "Projects allowed", names["project"])
     page.locator('.ant-select[aria-label="Users allowed"] input').fill(admin.email)
     page.keyboard.press("Enter")
@@ -153,13 +154,16 @@ def test_admin_creates_policy_project_and_group(page: Page, berth: Cluster,
     expect(group_row).to_contain_text(f"project {names['project']}")
     expect(group_row).to_contain_text(admin.email)
     expect(group_row).to_contain_text("10m")
+    expect(page.get_by_test_id(f"group-sudo-{names['group']}")).to_have_text("sudo")
     expect(table_row(page, "default")).to_contain_text("everyone")
+    expect(page.get_by_test_id("group-sudo-default")).to_have_count(0)
     expect(page.locator(".ant-message-notice")).to_have_count(0, timeout=10_000)
     shot(page, "admin-resource-groups")
     group = berth.admin.request("GET", f"/api/resource-groups/{names['group']}")
     assert group["scheduler"] == "drf"
     assert group["agent_selection"] == "concentrated"
     assert group["pending_timeout"] == 600
+    assert group["allow_sudo"] is True
     assert group["projects"] == [names["project"]]
     assert group["users"] == [admin.email]
     # ---- a preset for that group

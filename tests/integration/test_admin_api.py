@@ -113,6 +113,10 @@ def test_resource_groups_settings_access_and_visibility(berth: Cluster) -> None:
     assert (g["scheduler"], g["agent_selection"], g["allowed_session_types"],
             g["pending_timeout"], g["agents"]) == ("drf", "concentrated", ["batch"], 600, 0)
     assert (g["projects"], g["users"]) == ([project], [linked.email])  # type: ignore[attr-defined]
+    assert g["allow_sudo"] is False  # off unless asked for
+    assert admin.update_resource_group(name, allow_sudo=True)["allow_sudo"] is True
+    e = refused(lambda: admin.update_resource_group(name, allow_sudo="maybe"), 422)
+    assert "allow_sudo" in locs(e)
     # Who may use it: linked directly or through a project; others do not see it.
     for user in (linked, via_project):
         seen = {x["name"]: x for x in user.list_resource_groups()}

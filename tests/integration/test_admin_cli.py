@@ -47,7 +47,7 @@ def test_an_admin_sets_up_and_a_user_launches(berth: Cluster) -> None:
            "--policy", policy))
     ok(cli(berth, "admin", "project", "add-member", project, email))
     ok(cli(berth, "admin", "group", "create", group, "--scheduler", "drf", "--types", "batch",
-           "--pending-timeout", "30m", "--project", project))
+           "--pending-timeout", "30m", "--project", project, "--sudo"))
     ok(cli(berth, "admin", "preset", "create", preset, "--cpu", "1", "--mem", "2g",
            "--group", group))
     ok(cli(berth, "admin", "user", "set-policy", email, policy))
@@ -58,8 +58,8 @@ def test_an_admin_sets_up_and_a_user_launches(berth: Cluster) -> None:
         "2", 8 * 3600, 1, 1)
     [g] = [x for x in as_json(cli(berth, "admin", "group", "list", "--json"))
            if x["name"] == group]
-    assert (g["scheduler"], g["allowed_session_types"], g["pending_timeout"], g["projects"]) == (
-        "drf", ["batch"], 1800, [project])
+    assert (g["scheduler"], g["allowed_session_types"], g["pending_timeout"], g["projects"],
+            g["allow_sudo"]) == ("drf", ["batch"], 1800, [project], True)
     assert group in ok(cli(berth, "admin", "group", "list"))
     looked = as_json(cli(berth, "admin", "user", "lookup", email, "--json"))
     assert group in looked["resource_groups"] and looked["resource_policy"] == policy

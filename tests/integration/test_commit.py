@@ -5,10 +5,11 @@ again with what was installed outside /home/work and a fresh scratch home; what 
 batch, owner only, the policy's count); termination while committing; the engine failing,
 the agent and the manager restarting mid-commit.
 
-Kernels run as uid 1000 without new privileges, so ``apt-get install`` cannot run in a
-session (it needs root): the "installed package" here is a program put into the image's
-Python environment (/opt/berth/venv, which the image gives to the kernel's user), the way
-``pip install`` into that environment lands."""
+Kernels run as uid 1000 without new privileges unless their resource group allows sudo:
+the first test installs into the image's Python environment (/opt/berth/venv, owned by the
+kernel's user, as ``pip install`` lands); ``test_apt_package_with_sudo`` installs a Debian
+package with ``sudo apt-get install`` in a group that allows it (and shows that sudo refuses
+where the group does not)."""
 
 from __future__ import annotations
 
@@ -135,6 +136,55 @@ def test_commit_then_launch_from_it(commit_cluster: Cluster) -> None:
     assert owner.customized_images() == []
     assert ref not in [i["ref"] for i in owner.images()]
     owner.terminate_session(s["id"], force=True)
+
+
+#: Builds a Debian package (no network needed: apt installs it from the file).
+HELLO_DEB = """set -e
+mkdir -p /tmp/pkg/DEBIAN /tmp/pkg/usr/bin
+{ echo 'Package: berth-hello'; echo 'Version: 1.0'; echo 'Architecture: all'
+  echo 'Maintainer: Berth tests <tests@berth.invalid>'; echo 'Description: test'
+} > /tmp/pkg/DEBIAN/control
+printf '#!/bin/sh\\necho hello from apt\\n' > /tmp/pkg/usr/bin/berth-hello
+chmod 0755 /tmp/pkg/usr/bin/berth-hello
+dpkg-deb --root-owner-group --build /tmp/pkg /tmp/berth-hello.deb >/dev/null
+"""
+
+
+def test_apt_package_with_sudo(commit_cluster: Cluster) -> None:
+    c = commit_cluster
+    owner = c.user()
+    # Sudo refuses in a group that does not allow it (the default).
+    assert c.admin.update_resource_group("default")["allow_sudo"] is False
+    plain = _running(owner)
+    refused = exec_in(_container(plain), "sudo", "-n", "true")
+    assert "no new privileges" in refused, refused
+    owner.terminate_session(plain["id"], force=True)
+    try:
+        assert c.admin.update_resource_group("default", allow_sudo=True)["allow_sudo"] is True
+        s = _running(owner)
+        box = _container(s)
+        assert exec_in(box, "id", "-u") == "1000\n"  # the kernel still starts unprivileged
+        assert exec_in(box, "sudo", "-n", "id", "-u") == "0\n"
+        exec_in(box, "sh", "-c", HELLO_DEB)
+        out = exec_in(box, "sh", "-c", "sudo -n apt-get install -y /tmp/berth-hello.deb 2>&1;"
+                      " echo rc=$?")
+        assert out.endswith("rc=0\n"), out
+        exec_in(box, "sh", "-c", "echo outside | sudo -n tee /etc/berth-outside.txt >/dev/null"
+                " && rm -rf /tmp/pkg /tmp/berth-hello.deb && echo mine > /home/work/scratch.txt")
+        done = _finished(owner, owner.commit_session(s["name"], "apt-env")["id"])
+        assert done["status"] == "done", done
+        again = _running(owner, image=done["image"])
+        box2 = _container(again)
+        assert exec_in(box2, "berth-hello") == "hello from apt\n"
+        assert "Status: install ok installed" in exec_in(box2, "dpkg", "-s", "berth-hello")
+        assert exec_in(box2, "cat", "/etc/berth-outside.txt") == "outside\n"
+        assert "scratch.txt" not in exec_in(box2, "ls", "-A", "/home/work")
+        owner.terminate_session(again["id"], force=True)
+        owner.terminate_session(s["id"], force=True)
+        wait_status(owner, again["id"], "TERMINATED")
+        owner.remove_customized_image(done["image"])
+    finally:
+        c.admin.update_resource_group("default", allow_sudo=False)
 
 
 def test_rules(commit_cluster: Cluster) -> None:

@@ -157,6 +157,19 @@ def test_engine_request_uses_the_port_range_and_cpuset() -> None:
     assert plain["HostConfig"]["PortBindings"]["9000/tcp"][0]["HostPort"] == ""
 
 
+def test_engine_request_allows_sudo_only_when_the_group_does() -> None:
+    plain = container_config(_spec(), "a", "/tmp/x", [], 64)["HostConfig"]
+    assert plain["SecurityOpt"] == ["no-new-privileges"] and plain["CapDrop"] == ["ALL"]
+    assert plain["CapAdd"] == [] and plain["Privileged"] is False
+    sudo = container_config(_spec().model_copy(update={"sudo": True}), "a", "/tmp/x", [],
+                            64)
+    host = sudo["HostConfig"]
+    assert host["SecurityOpt"] == [] and host["CapDrop"] == ["ALL"]
+    assert host["Privileged"] is False and sudo["User"] == "1000:1000"
+    assert "SETUID" in host["CapAdd"] and "DAC_OVERRIDE" in host["CapAdd"]
+    assert not {"NET_RAW", "MKNOD", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE"} & set(host["CapAdd"])
+
+
 def test_engine_request_of_a_cluster_kernel_joins_the_session_network() -> None:
     config = container_config(_spec(cluster=True), "a", "/tmp/x", [], 64)
     assert config["HostConfig"]["NetworkMode"] == "berth-s"

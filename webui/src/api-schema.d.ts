@@ -2601,6 +2601,12 @@ export interface components {
              */
             accelerator_policy: "fill" | "spread";
             /**
+             * Allow Sudo
+             * @description Whether the group's sessions may use sudo (root in the container, e.g. to apt-get install packages before a commit to image); off: kernels run without new privileges and sudo refuses.
+             * @default false
+             */
+            allow_sudo: boolean;
+            /**
              * Projects
              * @description Projects (names or ids) whose members may use the group.
              */
@@ -2653,6 +2659,12 @@ export interface components {
              * @description fill or spread (accelerator shares).
              */
             accelerator_policy: string;
+            /**
+             * Allow Sudo
+             * @description Whether the group's sessions may use sudo (root in the container, e.g. to apt-get install packages before a commit to image); off: kernels run without new privileges and sudo refuses.
+             * @default false
+             */
+            allow_sudo: boolean;
             /**
              * Projects
              * @description Project names with access (admins only; empty for users).
@@ -2722,6 +2734,11 @@ export interface components {
             accelerator_quantum?: (number | string) | null;
             /** Accelerator Policy */
             accelerator_policy?: ("fill" | "spread") | null;
+            /**
+             * Allow Sudo
+             * @description Whether the group's sessions may use sudo (root in the container, e.g. to apt-get install packages before a commit to image); off: kernels run without new privileges and sudo refuses.
+             */
+            allow_sudo?: boolean | null;
             /** Projects */
             projects?: string[] | null;
             /** Users */

@@ -207,8 +207,9 @@ def project_remove_member(project: str, email: str) -> None:
 # ---- resource groups -------------------------------------------------------------------------
 GROUP_COLUMNS = [("name", "name"), ("active", "is_active"), ("scheduler", "scheduler"),
                  ("selection", "agent_selection"), ("types", "allowed_session_types"),
-                 ("pending timeout (s)", "pending_timeout"), ("lifetime (s)",
-                 "max_session_lifetime"), ("idle (s)", "idle_timeout"), ("agents", "agents"),
+                 ("pending timeout (s)", "pending_timeout"), ("sudo", "allow_sudo"),
+                 ("lifetime (s)", "max_session_lifetime"), ("idle (s)", "idle_timeout"),
+                 ("agents", "agents"),
                  ("projects", "projects"), ("users", "users")]
 Scheduler = Annotated[str | None, typer.Option(help="fifo, lifo or drf.")]
 Selection = Annotated[str | None, typer.Option("--agent-selection",
@@ -221,14 +222,18 @@ Projects = Annotated[list[str] | None, typer.Option("--project", help="A project
                                                     "may use it; repeat.")]
 Users = Annotated[list[str] | None, typer.Option("--user", help="A user (email) who may use "
                                                  "it; repeat.")]
+Sudo = Annotated[bool | None, typer.Option(
+    "--sudo/--no-sudo", help="Let the group's sessions use sudo (root in the container, e.g. to "
+    "apt-get install before a commit to image). Off by default.")]
 
 
 def _group_fields(description: str | None, scheduler: str | None, selection: str | None,
-                  types: str | None, pending: str | None, active: bool | None
-                  ) -> dict[str, Any]:
+                  types: str | None, pending: str | None, active: bool | None,
+                  sudo: bool | None) -> dict[str, Any]:
     fields: dict[str, Any] = {k: v for k, v in (
         ("description", description), ("scheduler", scheduler),
-        ("agent_selection", selection), ("is_active", active)) if v is not None}
+        ("agent_selection", selection), ("is_active", active), ("allow_sudo", sudo))
+        if v is not None}
     if types is not None:
         fields["allowed_session_types"] = [t.strip() for t in types.split(",") if t.strip()]
     if pending is not None:
@@ -251,6 +256,7 @@ def group_create(
     name: str, description: Description = None, scheduler: Scheduler = None,
     agent_selection: Selection = None, types: Types = None,
     pending_timeout: PendingTimeout = None, project: Projects = None, user: Users = None,
+    sudo: Sudo = None,
     max_lifetime: MaxLifetime = None, idle_timeout: IdleTimeout = None,
     utilization_window: UtilizationWindow = None, grace_period: GracePeriod = None,
     utilization: Utilization = None, combine: Combine = None, warn_before: WarnBefore = None,
@@ -258,7 +264,7 @@ def group_create(
     """Create a resource group (admins). Without --project/--user it is open to everyone.
     The idle-check options are the defaults of its sessions (policies may override them)."""
     fields = _group_fields(description, scheduler, agent_selection, types, pending_timeout,
-                           None)
+                           None, sudo)
     fields |= idle_fields(max_lifetime, idle_timeout, utilization_window, grace_period,
                           utilization, combine, warn_before)
     with client() as berth:
@@ -276,6 +282,7 @@ def group_update(
     open_: Annotated[bool, typer.Option("--open", help="Open it to everyone (clear its "
                                         "projects and users).")] = False,
     active: Annotated[bool | None, typer.Option("--active/--inactive")] = None,
+    sudo: Sudo = None,
     max_lifetime: MaxLifetime = None, idle_timeout: IdleTimeout = None,
     utilization_window: UtilizationWindow = None, grace_period: GracePeriod = None,
     utilization: Utilization = None, combine: Combine = None, warn_before: WarnBefore = None,
@@ -285,7 +292,7 @@ def group_update(
 ) -> None:
     """Change a resource group (admins); --project/--user replace its access lists."""
     fields = _group_fields(description, scheduler, agent_selection, types, pending_timeout,
-                           active)
+                           active, sudo)
     fields |= idle_fields(max_lifetime, idle_timeout, utilization_window, grace_period,
                           utilization, combine, warn_before)
     for setting in clear or []:

@@ -132,6 +132,11 @@ class IdleOutFields(BaseModel):
     warn_before: int | None = None
 
 
+SUDO_DOC = ("Whether the group's sessions may use sudo (root in the container, e.g. to apt-get "
+            "install packages before a commit to image); off: kernels run without new "
+            "privileges and sudo refuses.")
+
+
 class ResourceGroupCreate(GroupIdleFields):
     """A group nobody (no project, no user) is linked to is open to every user."""
 
@@ -148,6 +153,7 @@ class ResourceGroupCreate(GroupIdleFields):
     pending_timeout: PendingTimeout = 0
     accelerator_quantum: Quantum = Decimal("0.1")
     accelerator_policy: DevicePolicy = "fill"
+    allow_sudo: bool = Field(False, description=SUDO_DOC)
     projects: Projects = Field(default_factory=list)
     users: Users = Field(default_factory=list)
 
@@ -165,6 +171,7 @@ class ResourceGroupUpdate(GroupIdleFields):
     pending_timeout: PendingTimeout | None = None
     accelerator_quantum: Quantum | None = None
     accelerator_policy: DevicePolicy | None = None
+    allow_sudo: bool | None = Field(None, description=SUDO_DOC)
     projects: Projects | None = None
     users: Users | None = None
 
@@ -181,6 +188,7 @@ class ResourceGroupOut(IdleOutFields):
     pending_timeout: int
     accelerator_quantum: str = Field(description="Step of accelerator shares.")
     accelerator_policy: str = Field(description="fill or spread (accelerator shares).")
+    allow_sudo: bool = Field(False, description=SUDO_DOC)
     projects: list[str] = Field(description="Project names with access (admins only; empty "
                                 "for users).")
     users: list[str] = Field(description="User emails with access (admins only; empty for "

@@ -107,6 +107,7 @@ const FIELDS = [
   "pending_timeout",
   "accelerator_quantum",
   "accelerator_policy",
+  "allow_sudo",
   "projects",
   "users",
 ] as const;
@@ -135,6 +136,7 @@ const DEFAULTS: Values = {
   pending_timeout: 0,
   accelerator_quantum: DEFAULT_QUANTUM,
   accelerator_policy: "fill",
+  allow_sudo: false,
   projects: [],
   users: [],
   ...EMPTY_IDLE,
@@ -187,7 +189,18 @@ export default function GroupsPage() {
         {
           title: "Session types",
           dataIndex: "allowed_session_types",
-          render: (t: string[]) => t.map((x) => <Tag key={x}>{x}</Tag>),
+          render: (t: string[], g) => (
+            <>
+              {t.map((x) => (
+                <Tag key={x}>{x}</Tag>
+              ))}
+              {g.allow_sudo && (
+                <Tag color="orange" data-testid={`group-sudo-${g.name}`} title="Sessions may use sudo (root in the container)">
+                  sudo
+                </Tag>
+              )}
+            </>
+          ),
         },
         {
           title: "Pending timeout",
@@ -356,6 +369,14 @@ function GroupDialog({
               { value: "batch", label: "Batch" },
             ]}
           />
+        </Form.Item>
+        <Form.Item
+          name="allow_sudo"
+          label="Allow sudo in sessions"
+          valuePropName="checked"
+          extra="Users become root in their containers with sudo, e.g. to apt-get install packages before converting a session to an image. Off: sessions run without new privileges and sudo refuses."
+        >
+          <Switch aria-label="Allow sudo in sessions" />
         </Form.Item>
         <Form.Item
           name="pending_timeout"

@@ -11,6 +11,7 @@ const GROUP: ResourceGroup = {
   agent_selection: "dispersed",
   allowed_session_types: ["interactive", "batch"],
   pending_timeout: 0,
+  allow_sudo: false,
   accelerator_quantum: "0.1",
   accelerator_policy: "fill",
   projects: [],

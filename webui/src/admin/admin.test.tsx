@@ -231,6 +231,7 @@ describe("resource groups' accelerator settings", () => {
     agent_selection: "dispersed",
     allowed_session_types: ["interactive", "batch"],
     pending_timeout: 0,
+    allow_sudo: false,
     accelerator_quantum: "0.25",
     accelerator_policy: "spread",
     projects: [],

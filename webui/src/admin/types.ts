@@ -33,6 +33,8 @@ export interface ResourceGroup {
   allowed_session_types: string[];
   /** Seconds; 0 = never cancelled. */
   pending_timeout: number;
+  /** Sessions may use sudo (root in the container). */
+  allow_sudo: boolean;
   projects: string[];
   users: string[];
   agents: number;

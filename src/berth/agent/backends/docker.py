@@ -37,6 +37,13 @@ log = logging.getLogger(__name__)
 KERNEL_UID = "1000:1000"
 #: What an interactive kernel runs when it has nothing else to do; docker-init reaps zombies.
 IDLE_COMMAND = ["sleep", "infinity"]
+#: A kernel whose group allows sudo keeps these capabilities in its bounding set: what root
+#: needs to install packages (apt drops to its own user, dpkg sets owners and modes) and to
+#: run services on low ports. Docker's default set less NET_RAW (packet forging) and MKNOD
+#: (device nodes). The kernel still starts as uid 1000 with no capabilities in effect; only
+#: a setuid program (sudo) gains them, which ``no-new-privileges`` would forbid.
+SUDO_CAPS = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+             "SETPCAP", "SETFCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "AUDIT_WRITE"]
 
 
 def parse_apps(label: str) -> list[AppPort]:
@@ -74,8 +81,9 @@ def container_config(
     spec: CreateKernel, agent_id: str, scratch_dir: str, apps: list[AppPort], pids_limit: int,
     port_range: str = "", cpuset: str = "", devices: ContainerSettings | None = None,
 ) -> dict[str, Any]:
-    """The engine's create request for a kernel: non-root, no new privileges, no capabilities,
-    a pids limit, the session's CPU/memory/shm limits and its scratch home; published ports
+    """The engine's create request for a kernel: non-root, no new privileges, no capabilities
+    (``spec.sudo``: new privileges allowed, :data:`SUDO_CAPS` in the bounding set), a pids
+    limit, the session's CPU/memory/shm limits and its scratch home; published ports
     from the agent's ``port_range`` (the engine picks a free one; empty: any) and the agent's
     ``cpuset``. A kernel of a cluster joins the session's network with its hostname as alias
     and runs :func:`cluster_bootstrap` before its command. ``devices``: the accelerators'
@@ -107,8 +115,9 @@ def container_config(
             "MemorySwap": spec.mem,
             "ShmSize": spec.shmem,
             "PidsLimit": pids_limit,
-            "SecurityOpt": ["no-new-privileges"],
+            "SecurityOpt": [] if spec.sudo else ["no-new-privileges"],
             "CapDrop": ["ALL"],
+            "CapAdd": SUDO_CAPS if spec.sudo else [],
             "Privileged": False,
             "Init": True,
             "Binds": [f"{scratch_dir}:/home/work"],

@@ -190,6 +190,10 @@ class ResourceGroupRow(IdleSettingsColumns, Base):
     #: most used device that fits (fill) or go to the least used (spread).
     accelerator_quantum: Mapped[str] = mapped_column(String(16), default="0.1")
     accelerator_policy: Mapped[str] = mapped_column(String(8), default="fill")
+    #: Whether the group's kernels may become root with ``sudo`` (e.g. to ``apt-get install``):
+    #: kernels then start without ``no-new-privileges`` and with a few capabilities in their
+    #: bounding set (``berth.agent.backends.docker.SUDO_CAPS``). Off by default.
+    allow_sudo: Mapped[bool] = mapped_column(default=False)
     #: Idle check defaults (these two and :class:`IdleSettingsColumns`; None: off unless a
     #: resource policy sets it).
     max_session_lifetime: Mapped[int | None] = mapped_column(default=None)

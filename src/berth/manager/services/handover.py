@@ -19,7 +19,7 @@ from berth.domain.status import AgentStatus, SessionStatus, SessionType, StatusI
 from berth.manager.agent_client import AgentUnreachable
 from berth.manager.context import Manager, change_status
 from berth.manager.db.engine import reading, transaction
-from berth.manager.db.tables import AgentRow, FolderRow, SessionRow, utcnow
+from berth.manager.db.tables import AgentRow, FolderRow, ResourceGroupRow, SessionRow, utcnow
 from berth.manager.services.isolation import fail_internal
 from berth.rpc import ClusterSpec, CreateKernel, MountSpec
 from berth.storage.hosts import configured_hosts
@@ -30,10 +30,11 @@ S = SessionStatus
 
 def kernel_spec(row: SessionRow, kernel_id: str, hostname: str,
                 sources: dict[str, str] | None = None,
-                accelerators: list[Any] | None = None) -> CreateKernel:
+                accelerators: list[Any] | None = None, sudo: bool = False) -> CreateKernel:
     """The agent's create request for one kernel of ``row``; ``sources`` maps the ids of the
     folders it mounts to their directories (a missing one raises KeyError);
-    ``accelerators`` are the devices the scheduler gave the kernel."""
+    ``accelerators`` are the devices the scheduler gave the kernel; ``sudo``: the session's
+    resource group allows sudo."""
     requested = sl.from_json(row.requested_slots)
     cpu = float(requested["cpu"])
     environ = {
@@ -76,6 +77,7 @@ def kernel_spec(row: SessionRow, kernel_id: str, hostname: str,
         mounts=[_mount(mt, sources or {}) for mt in row.mounts or []],
         cluster=spec_of_cluster,
         accelerators=list(accelerators or []),
+        sudo=sudo,
     )
 
 
@@ -157,7 +159,9 @@ async def _send(m: Manager, session_id: str) -> None:
         agent = await db.get(AgentRow, row.agent_id or "")
         try:
             sources = await folder_sources(m, db, row)
-            specs = [kernel_spec(row, k.id, k.cluster_hostname, sources, k.accelerators)
+            sudo = bool(await db.scalar(select(ResourceGroupRow.allow_sudo)
+                                        .where(ResourceGroupRow.name == row.resource_group)))
+            specs = [kernel_spec(row, k.id, k.cluster_hostname, sources, k.accelerators, sudo)
                      for k in row.kernels]
         except Exception as e:  # the row cannot make a kernel: sending again would not help
             unusable: Exception | None = e

@@ -105,7 +105,7 @@ async def _outs(db: AsyncSession, actor: Actor, rows: Sequence[ResourceGroupRow]
         name=r.name, description=r.description, is_active=r.is_active, scheduler=r.scheduler,
         agent_selection=r.agent_selection, allowed_session_types=list(r.allowed_session_types),
         pending_timeout=r.pending_timeout, accelerator_quantum=r.accelerator_quantum,
-        accelerator_policy=r.accelerator_policy,
+        accelerator_policy=r.accelerator_policy, allow_sudo=r.allow_sudo,
         **{f: getattr(r, f) for f in IDLE_FIELDS},
         projects=sorted(project_names[p] for p in projects[r.name] if p in project_names),
         users=sorted(emails[u] for u in users[r.name] if u in emails),
@@ -193,7 +193,7 @@ async def create_group(m: Manager, actor: Actor, body: ResourceGroupCreate) -> R
                 allowed_session_types=_types(body.allowed_session_types),
                 pending_timeout=body.pending_timeout,
                 accelerator_quantum=format(body.accelerator_quantum.normalize(), "f"),
-                accelerator_policy=body.accelerator_policy,
+                accelerator_policy=body.accelerator_policy, allow_sudo=body.allow_sudo,
                 **{f: getattr(body, f) for f in IDLE_FIELDS})
             db.add(row)
             await db.flush()
@@ -215,7 +215,7 @@ async def update_group(m: Manager, actor: Actor, name: str, body: ResourceGroupU
         if errors:
             raise RuleErrors(errors)
         for key in ("description", "is_active", "scheduler", "agent_selection",
-                    "pending_timeout", "accelerator_policy"):
+                    "pending_timeout", "accelerator_policy", "allow_sudo"):
             if (value := getattr(body, key)) is not None:
                 setattr(row, key, value)
         if body.accelerator_quantum is not None:
