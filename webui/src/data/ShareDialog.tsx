@@ -1,5 +1,6 @@
 // "Share" (owner only): who else may use the folder, read-only or read-write; add by email,
 // change, remove.
+import { ShareAltOutlined } from "@ant-design/icons";
 import { Alert, App, Button, Empty, Form, Input, List, Modal, Popconfirm, Select, Space, Spin, Typography } from "antd";
 import { useCallback, useEffect, useState } from "react";
 import { ApiError } from "../api";
@@ -100,7 +101,12 @@ export default function ShareDialog({ folder, onClose }: Props) {
           <Select options={PERMISSIONS} style={{ width: 130 }} aria-label="Permission" />
         </Form.Item>
         <Form.Item style={{ marginInlineEnd: 0 }}>
-          <Button type="primary" htmlType="submit" loading={adding}>
+          {/* The icon also keeps the busy spinner honest: antd swaps a button's icon for the
+              spinner and back directly, but slides the spinner of an icon-less button out and
+              removes it only on the transition's end event. An answer that came while it was
+              still sliding in (a busy browser) missed that event: an invisible spinner stayed,
+              and the button read "loading Share" for good. Decorative: hidden from the name. */}
+          <Button type="primary" htmlType="submit" icon={<ShareAltOutlined aria-hidden />} loading={adding}>
             Share
           </Button>
         </Form.Item>
