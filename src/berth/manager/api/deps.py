@@ -17,7 +17,9 @@ from berth.manager.services.users import actor_for_login, actor_for_token
 bearer = HTTPBearer(auto_error=False, description="API key '<access key>.<secret>'")
 
 
-def get_manager(conn: HTTPConnection) -> Manager:
+async def get_manager(conn: HTTPConnection) -> Manager:
+    # async: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop per
+    # request (about 1 ms of CPU on two busy cores, a sixth of a create request's own cost).
     manager: Manager = conn.app.state.manager
     return manager
 

@@ -25,7 +25,8 @@ from berth.rpc import (
 )
 
 
-def agent_token(m: ManagerDep, authorization: Annotated[str, Header()] = "") -> None:
+async def agent_token(m: ManagerDep, authorization: Annotated[str, Header()] = "") -> None:
+    # async: a plain ``def`` dependency would run in FastAPI's thread pool (see get_manager).
     if not secrets.compare_digest(authorization, f"Bearer {m.settings.resolved_agent_token()}"):
         raise HTTPException(401, "agent token required")
 

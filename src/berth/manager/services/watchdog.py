@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -43,6 +43,11 @@ log = logging.getLogger(__name__)
 #: Seconds between scheduler passes while wake-ups come faster than that (a burst of
 #: creates): one pass then places several sessions instead of one each.
 BURST_GAP = 0.05
+#: A pass that placed nothing is followed by at least this many times its own length before
+#: the next one (the loop then holds the database at most a quarter of the time): the creates
+#: of a burst into a full cluster wake it for each one, and a pass over a long queue costs as
+#: much when it finds no room as when it does. Capped by the schedule interval.
+FRUITLESS_PAUSE = 3.0
 S = SessionStatus
 _COLUMNS = (
     SessionRow.id,
@@ -183,24 +188,27 @@ async def run_loops(m: Manager) -> None:
     A burst of creates wakes it for each one: a pass then waits at least as long as the
     previous one took (and :data:`BURST_GAP`), so the loop never holds the database
     (SQLite's write lock) more than half of the time, and the creates and reports it waits
-    for get their turns."""
+    for get their turns; after a pass that placed nothing, :data:`FRUITLESS_PAUSE` times as
+    long."""
     last_watchdog = 0.0
     loop = asyncio.get_running_loop()
     while True:
         m.wake.clear()
         started = loop.time()
-        steps = [schedule_once]
+        steps: list[Callable[[Manager], Awaitable[int | None]]] = [schedule_once]
         if started - last_watchdog >= m.settings.schedule_interval:
             steps.append(watchdog_once)
             last_watchdog = started
+        placed = 0
         for step in steps:
             try:
-                await step(m)
+                placed += await step(m) or 0
             except Exception:  # one bad pass must not stop the loop
                 log.exception("%s failed", step.__name__)
         ended = loop.time()
+        pause = (ended - started) * (1.0 if placed else FRUITLESS_PAUSE)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(m.wake.wait(), timeout=m.settings.schedule_interval)
             # Woken at once again: a burst. Let a few more creates in before the next pass.
             gap = BURST_GAP if loop.time() - ended < BURST_GAP else 0.0
-            await asyncio.sleep(min(max(ended - started, gap), m.settings.schedule_interval))
+            await asyncio.sleep(min(max(pause, gap), m.settings.schedule_interval))
