@@ -2,7 +2,16 @@ import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-libra
 import { App as AntApp } from "antd";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { SessionApp } from "../types";
+import { buttons } from "../data/testing";
 import AppLauncher from "./AppLauncher";
+
+/** The one button showing `text` (as getByRole("button", { name }) would insist on, without
+ * its walk of the whole antd tree, slow in jsdom). */
+const onlyButton = (text: string): HTMLButtonElement => {
+  const found = buttons(text);
+  expect(found).toHaveLength(1);
+  return found[0];
+};
 
 const APPS: SessionApp[] = [
   { name: "jupyter", title: "Jupyter", protocol: "http", container_port: 8888, route: null },
@@ -115,7 +124,7 @@ describe("AppLauncher", { timeout: 30_000 }, () => {
     expect(field.value).toBe("/home/work/logs");
     expect(calls.some((c) => c.method === "POST")).toBe(false);
     fireEvent.change(field, { target: { value: "/home/work/runs" } });
-    fireEvent.click(screen.getByRole("button", { name: "Open TensorBoard" }));
+    fireEvent.click(onlyButton("Open TensorBoard"));
     await waitFor(() => expect(win.location.href).toBe("http://h:10013/?token=u"));
     expect(calls.find((c) => c.method === "POST")?.body).toMatchObject({ logdir: "/home/work/runs" });
     await waitFor(() => expect(screen.queryByLabelText("TensorBoard log directory")).toBeNull());
@@ -198,10 +207,10 @@ describe("AppLauncher", { timeout: 30_000 }, () => {
     expect(screen.getByTestId("sftp-command").textContent).toBe("sftp -i id_container -P 10022 work@gpu1");
     expect(open).not.toHaveBeenCalled();
     await act(async () => {
-      fireEvent.click(screen.getByRole("button", { name: /Download key/ }));
+      fireEvent.click(onlyButton("Download key"));
     });
     await waitFor(() => expect(clicks).toEqual(["id_container"]));
-    fireEvent.click(screen.getByRole("button", { name: "Back to apps" }));
+    fireEvent.click(onlyButton("Back to apps"));
     expect(await screen.findByText("Jupyter")).toBeTruthy();
   });
 });
