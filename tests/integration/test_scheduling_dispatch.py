@@ -24,7 +24,7 @@ from berth.manager.db.tables import (
     SessionRow,
     UserRow,
 )
-from berth.manager.services import dispatch
+from berth.manager.services import dispatch, snapshot
 from cluster import run_async
 
 __all__ = ["database"]  # the fixture, shared with the race tests
@@ -160,7 +160,7 @@ def test_a_cluster_session_occupies_its_size_times_its_request(database: str) ->
         await dispatch.schedule_once(m)  # type: ignore[arg-type]
         async with m.db() as db:
             rows = await sessions(db, ids)
-            usage = (await dispatch.load_usage(db)).agents["x"]
+            usage = (await snapshot.load_usage(db)).agents["x"]
         assert [r.status for r in rows] == [S.PREPARING, S.PENDING]
         assert usage["cpu"] == 3
         assert "short of cpu 1" in rows[1].status_data["scheduler"]["message"]

@@ -16,11 +16,11 @@ from berth.manager.db.engine import transaction
 from berth.manager.db.tables import AgentRow, ImageRow, ResourceGroupRow
 from berth.manager.schemas import AgentOut, DeviceUseOut
 from berth.manager.schemas_admin import AgentUpdate
-from berth.manager.services.dispatch import agent_devices, device_free, load_held
 from berth.manager.services.errors import Conflict, NotFound
 from berth.manager.services.policies import require_admin
 from berth.manager.services.resource_check import free_of, occupied
 from berth.manager.services.resource_groups import visible_groups
+from berth.manager.services.snapshot import agent_devices, device_free, load_held
 
 
 async def list_images(m: Manager, actor: Actor) -> list[ImageRow]:

@@ -29,12 +29,12 @@ from berth.manager.schemas_admin import (
     ScopeOut,
     SlotOut,
 )
-from berth.manager.services.dispatch import device_free, group_devices, load_held
 from berth.manager.services.errors import Forbidden, NotFound
 from berth.manager.services.policies import policy_of
 from berth.manager.services.presets import presets_for
 from berth.manager.services.projects import DEFAULT_PROJECT, facts, member_projects
 from berth.manager.services.resource_groups import visible_groups
+from berth.manager.services.snapshot import device_free, group_devices, load_held
 
 
 def _amounts(data: Any) -> sl.Slots:

@@ -38,9 +38,9 @@ from berth.manager.db.tables import (
 from berth.manager.events import Event
 from berth.manager.schemas import MountIn, SessionCreate
 from berth.manager.services import folders, policies, projects, resource_groups
-from berth.manager.services.dispatch import group_devices
 from berth.manager.services.errors import Conflict, Forbidden, NotFound
 from berth.manager.services.launches import remember_launch
+from berth.manager.services.snapshot import group_devices
 from berth.manager.services.termination import terminate
 
 S = SessionStatus
