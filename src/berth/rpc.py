@@ -39,7 +39,7 @@ from pydantic import BaseModel, Field
 #: port range and CPU set); 5: accelerators (``CreateKernel.accelerators``,
 #: ``Heartbeat.accelerators``); 6: live usage (:class:`UsageReport`, :class:`UsageReply`);
 #: 7: ``CreateKernel.sudo``.
-RPC_VERSION = 7
+RPC_VERSION = 8
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -139,6 +139,20 @@ class CreateKernel(BaseModel):
     sudo: bool = False
 
 
+#: Most kernels in one :class:`CreateKernels` request (the manager sends bigger hand-overs
+#: in several).
+MAX_KERNELS_PER_BATCH = 64
+
+
+class CreateKernels(BaseModel):
+    """Several kernels handed to one agent in one request (a burst of placements costs one
+    request per batch, not one per kernel). The agent accepts each independently, as if
+    each came alone: accepting is idempotent per ``kernel_id``."""
+
+    rpc_version: int = RPC_VERSION
+    kernels: list[CreateKernel] = Field(min_length=1, max_length=MAX_KERNELS_PER_BATCH)
+
+
 class KernelState(StrEnum):
     CREATING = "creating"
     RUNNING = "running"
@@ -218,6 +232,20 @@ class KernelEvent(BaseModel):
     kind: EventKind
     kernel: KernelReport
     error: str | None = Field(None, description="For create-failed: what went wrong.")
+
+
+#: Most events in one :class:`KernelEvents` post.
+MAX_EVENTS_PER_POST = 256
+
+
+class KernelEvents(BaseModel):
+    """The events an agent has gathered since its last post, oldest first (a burst of kernel
+    starts costs one post per batch, not one per kernel). The manager applies each as if it
+    came alone, in order; one that fails does not stop the others."""
+
+    rpc_version: int = RPC_VERSION
+    agent_id: str
+    events: list[KernelEvent] = Field(min_length=1, max_length=MAX_EVENTS_PER_POST)
 
 
 class StartApp(BaseModel):

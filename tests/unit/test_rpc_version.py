@@ -32,6 +32,7 @@ def agent(tmp_path: Path) -> Iterator[TestClient]:
 
 
 @pytest.mark.parametrize(("path", "body"), [("/v1/kernels", CREATE),
+                                            ("/v1/kernels/batch", {"kernels": [CREATE]}),
                                             ("/v1/kernels/k1/apps", START)])
 @pytest.mark.parametrize("version", [rpc.RPC_VERSION + 1, 0, "1", None])
 def test_agent_refuses_other_versions(agent: TestClient, path: str, body: dict[str, object],
@@ -59,3 +60,20 @@ def test_version_problem_and_parse() -> None:
         rpc.parse(rpc.StartApp, b"not json")
     ok = rpc.parse(rpc.StartApp, rpc.StartApp(**START).model_dump_json())  # type: ignore[arg-type]
     assert ok.rpc_version == rpc.RPC_VERSION
+
+
+def test_agent_takes_a_batch_of_kernels_and_bounds_it(agent: TestClient) -> None:
+    v = rpc.RPC_VERSION
+    batch = [{**CREATE, "kernel_id": f"b{i}"} for i in range(3)]
+    r = agent.post("/v1/kernels/batch", json={"rpc_version": v, "kernels": batch})
+    assert r.status_code == 202, r.text
+    assert r.json() == {"kernel_ids": ["b0", "b1", "b2"]}
+    # Each is accepted as if alone: sending the batch again creates nothing twice.
+    assert agent.post("/v1/kernels/batch", json={"rpc_version": v, "kernels": batch}
+                      ).status_code == 202
+    node = agent.app.state.node  # type: ignore[attr-defined]
+    assert {"b0", "b1", "b2"} <= set(node.creating) | set(node.tasks)
+    for kernels in ([], [CREATE] * (rpc.MAX_KERNELS_PER_BATCH + 1)):
+        r = agent.post("/v1/kernels/batch", json={"rpc_version": v, "kernels": kernels})
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"][-1] == "kernels"

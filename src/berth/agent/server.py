@@ -29,7 +29,15 @@ from berth.agent.devices import Accelerators
 from berth.agent.node import Node
 from berth.agent.usage_loop import start_usage_loop
 from berth.aio import until_first_done
-from berth.rpc import AppStarted, CreateKernel, DestroyResult, KernelEvent, M, StartApp
+from berth.rpc import (
+    AppStarted,
+    CreateKernel,
+    CreateKernels,
+    DestroyResult,
+    KernelEvent,
+    M,
+    StartApp,
+)
 from berth.settings import AgentSettings
 
 log = logging.getLogger(__name__)
@@ -192,6 +200,14 @@ def create_agent_app(settings: AgentSettings, backend: ContainerBackend | None =
         spec = await read_message(request, CreateKernel)
         node.accept(spec)
         return {"kernel_id": spec.kernel_id}
+
+    @app.post("/v1/kernels/batch", status_code=202)
+    async def create_kernels(request: Request, node: NodeDep) -> dict[str, list[str]]:
+        """Several kernels at once (:class:`CreateKernels`), each accepted as if alone."""
+        batch = await read_message(request, CreateKernels)
+        for spec in batch.kernels:
+            node.accept(spec)
+        return {"kernel_ids": [spec.kernel_id for spec in batch.kernels]}
 
     @app.delete("/v1/kernels/{kernel_id}")
     async def destroy_kernel(kernel_id: str, node: NodeDep, grace: float = 10.0) -> DestroyResult:
