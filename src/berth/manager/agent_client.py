@@ -13,13 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 import httpx
 
-from berth.rpc import AppStarted, CommitState, CreateKernel, DestroyResult, StartApp, StartCommit
+from berth.rpc import (
+    AppStarted,
+    CommitState,
+    CreateKernel,
+    CreateKernels,
+    DestroyResult,
+    StartApp,
+    StartCommit,
+)
 
 T = TypeVar("T")
 
@@ -139,6 +147,23 @@ class AgentClient:
             r.raise_for_status()
         except httpx.HTTPError as e:
             raise self._error(e, address, agent, "accepting the kernel") from e
+
+    async def create_kernels(self, address: str, specs: Sequence[CreateKernel],
+                             agent: str = "") -> None:
+        """Ask the agent to create several kernels (one :class:`CreateKernels` request, 1 to
+        :data:`~berth.rpc.MAX_KERNELS_PER_BATCH` of them); returns once it accepted them all
+        (202). Idempotent per kernel. Errors as :meth:`create_kernel`'s: the request as a
+        whole was not taken."""
+        body = CreateKernels(kernels=list(specs))
+        try:
+            r = await self.http.post(
+                f"{address}/v1/kernels/batch",
+                content=body.model_dump_json(),
+                headers={"Content-Type": "application/json"},
+            )
+            r.raise_for_status()
+        except httpx.HTTPError as e:
+            raise self._error(e, address, agent, "accepting the kernels") from e
 
     async def destroy_kernel(self, address: str, kernel_id: str, grace: float,
                              agent: str = "") -> DestroyResult:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +18,7 @@ from berth.manager.db.tables import SessionHistoryRow, SessionRow, utcnow
 from berth.manager.events import Event, EventBus, SessionStatusEvent
 from berth.manager.services.activity import Activity
 from berth.manager.services.folder_usage import UsageCache
+from berth.manager.services.handover_batch import Handover, SendQueue
 from berth.manager.services.live_usage import LiveUsage
 from berth.proxy.server import AppProxy
 from berth.settings import ManagerSettings
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from berth.manager.services.agents import BeatMemory
 
 log = logging.getLogger(__name__)
-#: Sessions handed to agents at once (see :meth:`Manager.send_later`).
+#: Batches handed to agents at once (see :meth:`Manager.send_later`).
 SENDERS = 8
 
 
@@ -49,10 +49,10 @@ class Manager:
     live: LiveUsage = field(default_factory=LiveUsage)
     #: Per agent: what its last heartbeats said (see :mod:`.services.agents`).
     beats: dict[str, BeatMemory] = field(default_factory=dict)
-    #: Sessions waiting to be handed to their agent (their "dispatch:<id>" key is in
-    #: ``inflight`` already), and how many senders work that queue (bounded; see
-    #: :func:`.services.handover.queue_send`).
-    sending: deque[tuple[str, Callable[[str], Awaitable[None]]]] = field(default_factory=deque)
+    #: Sessions waiting to be handed to their agent, grouped per agent (their
+    #: "dispatch:<id>" key is in ``inflight`` already), and how many senders work that
+    #: queue (bounded; see :func:`.services.handover.queue_send`).
+    sending: SendQueue = field(default_factory=SendQueue)
     senders: int = 0
     #: Traffic between users and sessions not yet stored (see :mod:`.services.activity`).
     activity: Activity = field(default_factory=Activity)
@@ -63,32 +63,36 @@ class Manager:
         self.tasks.add(task)
         task.add_done_callback(self._done)
 
-    def send_later(self, session_ids: Iterable[str], send: Callable[[str], Awaitable[None]]
-                   ) -> None:
-        """Queue ``send(session_id)`` for each session not already being dispatched in this
-        process, and run the queue with at most :data:`SENDERS` sends at once: a burst of
-        placements never opens a task, a database connection or an agent connection per
-        session. Errors are logged; the watchdog sends a session again if it is left."""
-        for session_id in session_ids:
-            key = f"dispatch:{session_id}"
+    def send_later(self, sessions: Iterable[Handover],
+                   send: Callable[[list[str]], Awaitable[None]]) -> None:
+        """Queue each session not already being dispatched in this process, and work the
+        queue with at most :data:`SENDERS` senders, each calling ``send(session_ids)`` for
+        one batch at a time (:meth:`SendQueue.take`: one agent's sessions, a request's worth
+        of kernels): a burst of placements never opens a task, a database connection or an
+        agent request per session. ``send`` is the hand-over's (every caller passes the same
+        function). Errors are logged; the watchdog sends a session again if it is left. Each
+        session's "dispatch:<id>" key is released when its batch is done."""
+        for item in sessions:
+            key = f"dispatch:{item.session_id}"
             if key in self.inflight:
                 continue
             self.inflight.add(key)
-            self.sending.append((session_id, send))
-        while self.senders < SENDERS and self.sending:
+            self.sending.put(item)
+        while self.senders < min(SENDERS, self.sending.batches()):
             self.senders += 1
-            self.spawn(self._sender())
+            self.spawn(self._sender(send))
 
-    async def _sender(self) -> None:
+    async def _sender(self, send: Callable[[list[str]], Awaitable[None]]) -> None:
         try:
-            while self.sending:
-                session_id, send = self.sending.popleft()
+            while batch := self.sending.take():
+                ids = [item.session_id for item in batch]
                 try:
-                    await send(session_id)
+                    await send(ids)
                 except Exception:
-                    log.exception("dispatch of session %s failed", session_id)
+                    log.exception("dispatch of sessions %s failed", ", ".join(ids))
                 finally:
-                    self.inflight.discard(f"dispatch:{session_id}")
+                    for session_id in ids:
+                        self.inflight.discard(f"dispatch:{session_id}")
         finally:
             self.senders -= 1
 

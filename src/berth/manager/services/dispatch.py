@@ -36,6 +36,7 @@ from berth.manager.db.tables import (
 )
 from berth.manager.events import Event
 from berth.manager.services.handover import queue_send
+from berth.manager.services.handover_batch import Handover
 from berth.manager.services.isolation import TRANSIENT, describe, fail_internal, fetch_each
 from berth.manager.services.snapshot import (
     agent_devices,
@@ -316,7 +317,7 @@ async def schedule_once(m: Manager) -> int:
 
 async def _schedule_pass(m: Manager, careful: bool) -> int:
     events: list[Event] = []
-    placed: list[str] = []
+    placed: list[Handover] = []
     stale: set[str] = set()
     async with transaction(m.db) as db:
         ids = await _pending_ids(db)
@@ -343,6 +344,7 @@ async def _schedule_pass(m: Manager, careful: bool) -> int:
         order = {session_id: n for n, session_id in enumerate(ids)}
         for row in sorted(rows, key=lambda r: order[r.id]):
             session_id = row.id  # a failed savepoint expires the row: read it before
+            kernels = len(row.kernels)
             agent_id = plan.assignments.get(session_id)
             try:
                 if careful:
@@ -359,7 +361,7 @@ async def _schedule_pass(m: Manager, careful: bool) -> int:
                 continue
             events += step
             if agent_id is not None:
-                placed.append(session_id)
+                placed.append(Handover(session_id, agent_id, kernels))
         if not careful:
             try:
                 await db.flush()
