@@ -127,6 +127,21 @@ def run(db: str, args: argparse.Namespace) -> None:
             return int(rows[0][0]) >= args.running
         wait_for(running, 600, interval=0.5, what=f"{args.running} RUNNING")
         m2, a2, t2 = cpu_of(mpid), cpu_of(apid), time.perf_counter()
+        if args.lists:
+            # Only the list requests under the profiler: stop the lifecycle's recording.
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(60)
+                spy = subprocess.Popen([exe, "record", "-p", str(mpid), "-f", "raw", "-r", "200",
+                                        "-o", str(out), "--nonblocking"],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(1)
+            l0, tl = cpu_of(mpid), time.perf_counter()
+            with httpx.Client(base_url=cluster.url, timeout=60,
+                              headers={"Authorization": f"Bearer {token}"}) as c:
+                for _ in range(args.lists):
+                    c.get("/api/sessions", params={"limit": 50}).raise_for_status()
+            l1, tl1 = cpu_of(mpid), time.perf_counter()
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(60)
@@ -137,6 +152,9 @@ def run(db: str, args: argparse.Namespace) -> None:
         print(f"  lifecycle: {args.running} RUNNING after   {t2 - t0:8.1f} s")
         print(f"  manager CPU per started session    {1000 * (m2 - m0) / args.running:8.2f} ms")
         print(f"  agent CPU per started session      {1000 * (a2 - a0) / args.running:8.2f} ms")
+        if args.lists:
+            print(f"  manager CPU per list page of 50    {1000 * (l1 - l0) / args.lists:8.2f} ms"
+                  f"  ({1000 * (tl1 - tl) / args.lists:.1f} ms wall)")
         print(f"  load average                       {os.getloadavg()[0]:8.1f}")
         if spy is not None and out.exists():
             top(out)
@@ -156,6 +174,9 @@ def main() -> int:
     p.add_argument("--running", type=int, default=1500)
     p.add_argument("--clients", type=int, default=16)
     p.add_argument("--py-spy", action="store_true")
+    p.add_argument("--lists", type=int, default=0,
+                   help="then time this many GET /api/sessions?limit=50, one at a time "
+                        "(with --py-spy, only they are recorded)")
     args = p.parse_args()
     for db in args.db.split(","):
         run(db, args)

@@ -67,10 +67,11 @@ async def create_sessions(
 ) -> list[SessionOut]:
     """Create ``count`` sessions (PENDING). Follow them with the event stream or by polling.
     The launch is remembered in your recent history (``/api/launches``)."""
-    rows = await svc.create_sessions(m, actor, body, dry_run=dry_run)
+    shown = svc.Shown()
+    rows = await svc.create_sessions(m, actor, body, dry_run=dry_run, shown=shown)
     if dry_run:
         response.status_code = 200
-    return await sessions_out(m, rows)
+    return await sessions_out(m, rows, shown)
 
 
 @router.get("", response_model=SessionPage)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -105,7 +106,9 @@ async def _group_facts(db: AsyncSession, owner: UserRow | None, mine: list[Proje
     if group is None:
         return pol.GroupFacts(exists=False)
     usable = False
-    if owner is not None:
+    if owner is not None and owner.role == Role.SUPERADMIN:
+        usable = True  # superadmins may use every group: the links decide nothing
+    elif owner is not None:
         users, linked = await resource_groups.links_of(db, name)
         usable = pol.may_use_group(owner.role == Role.SUPERADMIN, owner.id,
                                    [p.id for p in mine], users, linked)
@@ -173,18 +176,25 @@ async def _mounts(db: AsyncSession, owner_id: str, asked: list[MountIn], mine: s
 
 
 async def _launch_context(
-    db: AsyncSession, actor: Actor, req: launch.LaunchRequest, asked: list[MountIn]
+    db: AsyncSession, actor: Actor, req: launch.LaunchRequest, asked: list[MountIn],
+    shown: Shown | None = None,
 ) -> launch.LaunchContext:
     """Everything the launch check needs, read once: the owner and their project and active
-    names, the image, the agents of the resource group, the time, a seed for names."""
+    names, the image, the agents of the resource group, the time, a seed for names. Puts the
+    owner's email and the project's name in ``shown`` (for the answer)."""
     owner = await _owner(db, actor, req.owner_email)
+    if owner is not None and shown is not None:
+        shown.emails[owner.id] = owner.email
     image = await db.get(ImageRow, req.image)
     agents = (
         await db.scalars(select(AgentRow).where(AgentRow.resource_group == req.resource_group))
     ).all()
     seed = secrets.token_hex(4)
     taken: set[str] = set()
-    if owner is not None and 1 <= req.count <= limits.SESSIONS_PER_REQUEST_MAX:
+    # Names made from the random seed are not looked up: a clash (~count in 4 billion) is
+    # still refused by the unique index (409), and the client may simply try again.
+    if (owner is not None and req.name is not None
+            and 1 <= req.count <= limits.SESSIONS_PER_REQUEST_MAX):
         names = launch.session_names(req, seed)
         taken = set(
             (
@@ -204,6 +214,8 @@ async def _launch_context(
         whose = "you are" if owner.id == actor.id else "the owner is"
         mine = await projects.member_projects(db, owner.id)
         project = await _project_of(db, req.project, mine, whose)
+        if isinstance(project, pol.ProjectFacts) and shown is not None:
+            shown.projects[project.id] = project.name
         scopes = await _scopes(db, owner, project)
     return launch.LaunchContext(
         owner_id=owner.id if owner is not None and owner.is_active else None,
@@ -273,13 +285,23 @@ def _cluster_secret(size: int) -> str | None:
     return private
 
 
+@dataclass
+class Shown:
+    """What a list of sessions shows beyond their rows and is known already: owner emails
+    and project names by id (:func:`.views.sessions_out` looks up only the others)."""
+
+    emails: dict[str, str] = field(default_factory=dict)
+    projects: dict[str, str] = field(default_factory=dict)
+
+
 class _DryRun(Exception):
     def __init__(self, rows: list[SessionRow]) -> None:
         self.rows = rows
 
 
 async def create_sessions(
-    m: Manager, actor: Actor, req: SessionCreate, dry_run: bool = False
+    m: Manager, actor: Actor, req: SessionCreate, dry_run: bool = False,
+    shown: Shown | None = None,
 ) -> list[SessionRow]:
     """Load what the request needs, validate all of it at once
     (:func:`berth.domain.launch.validate_launch`), then create ``req.count`` PENDING sessions
@@ -287,16 +309,27 @@ async def create_sessions(
     Forbidden (403: ``owner_email`` from a non-admin), RuleErrors (422: every broken rule, a
     name already in use included) or Conflict (409: a concurrent create took a name); nothing
     is written then. ``dry_run`` validates and returns the sessions that would be made,
-    writing nothing."""
+    writing nothing. ``shown`` gets the owner's email and the project's name."""
     if req.owner_email is not None and not actor.is_admin:
         raise Forbidden("only admins may create sessions for another user (owner_email)")
     request = launch_request(req)
+    try:
+        return await _create(m, actor, req, request, dry_run, shown)
+    except Conflict:
+        if req.name is not None:
+            raise
+    # Generated names are not looked up first: on the rare clash, once more with new ones.
+    return await _create(m, actor, req, request, dry_run, shown)
+
+
+async def _create(m: Manager, actor: Actor, req: SessionCreate, request: launch.LaunchRequest,
+                  dry_run: bool, shown: Shown | None) -> list[SessionRow]:
     events = []
     # Read and check before taking SQLite's write lock (a burst of creates then holds it
     # only to insert); a name taken meanwhile is caught by the unique index (409). Only
     # pending limits need the count and the insert in one transaction: checked again there.
     async with reading(m.db) as db:
-        context = await _launch_context(db, actor, request, req.mounts)
+        context = await _launch_context(db, actor, request, req.mounts, shown)
     try:
         async with transaction(m.db) as db:
             if counts_pending(context.scopes):

@@ -16,6 +16,7 @@ from berth.manager.context import Manager
 from berth.manager.db.engine import reading
 from berth.manager.db.tables import AgentRow, ProjectRow, SessionRow, UserRow
 from berth.manager.schemas import KernelDeviceOut, KernelOut, SessionOut
+from berth.manager.services.sessions import Shown
 from berth.manager.services.usage_out import summary
 
 
@@ -28,20 +29,26 @@ def agent_status(row: SessionRow | SimpleNamespace, agents: dict[str, AgentStatu
     return AgentStatus.ALIVE if agents.get(row.agent_id) is AgentStatus.ALIVE else AgentStatus.LOST
 
 
-async def sessions_out(m: Manager, rows: Sequence[SessionRow] | Sequence[SimpleNamespace]
-                       ) -> list[SessionOut]:
+async def sessions_out(m: Manager, rows: Sequence[SessionRow] | Sequence[SimpleNamespace],
+                       shown: Shown | None = None) -> list[SessionOut]:
     """Schemas for ``rows`` (in order): ORM rows, or a list page's plain rows (the same
-    attributes, ``kernels`` included); owner emails and project names are looked up in one
-    go each. The caller has already checked that the rows may be seen."""
-    async with reading(m.db) as db:  # never waits for SQLite's write lock
-        users = await _lookup(db, UserRow.id, UserRow.email, {r.owner_id for r in rows})
-        projects = await _lookup(db, ProjectRow.id, ProjectRow.name,
-                                 {r.project_id for r in rows})
-        agents = await _lookup(db, AgentRow.id, AgentRow.status,
-                               {r.agent_id for r in rows if r.agent_id})
-        # Live device figures from the agents' last heartbeats, for kernels holding devices.
-        holding = {k.agent_id for r in rows for k in r.kernels if k.accelerators and k.agent_id}
-        infos = await _lookup(db, AgentRow.id, AgentRow.info, holding)
+    attributes, ``kernels`` included); owner emails and project names not in ``shown`` are
+    looked up in one go each. The caller has already checked that the rows may be seen."""
+    users = dict(shown.emails) if shown else {}
+    projects = dict(shown.projects) if shown else {}
+    wanted_users = {r.owner_id for r in rows} - users.keys()
+    wanted_projects = {r.project_id for r in rows} - projects.keys()
+    wanted_agents = {r.agent_id for r in rows if r.agent_id}
+    # Live device figures from the agents' last heartbeats, for kernels holding devices.
+    holding = {k.agent_id for r in rows for k in r.kernels if k.accelerators and k.agent_id}
+    agents: dict[Any, Any] = {}
+    infos: dict[Any, Any] = {}
+    if wanted_users or wanted_projects or wanted_agents or holding:
+        async with reading(m.db) as db:  # never waits for SQLite's write lock
+            users |= await _lookup(db, UserRow.id, UserRow.email, wanted_users)
+            projects |= await _lookup(db, ProjectRow.id, ProjectRow.name, wanted_projects)
+            agents = await _lookup(db, AgentRow.id, AgentRow.status, wanted_agents)
+            infos = await _lookup(db, AgentRow.id, AgentRow.info, holding)
     return [
         SessionOut(
             id=r.id,
