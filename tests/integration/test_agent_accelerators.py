@@ -48,8 +48,8 @@ class Recorder:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 if self.path.endswith("/heartbeat"):
                     recorder.heartbeats.append(body)
-                elif self.path.endswith("/events"):
-                    recorder.events.append(body)
+                elif self.path.endswith("/events"):  # a batch (KernelEvents)
+                    recorder.events.extend(body["events"])
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", "2")

@@ -4,6 +4,7 @@ loop (:mod:`berth.agent.usage_loop`)."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -30,11 +31,13 @@ from berth.agent.node import Node
 from berth.agent.usage_loop import start_usage_loop
 from berth.aio import until_first_done
 from berth.rpc import (
+    MAX_EVENTS_PER_POST,
     AppStarted,
     CreateKernel,
     CreateKernels,
     DestroyResult,
     KernelEvent,
+    KernelEvents,
     M,
     StartApp,
 )
@@ -57,11 +60,15 @@ def host_capacity(settings: AgentSettings, devices: Accelerators | None = None
     return {"cpu": str(cpu), "mem": str(mem), **(devices.capacity() if devices else {})}
 
 
-#: Event posts to the manager in flight at once; the rest wait their turn (a burst of
-#: thousands of kernel starts never opens a connection each), at most EVENT_WAIT seconds,
-#: after which the event is dropped and the next heartbeat repairs what it said.
-EVENT_CONNECTIONS = 8
-EVENT_WAIT = 60.0
+#: Kernel events waiting for a post, at most: a burst beyond this drops the oldest (logged),
+#: and the next heartbeat repairs what a dropped event said.
+EVENT_QUEUE = 10_000
+#: Tries of one post (a 5xx answer or no answer) before its events are dropped (the next
+#: heartbeat repairs them), EVENT_RETRY_DELAY seconds apart, doubling; a 4xx is not retried.
+EVENT_TRIES = 3
+EVENT_RETRY_DELAY = 1.0
+#: Waiting for a connection of the events' own client (one sender: never long).
+EVENT_WAIT = 30.0
 
 
 def manager_client(settings: AgentSettings, token: str, connections: int,
@@ -78,17 +85,105 @@ def manager_client(settings: AgentSettings, token: str, connections: int,
 
 
 class HttpReporter:
-    """Sends events to the manager; a failed send is repaired by the next heartbeat."""
+    """Posts kernel events to the manager in batches (:class:`KernelEvents`), oldest first.
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    :meth:`event` only queues (it never waits for the manager); one sender task posts what
+    has gathered, at most :data:`MAX_EVENTS_PER_POST` a post, and while a post is in flight
+    new events gather for the next one, so a burst costs a post per batch, not per kernel,
+    and a lone event goes out at once. One queue and one sender keep the order: a kernel's
+    ``started`` is never posted after its ``exited``.
+
+    Nothing is kept forever: the queue holds at most ``limit`` events (the oldest is dropped
+    and logged), a post is tried ``tries`` times and then dropped (logged); the next heartbeat
+    carries every fact a dropped event said. Call :meth:`start` in a running loop and
+    :meth:`close` at shutdown (it waits briefly for what is queued, then stops the sender).
+    """
+
+    def __init__(self, client: httpx.AsyncClient, agent_id: str, limit: int = EVENT_QUEUE,
+                 tries: int = EVENT_TRIES, retry_delay: float = EVENT_RETRY_DELAY) -> None:
         self.client = client
+        self.agent_id = agent_id
+        self.limit = limit
+        self.tries = tries
+        self.retry_delay = retry_delay
+        self.queue: collections.deque[KernelEvent] = collections.deque()
+        #: Events dropped from the full queue since the sender last said so.
+        self.dropped = 0
+        self._ready = asyncio.Event()  # set: something is queued
+        self._idle = asyncio.Event()  # set: nothing queued and no post in flight
+        self._idle.set()
+        self._sender: asyncio.Task[None] | None = None
 
     async def event(self, event: KernelEvent) -> None:
-        try:
-            r = await self.client.post("/api/agent/v1/events", content=event.model_dump_json())
-            r.raise_for_status()
-        except httpx.HTTPError as e:
-            log.warning("could not report %s of %s: %s", event.kind, event.kernel.kernel_id, e)
+        """Queue ``event`` for the next post; never raises, never waits for the manager."""
+        if len(self.queue) >= self.limit:
+            lost = self.queue.popleft()
+            self.dropped += 1
+            if self.dropped == 1:
+                log.warning("kernel event queue full (%d): dropping the oldest events, first "
+                            "%s of %s (the next heartbeat repairs them)", self.limit,
+                            lost.kind, lost.kernel.kernel_id)
+        self.queue.append(event)
+        self._idle.clear()
+        self._ready.set()
+
+    def start(self) -> None:
+        """Start the sender (in the running loop); idempotent."""
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._send_forever(), name="kernel-events")
+
+    async def close(self, wait: float = 5.0) -> None:
+        """Give the sender up to ``wait`` seconds to post what is queued, then stop it (what
+        is left is the next heartbeat's to repair)."""
+        if self._sender is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), wait)
+        self._sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._sender
+        self._sender = None
+        if self.queue:
+            log.warning("%d kernel events not posted at shutdown", len(self.queue))
+
+    async def _send_forever(self) -> None:
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            while self.queue:
+                n = min(len(self.queue), MAX_EVENTS_PER_POST)
+                batch = [self.queue.popleft() for _ in range(n)]
+                if self.dropped:
+                    log.warning("dropped %d kernel events from the full queue", self.dropped)
+                    self.dropped = 0
+                await self._post(batch)
+            if not self.queue:
+                self._idle.set()
+
+    async def _post(self, batch: list[KernelEvent]) -> None:
+        """Post ``batch``: retried after a 5xx or no answer, dropped after ``tries`` tries or
+        a 4xx, never raises (a cancelled post propagates)."""
+        body = KernelEvents(agent_id=self.agent_id, events=batch).model_dump_json()
+        delay = self.retry_delay
+        for attempt in range(1, self.tries + 1):
+            try:
+                r = await self.client.post("/api/agent/v1/events", content=body)
+                r.raise_for_status()
+                return
+            except httpx.HTTPStatusError as e:
+                error: Exception = e
+                if e.response.status_code < 500:
+                    break
+            except httpx.HTTPError as e:
+                error = e
+            if attempt < self.tries:
+                log.info("posting %d kernel events failed (try %d of %d): %s", len(batch),
+                         attempt, self.tries, error)
+                await asyncio.sleep(delay)
+                delay *= 2
+        first = batch[0]
+        log.warning("could not report %d kernel events (first: %s of %s): %s", len(batch),
+                    first.kind, first.kernel.kernel_id, error)
 
 
 def agent_info(settings: AgentSettings) -> dict[str, str]:
@@ -150,13 +245,16 @@ def create_agent_app(settings: AgentSettings, backend: ContainerBackend | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = manager_client(settings, token, EVENT_CONNECTIONS, EVENT_WAIT)
+        # Kernel events: one sender, so one connection (posts carry batches).
+        client = manager_client(settings, token, 1, EVENT_WAIT)
+        reporter = HttpReporter(client, settings.id)
         # Heartbeats have a connection of their own: a burst of events never delays them.
         beats = manager_client(settings, token, 1, 30.0)
         engine = backend or make_backend(settings)
         devices = accelerators if accelerators is not None else Accelerators.from_settings(settings)
         await devices.start()  # discovery before restore: held devices must be known ones
-        node = Node(settings.id, engine, HttpReporter(client), settings.data_dir, devices)
+        reporter.start()  # before the node: restoring its kernels may report events
+        node = Node(settings.id, engine, reporter, settings.data_dir, devices)
         await node.start()
         app.state.node = node
         app.state.commits = await start_commits(engine)
@@ -179,6 +277,7 @@ def create_agent_app(settings: AgentSettings, backend: ContainerBackend | None =
             if app.state.commits is not None:
                 await app.state.commits.close()
             await node.close()
+            await reporter.close()  # what the node reported until now, briefly
             # Kernels keep running (and keep their devices, MPS daemons included).
             await devices.close()
             await engine.close()

@@ -12,11 +12,12 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from berth.manager.api.deps import ManagerDep
-from berth.manager.services.agents import handle_event, handle_heartbeat
+from berth.manager.services.agents import handle_heartbeat
+from berth.manager.services.kernel_events import handle_events
 from berth.manager.services.usage_out import samples_in
 from berth.rpc import (
     Heartbeat,
-    KernelEvent,
+    KernelEvents,
     M,
     UsageReply,
     UsageReport,
@@ -62,8 +63,11 @@ async def heartbeat(request: Request, m: ManagerDep) -> None:
 
 
 @router.post("/events", status_code=204)
-async def kernel_event(request: Request, m: ManagerDep) -> None:
-    await handle_event(m, await _message(request, KernelEvent))
+async def kernel_events(request: Request, m: ManagerDep) -> None:
+    """The events an agent gathered since its last post, applied in order
+    (:func:`handle_events`)."""
+    batch = await _message(request, KernelEvents)
+    await handle_events(m, batch.agent_id, batch.events)
 
 
 @router.post("/usage")

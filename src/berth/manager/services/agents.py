@@ -1,5 +1,6 @@
-"""What the manager does with agents' reports: register, list images, and reconcile sessions
-against the kernels an agent actually has (events are fast; heartbeats repair lost events).
+"""What the manager does with agents' heartbeats: register, list images, and reconcile sessions
+against the kernels an agent actually has (kernel events, :mod:`.kernel_events`, are fast;
+heartbeats repair lost events).
 
 Load, decide, apply: the rows become snapshots, :mod:`berth.domain.reconcile` decides, and each
 session's actions are applied in a savepoint of their own, so one session whose row breaks
@@ -41,7 +42,6 @@ from berth.domain.reconcile import (
     KernelView,
     RecordKernel,
     SessionView,
-    on_event,
     orphans,
     reconcile_session,
 )
@@ -65,7 +65,7 @@ from berth.manager.services.actions import (
     session_view,
 )
 from berth.manager.services.isolation import TRANSIENT, fail_internal, graces_of
-from berth.rpc import Heartbeat, ImageInfo, KernelEvent, KernelReport, KernelState
+from berth.rpc import Heartbeat, ImageInfo, KernelReport, KernelState
 
 log = logging.getLogger(__name__)
 S = SessionStatus
@@ -111,45 +111,6 @@ def fingerprint(report: KernelReport) -> Fingerprint:
 def images_digest(images: Iterable[ImageInfo]) -> str:
     text = json.dumps([i.model_dump(mode="json") for i in images], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-async def _session_of_kernel(db: AsyncSession, kernel_id: str) -> str | None:
-    found = await db.scalar(select(KernelRow.session_id).where(KernelRow.id == kernel_id))
-    return found
-
-
-async def handle_event(m: Manager, event: KernelEvent) -> None:
-    """Apply one kernel event. Idempotent: a repeated or late event changes nothing. A
-    session whose row breaks the step is ended as ``internal-error``."""
-    events: list[Event] = []
-    later: list[Action] = []
-    async with reading(m.db) as db:  # no write lock for what does not change
-        session_id = await _session_of_kernel(db, event.kernel.kernel_id)
-        address = await db.scalar(select(AgentRow.address).where(AgentRow.id == event.agent_id))
-    if session_id is None:
-        return
-    async with transaction(m.db) as db:
-        try:
-            async with db.begin_nested():
-                row = await db.get(SessionRow, session_id, with_for_update=True)
-                if row is None:
-                    return
-                view = session_view(row, m.inflight)
-                actions = on_event(
-                    event.kind, view, event.kernel.kernel_id, event.kernel, event.agent_id,
-                    event.error,
-                )
-                applied = apply_to_session(db, row, actions)
-            events, later = applied.events, applied.later
-        except TRANSIENT:
-            raise
-        except Exception as e:
-            where = f"{event.kind} event from agent {event.agent_id}"
-            failed = await fail_internal(db, session_id, where, e, utcnow())
-            events = [failed] if failed else []
-    await m.publish(events)
-    run_later(m, later, address)
-    m.wake.set()
 
 
 async def _upsert_agent(db: AsyncSession, beat: Heartbeat, images_changed: bool) -> bool:
