@@ -20,6 +20,7 @@ import logging
 from collections.abc import Sequence
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from berth.domain.reconcile import Action, on_event
 from berth.manager.context import Manager
@@ -60,11 +61,15 @@ async def handle_events(m: Manager, agent_id: str, events: Sequence[KernelEvent]
             await asyncio.sleep(0)  # SQLite runs on the loop's thread: let requests in
         published: list[Event] = []
         later: list[Action] = []
+        chunk = todo[n : n + WRITE_CHUNK]
         async with transaction(m.db) as db:
-            for event, session_id in todo[n : n + WRITE_CHUNK]:
+            loaded = await _lock_all(db, sorted({session_id for _, session_id in chunk}))
+            for event, session_id in chunk:
                 try:
                     async with db.begin_nested():
-                        row = await db.get(SessionRow, session_id, with_for_update=True)
+                        # Locked and loaded above (no statement); alone if that failed.
+                        row = await db.get(SessionRow, session_id,
+                                           with_for_update=None if loaded is not None else True)
                         if row is None:
                             continue
                         actions = on_event(
@@ -84,3 +89,20 @@ async def handle_events(m: Manager, agent_id: str, events: Sequence[KernelEvent]
         await m.publish(published)
         run_later(m, later, address)
         m.wake.set()
+
+
+async def _lock_all(db: AsyncSession, session_ids: Sequence[str]) -> list[SessionRow] | None:
+    """Lock and load the chunk's sessions with their kernels in one go (id order, so that
+    two transactions never wait on each other in a circle) into the session's identity map,
+    which holds them while the caller keeps the list. None when a row among them cannot be
+    loaded: each is then read alone, so that the broken one ends as ``internal-error`` by
+    itself."""
+    try:
+        async with db.begin_nested():
+            return list((await db.scalars(
+                select(SessionRow).where(SessionRow.id.in_(session_ids))
+                .order_by(SessionRow.id).with_for_update())).all())
+    except TRANSIENT:
+        raise
+    except Exception:
+        return None
