@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from berth.domain.status import SessionStatus, StatusInfo, check_transition
 from berth.manager.agent_client import AgentClient
-from berth.manager.db.tables import SessionHistoryRow, SessionRow, utcnow
+from berth.manager.db.history import add_history
+from berth.manager.db.tables import SessionRow, utcnow
 from berth.manager.events import Event, EventBus, SessionStatusEvent
 from berth.manager.services.activity import Activity
 from berth.manager.services.folder_usage import UsageCache
@@ -149,13 +150,5 @@ def change_status(
             kernel.started_at = now
         if row.terminated_at is not None:
             kernel.terminated_at = now
-    db.add(
-        SessionHistoryRow(
-            session_id=row.id,
-            status=str(new),
-            status_info=str(info),
-            status_data=row.status_data,
-            at=now,
-        )
-    )
+    add_history(db, row.id, str(new), str(info), row.status_data, now)
     return status_event(row)

@@ -27,10 +27,10 @@ from berth.domain.scheduler import (
 from berth.domain.status import AgentStatus, SessionStatus, StatusInfo
 from berth.manager.context import Manager, change_status, status_event
 from berth.manager.db.engine import transaction
+from berth.manager.db.history import add_history
 from berth.manager.db.tables import (
     AgentRow,
     ResourceGroupRow,
-    SessionHistoryRow,
     SessionRow,
     utcnow,
 )
@@ -165,15 +165,7 @@ def _record_wait(db: AsyncSession, row: SessionRow, plan: Plan, now: datetime) -
         return None
     row.status_info = str(info)
     row.status_changed_at = now
-    db.add(
-        SessionHistoryRow(
-            session_id=row.id,
-            status=str(row.status),
-            status_info=str(info),
-            status_data=row.status_data,
-            at=now,
-        )
-    )
+    add_history(db, row.id, str(row.status), str(info), row.status_data, now)
     return status_event(row)
 
 
