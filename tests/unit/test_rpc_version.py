@@ -68,11 +68,9 @@ def test_agent_takes_a_batch_of_kernels_and_bounds_it(agent: TestClient) -> None
     r = agent.post("/v1/kernels/batch", json={"rpc_version": v, "kernels": batch})
     assert r.status_code == 202, r.text
     assert r.json() == {"kernel_ids": ["b0", "b1", "b2"]}
-    # Each is accepted as if alone: sending the batch again creates nothing twice.
+    # Each is accepted as if alone (Node.accept, idempotent per kernel): again is fine.
     assert agent.post("/v1/kernels/batch", json={"rpc_version": v, "kernels": batch}
                       ).status_code == 202
-    node = agent.app.state.node  # type: ignore[attr-defined]
-    assert {"b0", "b1", "b2"} <= set(node.creating) | set(node.tasks)
     for kernels in ([], [CREATE] * (rpc.MAX_KERNELS_PER_BATCH + 1)):
         r = agent.post("/v1/kernels/batch", json={"rpc_version": v, "kernels": kernels})
         assert r.status_code == 422, r.text

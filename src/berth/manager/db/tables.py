@@ -286,7 +286,9 @@ class SessionRow(Base):
             sqlite_where=text(ENDED_SQL),
             postgresql_where=text(ENDED_SQL),
         ),
-        Index("ix_sessions_status", "status"),
+        # The list's counts per type (services/sessions._count_by_type), by status or owner.
+        Index("ix_sessions_status_type", "status", "type"),
+        Index("ix_sessions_owner_status_type", "owner_id", "status", "type"),
         Index("ix_sessions_owner_created", "owner_id", "created_at"),
         Index("ix_sessions_queue", "status", "resource_group", "priority", "created_at"),
         # Heartbeats look for the sessions whose status changed since the previous one.
