@@ -232,6 +232,46 @@ class Bench:
                                           "seconds": times}
         line(f"heartbeat POST, {len(rows)} kernels, none changed", f"{1000 * med:.0f} ms",
              "< 10000 ms (agent timeout 30 s)", med < 10)
+        await self.posted_deltas(beat, token)
+
+    async def posted_deltas(self, full: Heartbeat, token: str) -> None:
+        """Time what an agent posts between its full beats: a delta saying nothing changed
+        (as the agent sends it, relative to the beat the manager acknowledged). The beats
+        take an epoch of their own; the real agent's next delta is then refused and it sends
+        a full beat (the manager restart case)."""
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        epoch = f"bench-{os.getpid()}"
+        times: list[float] = []
+        taken = 0
+        async with httpx.AsyncClient(timeout=60, headers=headers) as c:
+            url = f"{self.cluster.url}/api/agent/v1/heartbeat"
+            seq, ack = 1, None
+            for _ in range(20):
+                if ack is None:  # a full beat of this epoch first (again if it was refused)
+                    beat = full.model_copy(update={"epoch": epoch, "seq": seq})
+                else:
+                    beat = full.model_copy(update={
+                        "epoch": epoch, "seq": seq, "base": ack, "kernels": [],
+                        "kernel_count": len(full.kernels)})
+                t = time.perf_counter()
+                r = await c.post(url, content=beat.model_dump_json())
+                took = time.perf_counter() - t
+                r.raise_for_status()
+                reply = r.json()
+                if beat.base is not None and reply.get("ack") == seq:
+                    times.append(took)
+                    taken += 1
+                ack = reply.get("ack") if reply.get("ack") == seq else None
+                seq += 1
+                if taken >= 10:
+                    break
+        if not times:
+            line("heartbeat POST, delta, none changed", "none taken", "", False)
+            return
+        med = statistics.median(times)
+        self.results["heartbeat_delta_post"] = {"kernels": len(full.kernels), "seconds": times}
+        line(f"heartbeat POST, delta of {len(full.kernels)} kernels, none changed",
+             f"{1000 * med:.1f} ms", f"({taken} taken)")
 
     async def lists(self, label: str) -> None:
         samples = self.args.samples
@@ -343,8 +383,8 @@ class Bench:
         await self.lists("right after the burst")
         self.wait_running(t0)
         self.quiet(t0)
+        await self.lists("quiet")  # before the posted beats: they make the agent send a full one
         await self.posted_beat()
-        await self.lists("quiet")
         self.heartbeat_figures()
         self.restart_manager(t0)
         self.restart_agent(t0)

@@ -12,9 +12,11 @@ Manager -> agent (agent's HTTP server, ``/v1``, bearer = shared agent token):
   text frames in: JSON ``{"type": "input", "data": str}`` / ``{"type": "resize", "cols",
   "rows"}``; binary frames out: terminal output; a text frame ``{"type": "error"}`` on failure.
 Agent -> manager (``/api/agent/v1``, same bearer):
-  ``POST /heartbeat`` (:class:`Heartbeat`): the agent's full state every few seconds and at
-  start; the manager reconciles sessions against it, so a lost event is repaired by the next
-  heartbeat. ``POST /events`` (:class:`KernelEvent`): a change as soon as it happens.
+  ``POST /heartbeat`` (:class:`Heartbeat`) -> :class:`HeartbeatReply`: the agent's state
+  every few seconds and at start, complete (a full beat) or as the changes since the beat the
+  manager last acknowledged (a delta); the manager reconciles sessions against it, so a lost
+  event is repaired by the next heartbeat. ``POST /events`` (:class:`KernelEvent`): a change
+  as soon as it happens.
   ``POST /usage`` (:class:`UsageReport`) -> :class:`UsageReply`: one sampling round of the
   running kernels' live usage every ``usage_interval`` seconds; the reply names the kernels
   whose whole window the manager wants again (it does not know them: a manager restart).
@@ -32,13 +34,14 @@ import json
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 #: 2: apps name their ports container_port / host_port; 3: folder mounts; 4: cluster sessions
 #: (``CreateKernel.cluster``) and what an agent says about itself (``Heartbeat.info``: its
 #: port range and CPU set); 5: accelerators (``CreateKernel.accelerators``,
 #: ``Heartbeat.accelerators``); 6: live usage (:class:`UsageReport`, :class:`UsageReply`);
-#: 7: ``CreateKernel.sudo``.
+#: 7: ``CreateKernel.sudo``; 8: batches (``CreateKernels``, ``KernelEvents``) and delta
+#: heartbeats (``Heartbeat.epoch/seq/base/gone/kernel_count``, :class:`HeartbeatReply`).
 RPC_VERSION = 8
 M = TypeVar("M", bound=BaseModel)
 
@@ -218,6 +221,40 @@ class Heartbeat(BaseModel):
     info: dict[str, Any] = {}
     #: The agent's accelerator plugins with devices (none: no accelerator slots).
     accelerators: list[AcceleratorInfo] = []
+    #: Random per agent process start; ``seq`` and ``base`` count beats within it.
+    epoch: str = ""
+    #: This beat's number within ``epoch``: 1, 2, ...
+    seq: int = 0
+    #: None: a FULL beat, ``kernels`` is every kernel the agent has. A number: a DELTA
+    #: relative to the agent's beat ``base`` of this epoch, which the manager acknowledged
+    #: (:attr:`HeartbeatReply.ack`): ``kernels`` holds only the reports that are new or
+    #: differ from what beat ``base`` reported, ``gone`` the kernel ids beat ``base`` had that
+    #: the agent no longer has.
+    base: int | None = None
+    #: In a delta: kernel ids of beat ``base`` that the agent no longer has.
+    gone: list[str] = []
+    #: How many kernels the agent has now (a delta's consistency check; None in a full beat
+    #: means ``len(kernels)``; a delta must carry it).
+    kernel_count: int | None = None
+
+    @model_validator(mode="after")
+    def _delta_counts(self) -> Heartbeat:
+        if self.base is not None and self.kernel_count is None:
+            raise ValueError("a delta heartbeat (base set) needs kernel_count")
+        return self
+
+
+class HeartbeatReply(BaseModel):
+    """The manager's answer to a :class:`Heartbeat` (200).
+
+    ``ack``: the seq of the newest beat of the agent's epoch the manager has handled: its
+    memory of the agent's kernels is as of that beat, so the agent's next delta is relative
+    to it (None: nothing of this epoch handled yet; send a full beat). ``full``: send a
+    complete beat next, right away (a delta the manager could not apply)."""
+
+    rpc_version: int = RPC_VERSION
+    ack: int | None = None
+    full: bool = False
 
 
 class EventKind(StrEnum):

@@ -228,6 +228,11 @@ class AgentSettings(_SectionSettings):
         "'0,2'); each must exist on this host. Empty: all cores.")
     mem: int | None = Field(None, description="Memory bytes offered; default: host memory.")
     heartbeat_interval: float = Field(5.0, description="Seconds between heartbeats.")
+    heartbeat_full_every: int = Field(
+        60, ge=1, description="Every this many heartbeats one is full (every kernel's "
+        "report); the others carry only what changed since the beat the manager last "
+        "acknowledged. A full one is also sent first, after a failed post and when the "
+        "manager asks for it.")
     usage_interval: float = Field(
         5.0, gt=0, description="Seconds between two samples of the kernels' live usage "
         "(CPU, memory, network, disk I/O, accelerators), each round sent to the manager.")

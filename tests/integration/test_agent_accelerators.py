@@ -36,7 +36,8 @@ GiB = 2**30
 
 class Recorder:
     """A stand-in manager on loopback: records every heartbeat and kernel event the agent
-    posts and answers 200."""
+    posts and answers 200 (a heartbeat with a :class:`HeartbeatReply` that acknowledges
+    nothing, so that every beat is full)."""
 
     def __init__(self) -> None:
         self.heartbeats: list[dict[str, Any]] = []
@@ -46,15 +47,18 @@ class Recorder:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - the http.server API
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                answer = b"{}"
                 if self.path.endswith("/heartbeat"):
                     recorder.heartbeats.append(body)
+                    # Acknowledges nothing: every beat stays full (all kernels listed).
+                    answer = rpc.HeartbeatReply(ack=None).model_dump_json().encode()
                 elif self.path.endswith("/events"):  # a batch (KernelEvents)
                     recorder.events.extend(body["events"])
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
-                self.wfile.write(b"{}")
+                self.wfile.write(answer)
 
             def log_message(self, *args: Any) -> None:
                 pass

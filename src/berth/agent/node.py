@@ -12,9 +12,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import shutil
 import stat
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -34,6 +36,7 @@ from berth.rpc import (
     DestroyResult,
     EventKind,
     Heartbeat,
+    HeartbeatReply,
     KernelEvent,
     KernelReport,
     KernelState,
@@ -115,6 +118,82 @@ def report_of(status: ContainerStatus) -> KernelReport:
         app_ports=status.app_ports,
         accelerators=status.accelerators,
     )
+
+
+@dataclass(frozen=True)
+class BeatKernels:
+    """What one heartbeat says of the kernels (:meth:`BeatBuilder.next`)."""
+
+    seq: int
+    #: None: a full beat; else the acknowledged beat ``kernels`` and ``gone`` are relative to.
+    base: int | None
+    kernels: list[KernelReport]
+    gone: list[str]
+    kernel_count: int
+    #: Why a full beat is full ("first", "asked", "failed post", "every N", "no ack").
+    why: str = ""
+
+
+class BeatBuilder:
+    """Which kernels the agent's heartbeats carry: every kernel (a full beat), or only what
+    changed since the beat the manager last acknowledged (a delta; see :class:`Heartbeat`).
+
+    No I/O. Call :meth:`next` with every kernel's report to build a beat, then exactly one
+    of :meth:`answered` (the manager's reply) or :meth:`failed` (no usable reply) before the
+    next one. A beat is full when nothing of this epoch is acknowledged, after a failed post,
+    when the manager asked for one, and every ``full_every`` beats; the rest are deltas.
+    A delta costs one comparison per kernel (no serialisation of unchanged reports)."""
+
+    def __init__(self, full_every: int = 60, epoch: str | None = None) -> None:
+        self.epoch = epoch or secrets.token_hex(8)
+        self.full_every = max(1, full_every)
+        self.seq = 0
+        self._last_full = 0
+        #: (seq, kernel id -> report) of the newest beat the manager acknowledged.
+        self._acked: tuple[int, dict[str, KernelReport]] | None = None
+        #: The same of the beat sent last, until its answer.
+        self._sent: tuple[int, dict[str, KernelReport]] | None = None
+        self._why_full = "first"
+
+    def next(self, reports: list[KernelReport]) -> BeatKernels:
+        self.seq += 1
+        now = {r.kernel_id: r for r in reports}
+        self._sent = (self.seq, now)
+        why = self._why_full
+        if not why and self._acked is None:
+            why = "no ack"
+        if not why and self.seq - self._last_full >= self.full_every:
+            why = f"every {self.full_every}"
+        if why:
+            self._why_full = ""
+            self._last_full = self.seq
+            return BeatKernels(self.seq, None, list(now.values()), [], len(now), why)
+        assert self._acked is not None
+        base, before = self._acked
+        # The models' fields compared directly: a third of the cost of their __eq__.
+        changed = [r for k, r in now.items()
+                   if (old := before.get(k)) is None or old.__dict__ != r.__dict__]
+        gone = [k for k in before if k not in now]
+        return BeatKernels(self.seq, base, changed, gone, len(now))
+
+    def answered(self, reply: HeartbeatReply) -> bool:
+        """Take the manager's reply to the beat sent last; returns whether to send the next
+        beat at once (the manager refused a delta and wants a full beat)."""
+        sent, self._sent = self._sent, None
+        if sent is not None and reply.ack == sent[0]:
+            self._acked = sent
+        elif self._acked is None or reply.ack != self._acked[0]:
+            self._acked = None  # the manager holds none of the beats this agent remembers
+        if not reply.full:
+            return False
+        self._why_full = "asked"
+        # A full beat answered "full" waits for the interval: never a tight loop.
+        return sent is not None and sent[0] != self._last_full
+
+    def failed(self) -> None:
+        """The beat sent last got no usable answer: the next one is full."""
+        self._sent = None
+        self._why_full = "failed post"
 
 
 class Node:
@@ -340,18 +419,30 @@ class Node:
 
     async def heartbeat(
         self, address: str, resource_group: str, capacity: dict[str, str], version: str,
-        info: dict[str, str] | None = None,
+        info: dict[str, str] | None = None, beats: BeatBuilder | None = None,
     ) -> Heartbeat:
         """``capacity`` is what the agent offers (:func:`berth.agent.server.host_capacity`,
-        accelerator slots included); ``accelerators`` come from :attr:`devices` now."""
+        accelerator slots included); ``accelerators`` come from :attr:`devices` now.
+        ``beats`` decides full or delta and numbers the beat (None: a full beat of a new
+        epoch); the caller then tells it the manager's answer."""
+        beats = beats or BeatBuilder()
+        kernels = beats.next(await self.kernel_reports())
+        if kernels.base is None:
+            log.info("heartbeat %d: full (%s), %d kernels", kernels.seq, kernels.why,
+                     kernels.kernel_count)
         return Heartbeat(
             agent_id=self.agent_id,
             address=address,
             resource_group=resource_group,
             capacity=capacity,
             images=await self.backend.list_images(),
-            kernels=await self.kernel_reports(),
+            kernels=kernels.kernels,
             version=version,
             info=dict(info or {}),
             accelerators=await self.devices.infos(),
+            epoch=beats.epoch,
+            seq=kernels.seq,
+            base=kernels.base,
+            gone=kernels.gone,
+            kernel_count=kernels.kernel_count,
         )

@@ -27,7 +27,7 @@ from berth.agent.backends.base import BackendError, ContainerBackend, Exec, Term
 from berth.agent.backends.docker import DockerBackend
 from berth.agent.commits import add_commit_routes, start_commits
 from berth.agent.devices import Accelerators
-from berth.agent.node import Node
+from berth.agent.node import BeatBuilder, Node
 from berth.agent.usage_loop import start_usage_loop
 from berth.aio import until_first_done
 from berth.rpc import (
@@ -193,18 +193,28 @@ def agent_info(settings: AgentSettings) -> dict[str, str]:
 
 
 async def heartbeat_loop(node: Node, client: httpx.AsyncClient, settings: AgentSettings) -> None:
+    """Post a heartbeat every ``heartbeat_interval`` seconds: a delta relative to the beat
+    the manager last acknowledged, or a full one (:class:`BeatBuilder` decides); a full one
+    at once when the manager refused a delta."""
     address = f"http://{settings.host}:{settings.port}"
     capacity = host_capacity(settings, node.devices)
     info = agent_info(settings)
+    beats = BeatBuilder(settings.heartbeat_full_every)
     while True:
+        again = False
         try:
             beat = await node.heartbeat(address, settings.resource_group, capacity, __version__,
-                                        info)
+                                        info, beats)
             r = await client.post("/api/agent/v1/heartbeat", content=beat.model_dump_json())
             r.raise_for_status()
+            again = beats.answered(rpc.parse(rpc.HeartbeatReply, r.content))
         except Exception as e:  # the loop must survive a manager that is down or restarting
+            beats.failed()
             log.warning("heartbeat failed: %s", e)
-        await asyncio.sleep(settings.heartbeat_interval)
+        if again:
+            log.info("heartbeat %d: the manager asks for a full one", beat.seq)
+        else:
+            await asyncio.sleep(settings.heartbeat_interval)
 
 
 def make_backend(settings: AgentSettings) -> ContainerBackend:

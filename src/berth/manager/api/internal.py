@@ -17,6 +17,7 @@ from berth.manager.services.kernel_events import handle_events
 from berth.manager.services.usage_out import samples_in
 from berth.rpc import (
     Heartbeat,
+    HeartbeatReply,
     KernelEvents,
     M,
     UsageReply,
@@ -54,12 +55,20 @@ def _parse(body: bytes, model: type[M]) -> M:
         raise RequestValidationError(e.errors(include_input=False)) from e
 
 
-@router.post("/heartbeat", status_code=204)
-async def heartbeat(request: Request, m: ManagerDep) -> None:
+#: A heartbeat body up to this size (a delta, a small agent) is read on the event loop.
+SMALL_BEAT = 64 * 1024
+
+
+@router.post("/heartbeat")
+async def heartbeat(request: Request, m: ManagerDep) -> HeartbeatReply:
+    """The agent's beat, full or a delta (:func:`handle_heartbeat`); the reply acknowledges
+    the newest beat handled and may ask for a full one."""
     body = await request.body()
-    # A beat of thousands of kernels takes tens of ms to read: in a thread, so that the
+    if len(body) <= SMALL_BEAT:
+        return await handle_heartbeat(m, _parse(body, Heartbeat))
+    # A full beat of thousands of kernels takes tens of ms to read: in a thread, so that the
     # event loop keeps answering meanwhile (the interpreter switches between them).
-    await handle_heartbeat(m, await asyncio.to_thread(_parse, body, Heartbeat))
+    return await handle_heartbeat(m, await asyncio.to_thread(_parse, body, Heartbeat))
 
 
 @router.post("/events", status_code=204)

@@ -6,15 +6,19 @@ Load, decide, apply: the rows become snapshots, :mod:`berth.domain.reconcile` de
 session's actions are applied in a savepoint of their own, so one session whose row breaks
 its step is ended as ``internal-error`` (:mod:`.isolation`) while the others are reconciled.
 
-A heartbeat lists every kernel of its agent, thousands of them on a big node, every few
-seconds. Its handling costs what changed, not what it lists (:class:`BeatMemory`): the
-manager remembers, per agent and in memory, each *settled* kernel's report (its session is
-RUNNING and every kernel of it here is reported running) and the images' digest. A beat
+An agent has thousands of kernels on a big node and beats every few seconds; most beats
+are deltas (only the reports that changed since the beat the manager acknowledged), applied
+to the manager's copy of the agent's kernels (:mod:`.beat_memory`), and a delta that does
+not fit that copy is refused (the agent is ALIVE, the reply asks for a full beat). Handling
+costs what changed, not what the agent has (:class:`BeatMemory`): the manager remembers,
+per agent and in memory, each *settled* kernel's report (its session is RUNNING and every
+kernel of it here is reported running) and the images' digest. A beat
 reconciles only the sessions whose kernels' reports changed or disappeared, those whose
 status changed since the previous beat, and those not settled last time (a session starting,
 ending, or waiting out a grace); it rewrites the image table only when the images changed.
-The first beat after a manager start, and one every ``heartbeat_full_every`` seconds, is
-reconciled in full, so a restart never forgets a session and a hand-edited row is seen.
+The first beat handled after a manager start (a full one), and one every
+``heartbeat_full_every`` seconds, is reconciled in full, so a restart never forgets a
+session and a hand-edited row is seen.
 Sessions are read first without locks; only those with something to write are locked, read
 again and decided again. Beats of one agent never run side by side: one that arrives while
 another is handled waits as "the newest" and is handled next (a late duplicate is dropped).
@@ -64,8 +68,16 @@ from berth.manager.services.actions import (
     run_later,
     session_view,
 )
+from berth.manager.services.beat_memory import BeatMemory as BeatMemory  # Manager.beats
+from berth.manager.services.beat_memory import (
+    Fingerprint,
+    Received,
+    changed_kernels,
+    fingerprint,
+    receive,
+)
 from berth.manager.services.isolation import TRANSIENT, fail_internal, graces_of
-from berth.rpc import Heartbeat, ImageInfo, KernelReport, KernelState
+from berth.rpc import Heartbeat, HeartbeatReply, ImageInfo, KernelReport, KernelState
 
 log = logging.getLogger(__name__)
 S = SessionStatus
@@ -77,35 +89,6 @@ WRITE_CHUNK = 200
 #: How far before the previous beat a status change is looked for: a change stamped before
 #: that beat read the database may commit after it (PostgreSQL runs transactions side by side).
 CHANGE_MARGIN = timedelta(seconds=30)
-Fingerprint = tuple[Any, ...]
-
-
-@dataclass
-class BeatMemory:
-    """What the manager remembers of one agent's heartbeats, in memory only (after a restart
-    the first beat is reconciled in full)."""
-
-    #: Kernel id -> :func:`fingerprint` of its report, for kernels whose session is RUNNING
-    #: with every kernel on this agent reported running: nothing to do while it stays so.
-    settled: dict[str, Fingerprint] = field(default_factory=dict)
-    #: Live sessions seen last time that were not settled: looked at again on the next beat.
-    unsettled: set[str] = field(default_factory=set)
-    #: Digest of the images the last handled beat listed.
-    images: str | None = None
-    #: Database time when the last handled beat read the sessions; None: no beat handled.
-    since: datetime | None = None
-    #: Loop time of the last full reconciliation.
-    last_full: float = float("-inf")
-    #: The newest beat not handled yet (see :func:`handle_heartbeat`).
-    latest: Heartbeat | None = None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-
-def fingerprint(report: KernelReport) -> Fingerprint:
-    """What of a kernel report matters to the reconciliation, hashable and cheap to compare."""
-    ports = tuple((a.name, a.protocol, a.container_port, a.host_port) for a in report.app_ports)
-    return (report.session_id, report.state, report.container_id, report.exit_code,
-            report.oom_killed, ports)
 
 
 def images_digest(images: Iterable[ImageInfo]) -> str:
@@ -406,7 +389,8 @@ def _settled(p: _Pass, kernels: list[str], status: SessionStatus) -> bool:
 def _remember(mem: BeatMemory, p: _Pass, looked_at: set[str], full: bool,
               prints: dict[str, Fingerprint]) -> None:
     """Update the memory after the pass committed: ``looked_at`` are the kernels whose
-    remembered state this pass replaced."""
+    remembered state this pass replaced; ``prints`` the fingerprints at hand (the others are
+    taken from ``p.reports``)."""
     if full:
         mem.settled.clear()
         mem.unsettled.clear()
@@ -418,7 +402,7 @@ def _remember(mem: BeatMemory, p: _Pass, looked_at: set[str], full: bool,
         if _settled(p, kernels, status):
             mem.unsettled.discard(session_id)
             for k in kernels:
-                mem.settled[k] = prints[k]
+                mem.settled[k] = prints.get(k) or fingerprint(p.reports[k])
         elif status in LIVE:
             mem.unsettled.add(session_id)
         else:
@@ -427,20 +411,42 @@ def _remember(mem: BeatMemory, p: _Pass, looked_at: set[str], full: bool,
         mem.unsettled.discard(session_id)
 
 
-def _digest(beat: Heartbeat) -> tuple[dict[str, KernelReport], dict[str, Fingerprint], str]:
-    reports = {k.kernel_id: k for k in beat.kernels}
-    prints = {k: fingerprint(r) for k, r in reports.items()}
-    return reports, prints, images_digest(beat.images)
+def _prints(reports: dict[str, KernelReport]) -> dict[str, Fingerprint]:
+    return {k: fingerprint(r) for k, r in reports.items()}
 
 
-async def _handle(m: Manager, mem: BeatMemory, beat: Heartbeat) -> None:
+def _digest(beat: Heartbeat) -> tuple[Received, dict[str, Fingerprint]]:
+    received = receive(None, None, {}, beat)
+    return received, _prints(received.reports or {})
+
+
+async def _receive(mem: BeatMemory, beat: Heartbeat) -> tuple[Received, dict[str, Fingerprint]]:
+    """The agent's complete kernels as of ``beat`` (None: a refused delta) and the
+    fingerprints computed on the way. A full beat of thousands of reports is read in a
+    thread, so that the event loop keeps answering meanwhile; a delta is small."""
+    if beat.base is None:
+        return await asyncio.to_thread(_digest, beat)
+    return receive(mem.epoch, mem.acked, mem.reports, beat), {}
+
+
+async def _handle(m: Manager, mem: BeatMemory, beat: Heartbeat) -> HeartbeatReply:
     clock = asyncio.get_running_loop().time()
-    # Thousands of reports: in a thread, so that the event loop keeps answering meanwhile.
-    reports, prints, images = await asyncio.to_thread(_digest, beat)
-    full = mem.since is None or clock - mem.last_full >= m.settings.heartbeat_full_every
+    received, prints = await _receive(mem, beat)
+    images = images_digest(beat.images)
     # The agent is ALIVE whatever the reconciliation below costs: its row first, alone.
     async with transaction(m.db) as db:
         was_new = await _upsert_agent(db, beat, images != mem.images)
+    mem.images = images
+    if received.reports is None:
+        if was_new:
+            m.wake.set()
+        log.info("heartbeat %d of agent %s: delta refused, asking for a full one (%s)",
+                 beat.seq, beat.agent_id, received.refused)
+        return HeartbeatReply(ack=mem.ack_for(beat), full=True)
+    reports = received.reports
+    full = mem.since is None or clock - mem.last_full >= m.settings.heartbeat_full_every
+    if full and not prints:
+        prints = await asyncio.to_thread(_prints, reports)
     # Read and decide without SQLite's write lock; lock and write only what must change
     # (decided again there on what is stored then).
     async with reading(m.db) as db:
@@ -451,8 +457,7 @@ async def _handle(m: Manager, mem: BeatMemory, beat: Heartbeat) -> None:
             changed = set(reports)
         else:
             assert mem.since is not None
-            changed = {k for k, f in prints.items() if mem.settled.get(k) != f}
-            changed |= mem.settled.keys() - reports.keys()
+            changed = changed_kernels(mem.settled, reports, beat, prints)
             pairs = await _kernels_of(db, sorted(changed))
             pairs |= await _changed_since(db, beat.agent_id, mem.since - CHANGE_MARGIN)
             pairs |= await _unsettled(db, beat.agent_id, sorted(mem.unsettled))
@@ -479,35 +484,47 @@ async def _handle(m: Manager, mem: BeatMemory, beat: Heartbeat) -> None:
     p.later += orphans([reports[k] for k in sorted(looked_at) if k in reports], known,
                        unreadable)
     _remember(mem, p, looked_at, full, prints)
-    mem.images = images
     mem.since = read_at
     if full:
         mem.last_full = clock
+    mem.epoch, mem.acked, mem.reports = beat.epoch, beat.seq, reports
     await m.publish(p.events)
     run_later(m, p.later, beat.address)
     if was_new or p.events or p.later:
         m.wake.set()
     took = asyncio.get_running_loop().time() - clock
+    kind = "full beat" if beat.base is None else (
+        f"delta of {len(beat.kernels)} reports, {len(beat.gone)} gone")
     log.log(logging.INFO if full or took > 1 else logging.DEBUG,
             "heartbeat of agent %s (%s): %d kernels, %d sessions looked at, %d changed "
-            "status, %.3f s", beat.agent_id, "full" if full else "changes", len(reports),
-            len(set(pairs.values())), len(p.events), took)
+            "status, %.3f s; beat %d: %s", beat.agent_id, "full" if full else "changes",
+            len(reports), len(set(pairs.values())), len(p.events), took, beat.seq, kind)
+    return HeartbeatReply(ack=beat.seq)
 
 
-async def handle_heartbeat(m: Manager, beat: Heartbeat) -> None:
+async def handle_heartbeat(m: Manager, beat: Heartbeat) -> HeartbeatReply:
     """Register the agent and reconcile its sessions with the kernels it reports (see the
     module docstring for what a beat looks at). A session whose row cannot be read or
     reconciled is ended as ``internal-error``; the others are reconciled in the same pass,
     and its kernel is not taken for an orphan this time.
 
+    A delta (:mod:`.beat_memory`) that is not relative to the beat the manager handled last
+    keeps the agent ALIVE but is not reconciled: the reply asks for a full beat.
+
     Beats of one agent are handled one at a time: while one is handled, a newer one is kept
-    and handled next (this call then returns at once), so a slow pass never piles up work.
+    and handled next (this call then returns at once, its reply carrying the ``ack`` of the
+    beat handled so far), so a slow pass never piles up work. A newer delta replacing an
+    older waiting one is relative to the same acknowledged beat, so nothing is lost.
     """
     mem = m.beats.setdefault(beat.agent_id, BeatMemory())
     mem.latest = beat
     if mem.lock.locked():
-        return
+        return HeartbeatReply(ack=mem.ack_for(beat))
+    reply: HeartbeatReply | None = None
     async with mem.lock:
         while (latest := mem.latest) is not None:
             mem.latest = None
-            await _handle(m, mem, latest)
+            answer = await _handle(m, mem, latest)
+            reply = reply or answer  # the first beat handled is this call's own
+    assert reply is not None
+    return reply
