@@ -136,24 +136,12 @@ class AgentClient:
                 with contextlib.suppress(BaseException):
                     await task
 
-    async def create_kernel(self, address: str, spec: CreateKernel, agent: str = "") -> None:
-        """Ask the agent to create a kernel; returns once accepted (202). Idempotent."""
-        try:
-            r = await self.http.post(
-                f"{address}/v1/kernels",
-                content=spec.model_dump_json(),
-                headers={"Content-Type": "application/json"},
-            )
-            r.raise_for_status()
-        except httpx.HTTPError as e:
-            raise self._error(e, address, agent, "accepting the kernel") from e
-
     async def create_kernels(self, address: str, specs: Sequence[CreateKernel],
                              agent: str = "") -> None:
         """Ask the agent to create several kernels (one :class:`CreateKernels` request, 1 to
         :data:`~berth.rpc.MAX_KERNELS_PER_BATCH` of them); returns once it accepted them all
-        (202). Idempotent per kernel. Errors as :meth:`create_kernel`'s: the request as a
-        whole was not taken."""
+        (202). Idempotent per kernel. Raises AgentUnreachable (or AgentTimeout): the request
+        as a whole was not taken."""
         body = CreateKernels(kernels=list(specs))
         try:
             r = await self.http.post(
