@@ -14,12 +14,20 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from cluster import Cluster, wait_for, wait_status
 
 from .conftest import ConsoleLog, fresh_page
-from .ui import VIEWPORT, Account, login_as, make_account, modal, open_session, shot
+from .ui import (
+    VIEWPORT,
+    Account,
+    login_as,
+    make_account,
+    modal,
+    open_session,
+    phone_fits,
+    shot,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -50,20 +58,6 @@ def pick(page: Page, label: str, option: str | re.Pattern[str]) -> None:
     page.locator(f'.ant-select[aria-label="{label}"]').click()
     page.locator(".ant-select-dropdown:visible .ant-select-item-option").filter(
         has_text=option).first.click()
-
-
-def phone_fits(page: Page) -> None:
-    """Nothing scrolls sideways at phone width (once the layout has followed the resize)."""
-    try:
-        page.wait_for_function(f"document.documentElement.scrollWidth <= {PHONE['width']}",
-                               timeout=5000)
-    except PlaywrightTimeout:
-        width = page.evaluate("document.documentElement.scrollWidth")
-        wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
-            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 2
-                         && !e.closest('.ant-table-content, .ant-table-body'))
-            .slice(0, 8).map(e => `${e.tagName}.${e.className}`)""")
-        raise AssertionError(f"the page is {width}px wide at {PHONE['width']}px: {wide}") from None
 
 
 def test_launch_with_half_a_mock_gpu_and_see_its_device(gpu_page: Page,

@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from cluster import Cluster, wait_for, wait_status
 
-from .ui import TIMEZONE, Account, login_as, make_account, modal, row, shot
+from .ui import TIMEZONE, Account, login_as, make_account, modal, phone_fits, row, shot
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -117,7 +117,7 @@ def test_resource_step_preset_custom_warning_and_launch(page: Page, berth: Clust
     shot(page, "launcher-2-resources")
     page.set_viewport_size(PHONE)
     # on a phone the sliders and their fields stack: nothing scrolls sideways
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    phone_fits(page)
     page.evaluate("document.querySelector('#launch-cpu').closest('.ant-form-item')"
                   ".scrollIntoView({block: 'center'})")
     shot(page, "launcher-2-resources-phone")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Locator, Page, ViewportSize, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from berth.client import Client
 from cluster import Cluster
@@ -32,6 +33,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 VIEWPORT: ViewportSize = {"width": 1280, "height": 720}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 #: A fixed, non-UTC timezone, so that tests can check times are shown in the user's timezone.
 TIMEZONE = "Asia/Tokyo"
 ADMIN_EMAIL = "admin@berth.local"
@@ -99,3 +101,18 @@ def modal(page: Page, title: str | re.Pattern[str]) -> Locator:
 def open_session(page: Page, name: str) -> None:
     page.get_by_test_id("session-name").filter(has_text=re.compile(f"^{re.escape(name)}$")).click()
     expect(page.get_by_test_id("drawer-name")).to_have_text(name)
+
+
+def phone_fits(page: Page) -> None:
+    """Nothing scrolls sideways at phone width, once the layout has followed the resize (a
+    loaded machine may take a moment): waits up to 5 s, then names what sticks out."""
+    try:
+        page.wait_for_function(f"document.documentElement.scrollWidth <= {PHONE['width']}",
+                               timeout=5000)
+    except PlaywrightTimeout:
+        width = page.evaluate("document.documentElement.scrollWidth")
+        wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 2
+                         && !e.closest('.ant-table-content, .ant-table-body'))
+            .slice(0, 8).map(e => `${e.tagName}.${e.className}`)""")
+        raise AssertionError(f"the page is {width}px wide at {PHONE['width']}px: {wide}") from None
