@@ -158,3 +158,24 @@ async def test_close_posts_what_is_queued() -> None:
     await r.close(wait=5)
     await client.aclose()
     assert manager.received() == [("started", f"k{i}") for i in range(3)]
+
+
+async def test_the_sender_outlives_an_unexpected_error(caplog: pytest.LogCaptureFixture
+                                                       ) -> None:
+    manager = Manager()
+    broken = {"once": True}
+    handle = manager.handle
+
+    async def flaky(request: httpx.Request) -> httpx.Response:
+        if broken.pop("once", False):
+            raise RuntimeError("not an HTTP error")  # e.g. a bug below httpx
+        return await handle(request)
+
+    manager.handle = flaky  # type: ignore[method-assign]
+    with caplog.at_level(logging.ERROR, logger="berth.agent.server"):
+        async with reporter(manager) as r:
+            await r.event(event("first"))
+            await until(lambda: any("posting 1 kernel events failed" in rec.getMessage()
+                                    for rec in caplog.records))
+            await r.event(event("second"))
+            await until(lambda: manager.received() == [("started", "second")])

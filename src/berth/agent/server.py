@@ -156,7 +156,10 @@ class HttpReporter:
                 if self.dropped:
                     log.warning("dropped %d kernel events from the full queue", self.dropped)
                     self.dropped = 0
-                await self._post(batch)
+                try:
+                    await self._post(batch)
+                except Exception:  # the sender must outlive any one batch
+                    log.exception("posting %d kernel events failed", len(batch))
             if not self.queue:
                 self._idle.set()
 
