@@ -26,6 +26,7 @@ from berth.manager.access import Action
 from berth.manager.auth import Actor, Role
 from berth.manager.context import Manager, status_event
 from berth.manager.db.engine import reading, transaction
+from berth.manager.db.history import add_history
 from berth.manager.db.tables import (
     AgentRow,
     ImageRow,
@@ -360,15 +361,8 @@ NAME_TAKEN = "another active session already has this name"
 
 
 def _created_event(db: AsyncSession, row: SessionRow) -> Event:
-    db.add(
-        SessionHistoryRow(
-            session_id=row.id,
-            status=str(row.status),
-            status_info=str(StatusInfo.CREATED),
-            status_data={},
-            at=row.status_changed_at,
-        )
-    )
+    add_history(db, row.id, str(row.status), str(StatusInfo.CREATED), {},
+                row.status_changed_at)
     return status_event(row)
 
 
